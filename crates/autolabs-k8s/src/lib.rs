@@ -1,0 +1,18 @@
+//! Pure Kubernetes foundations shared by every autolabs engine.
+//!
+//! Nothing here does I/O. The engines (`autolabs-pss`, `autolabs-rbac`,
+//! `autolabs-resources`, `autolabs-netpol`) and the model build on three things:
+//!
+//! - [`k8s`]: the k8s-openapi types under short paths, so code reads `k8s::Pod`;
+//! - [`quantity`]: exact `resource.Quantity` parsing, arithmetic and canonical printing;
+//! - [`selector`] and [`names`]: label selectors and the name/label syntax rules of
+//!   `k8s.io/apimachinery/pkg/util/validation`.
+#![forbid(unsafe_code)]
+
+pub mod k8s;
+pub mod names;
+pub mod quantity;
+pub mod selector;
+
+pub use quantity::{Quantity, QuantityError};
+pub use selector::{Selector, SelectorError};

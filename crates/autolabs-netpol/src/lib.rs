@@ -1,0 +1,2 @@
+//! NetworkPolicy reachability with Kubernetes' exact semantics, computed over equivalence classes of pods.
+#![forbid(unsafe_code)]
