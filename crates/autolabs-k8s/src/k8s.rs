@@ -3,15 +3,12 @@
 //! The API version feature of k8s-openapi is chosen once, in the workspace manifest.
 
 pub use k8s_openapi;
-pub use k8s_openapi::api::apps::v1::{
-    DaemonSet, Deployment, ReplicaSet, StatefulSet,
-};
+pub use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 pub use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 pub use k8s_openapi::api::batch::v1::{CronJob, Job};
 pub use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, LimitRange, Namespace, PersistentVolumeClaim, Pod, PodSpec,
-    PodTemplateSpec, ReplicationController, ResourceQuota, ResourceRequirements, Secret,
-    Service, ServiceAccount,
+    ConfigMap, Container, LimitRange, Namespace, PersistentVolumeClaim, Pod, PodSpec, PodTemplateSpec,
+    ReplicationController, ResourceQuota, ResourceRequirements, Secret, Service, ServiceAccount,
 };
 pub use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 pub use k8s_openapi::api::policy::v1::PodDisruptionBudget;

@@ -13,6 +13,7 @@ pub mod k8s;
 pub mod names;
 pub mod quantity;
 pub mod selector;
+pub mod yaml;
 
 pub use quantity::{Quantity, QuantityError};
 pub use selector::{Selector, SelectorError};

@@ -57,9 +57,7 @@ impl Quantity {
             b'-' => (true, &s[1..]),
             _ => (false, s),
         };
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let (number, suffix) = rest.split_at(num_end);
         let (int_part, frac_part) = match number.split_once('.') {
             Some((i, f)) => (i, f),
@@ -218,10 +216,10 @@ impl fmt::Display for Quantity {
         }
         let sign = if self.nanos < 0 { "-" } else { "" };
         let abs = self.nanos.unsigned_abs();
-        if self.format == Format::BinarySI && abs % (NANO as u128) == 0 && abs / NANO as u128 >= 1024 {
+        if self.format == Format::BinarySI && abs.is_multiple_of(NANO as u128) && abs / NANO as u128 >= 1024 {
             let mut units = abs / NANO as u128;
             let mut idx = 0;
-            while idx < BINARY.len() - 1 && units % 1024 == 0 {
+            while idx < BINARY.len() - 1 && units.is_multiple_of(1024) {
                 units /= 1024;
                 idx += 1;
             }
@@ -230,7 +228,7 @@ impl fmt::Display for Quantity {
         // decimal: exponent e in -9..=18 step 3, mantissa = abs / 10^(e+9)
         let mut mantissa = abs;
         let mut idx = 0; // index into DECIMAL: 0 = n
-        while idx < DECIMAL.len() - 1 && mantissa % 1000 == 0 {
+        while idx < DECIMAL.len() - 1 && mantissa.is_multiple_of(1000) {
             mantissa /= 1000;
             idx += 1;
         }

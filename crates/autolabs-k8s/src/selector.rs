@@ -44,10 +44,8 @@ impl Selector {
 
     /// Equality on each given label (what `matchLabels` means).
     pub fn from_labels<K: Into<String>, V: Into<String>>(labels: impl IntoIterator<Item = (K, V)>) -> Self {
-        let mut requirements: Vec<Requirement> = labels
-            .into_iter()
-            .map(|(k, v)| Requirement::In(k.into(), vec![v.into()]))
-            .collect();
+        let mut requirements: Vec<Requirement> =
+            labels.into_iter().map(|(k, v)| Requirement::In(k.into(), vec![v.into()])).collect();
         requirements.sort();
         Selector { requirements }
     }
@@ -58,17 +56,26 @@ impl Selector {
         let mut requirements = Vec::new();
         for (k, v) in sel.match_labels.iter().flatten() {
             for m in names::qualified_name(k) {
-                errors.push(SelectorError { field: format!("matchLabels[{k:?}]"), message: format!("Invalid value: {k:?}: {m}") });
+                errors.push(SelectorError {
+                    field: format!("matchLabels[{k:?}]"),
+                    message: format!("Invalid value: {k:?}: {m}"),
+                });
             }
             for m in names::label_value(v) {
-                errors.push(SelectorError { field: format!("matchLabels[{k:?}]"), message: format!("Invalid value: {v:?}: {m}") });
+                errors.push(SelectorError {
+                    field: format!("matchLabels[{k:?}]"),
+                    message: format!("Invalid value: {v:?}: {m}"),
+                });
             }
             requirements.push(Requirement::In(k.clone(), vec![v.clone()]));
         }
         for (i, expr) in sel.match_expressions.iter().flatten().enumerate() {
             let field = format!("matchExpressions[{i}]");
             for m in names::qualified_name(&expr.key) {
-                errors.push(SelectorError { field: format!("{field}.key"), message: format!("Invalid value: {:?}: {m}", expr.key) });
+                errors.push(SelectorError {
+                    field: format!("{field}.key"),
+                    message: format!("Invalid value: {:?}: {m}", expr.key),
+                });
             }
             let values = expr.values.clone().unwrap_or_default();
             let needs_values = match expr.operator.as_str() {
@@ -91,12 +98,16 @@ impl Selector {
             if !needs_values && !values.is_empty() {
                 errors.push(SelectorError {
                     field: format!("{field}.values"),
-                    message: "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'".into(),
+                    message: "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+                        .into(),
                 });
             }
             for v in &values {
                 for m in names::label_value(v) {
-                    errors.push(SelectorError { field: format!("{field}.values"), message: format!("Invalid value: {v:?}: {m}") });
+                    errors.push(SelectorError {
+                        field: format!("{field}.values"),
+                        message: format!("Invalid value: {v:?}: {m}"),
+                    });
                 }
             }
             let key = expr.key.clone();
@@ -172,7 +183,11 @@ mod tests {
         LabelSelectorRequirement {
             key: key.into(),
             operator: op.into(),
-            values: if values.is_empty() { None } else { Some(values.iter().map(|s| s.to_string()).collect()) },
+            values: if values.is_empty() {
+                None
+            } else {
+                Some(values.iter().map(|s| s.to_string()).collect())
+            },
         }
     }
 
@@ -185,7 +200,10 @@ mod tests {
 
     #[test]
     fn operators_follow_upstream() {
-        let sel = |e| Selector::from_k8s(&LabelSelector { match_expressions: Some(vec![e]), ..Default::default() }).unwrap();
+        let sel = |e| {
+            Selector::from_k8s(&LabelSelector { match_expressions: Some(vec![e]), ..Default::default() })
+                .unwrap()
+        };
         let ab = labels(&[("a", "b")]);
         let none = labels(&[]);
         assert!(sel(expr("a", "In", &["b", "c"])).matches(&ab));
@@ -213,10 +231,22 @@ mod tests {
     fn invalid_selectors_are_reported_with_their_field() {
         let errs = Selector::from_k8s(&LabelSelector {
             match_labels: Some([("bad key!".to_string(), "v".to_string())].into()),
-            match_expressions: Some(vec![expr("a", "In", &[]), expr("b", "Exists", &["x"]), expr("c", "Equals", &["x"])]),
+            match_expressions: Some(vec![
+                expr("a", "In", &[]),
+                expr("b", "Exists", &["x"]),
+                expr("c", "Equals", &["x"]),
+            ]),
         })
         .unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["matchLabels[\"bad key!\"]", "matchExpressions[0].values", "matchExpressions[1].values", "matchExpressions[2].operator"]);
+        assert_eq!(
+            fields,
+            [
+                "matchLabels[\"bad key!\"]",
+                "matchExpressions[0].values",
+                "matchExpressions[1].values",
+                "matchExpressions[2].operator"
+            ]
+        );
     }
 }

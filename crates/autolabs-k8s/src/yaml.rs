@@ -1,0 +1,343 @@
+//! YAML documents with source locations.
+//!
+//! Every user-facing error in autolabs names the file, line and field. serde gives us the
+//! field path of a problem (`spec.labs.students`); this module keeps, for each path in a
+//! document, the line and column it came from, so a path can be turned into `file:line`.
+//!
+//! Documents are parsed once into a [`serde_json::Value`] (the form every engine reads) plus
+//! a [`Locations`] map. A stream is split into documents first, so one malformed document
+//! does not hide the others.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+/// A line and column, both 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// Field path → position, for one document. Paths are dotted with `[i]` for indices:
+/// `spec.isolation.flows[2].ports[0]`; map keys that contain dots are quoted: `labels["a.b"]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Locations {
+    map: BTreeMap<String, Pos>,
+}
+
+impl Locations {
+    /// The position of `path`, or of its closest ancestor that has one.
+    pub fn find(&self, path: &str) -> Option<Pos> {
+        let mut p = path;
+        loop {
+            if let Some(pos) = self.map.get(p) {
+                return Some(*pos);
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+            if p.is_empty() {
+                return self.map.get("").copied();
+            }
+        }
+    }
+
+    /// The exact entry for `path`.
+    pub fn get(&self, path: &str) -> Option<Pos> {
+        self.map.get(path).copied()
+    }
+}
+
+/// One YAML document of a stream.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub value: Value,
+    pub locations: Locations,
+    /// The line the document's content starts on (1-based).
+    pub line: u32,
+}
+
+/// A YAML syntax error with its position in the whole stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pos}: {message}")]
+pub struct YamlError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Appends a key to a path, quoting keys that would be ambiguous.
+pub fn join_key(path: &str, key: &str) -> String {
+    let simple = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    match (path.is_empty(), simple) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!("{path}[{key:?}]"),
+    }
+}
+
+/// Appends an index to a path.
+pub fn join_index(path: &str, index: usize) -> String {
+    format!("{path}[{index}]")
+}
+
+/// Parses a single-document YAML (or JSON) text.
+pub fn parse_one(text: &str) -> Result<Document, YamlError> {
+    let mut docs = parse_stream(text);
+    match docs.len() {
+        0 => Ok(Document { value: Value::Null, locations: Locations::default(), line: 1 }),
+        1 => docs.remove(0),
+        _ => {
+            let second = docs.into_iter().nth(1).map(|d| d.map(|d| d.line).unwrap_or_else(|e| e.pos.line));
+            Err(YamlError {
+                pos: Pos { line: second.unwrap_or(1), column: 1 },
+                message: "expected one YAML document, found several (remove the `---` separator)".into(),
+            })
+        }
+    }
+}
+
+/// Parses a multi-document stream; each document independently, so an error in one does not
+/// lose the others. Empty documents (only comments, or `---` twice) are skipped.
+pub fn parse_stream(text: &str) -> Vec<Result<Document, YamlError>> {
+    let mut out = Vec::new();
+    for (start_line, chunk) in split_documents(text) {
+        if chunk.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#') || t == "..."
+        }) {
+            continue;
+        }
+        out.push(parse_chunk(&chunk, start_line));
+    }
+    out
+}
+
+/// Splits on `---` lines (document markers at column 0), keeping each chunk's first line.
+fn split_documents(text: &str) -> Vec<(u32, String)> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    let mut start = 1u32;
+    for (i, line) in text.lines().enumerate() {
+        let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
+        if is_marker {
+            chunks.push((start, std::mem::take(&mut current)));
+            start = i as u32 + 1;
+            // keep a trailing inline value (`--- {a: 1}`) on its own line
+            let rest = line[3..].trim_start();
+            current.push_str(rest);
+            current.push('\n');
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    chunks.push((start, current));
+    chunks
+}
+
+fn parse_chunk(chunk: &str, start_line: u32) -> Result<Document, YamlError> {
+    let offset = start_line - 1;
+    let spanned: Spanned<Raw> = serde_saphyr::from_str(chunk).map_err(|e| {
+        let pos = e
+            .location()
+            .map(|l| Pos { line: l.line() as u32 + offset, column: l.column() as u32 })
+            .unwrap_or(Pos { line: start_line, column: 1 });
+        YamlError { pos, message: first_line(&e.to_string()) }
+    })?;
+    let mut locations = Locations::default();
+    let line = spanned.referenced.line() as u32 + offset;
+    let value = flatten(spanned, "", offset, &mut locations);
+    Ok(Document { value, locations, line: line.max(start_line) })
+}
+
+fn first_line(msg: &str) -> String {
+    msg.lines().next().unwrap_or(msg).trim().to_string()
+}
+
+fn flatten(node: Spanned<Raw>, path: &str, offset: u32, locs: &mut Locations) -> Value {
+    let pos = Pos { line: node.referenced.line() as u32 + offset, column: node.referenced.column() as u32 };
+    if pos.line > offset {
+        locs.map.insert(path.to_string(), pos);
+    }
+    match node.value {
+        Raw::Null => Value::Null,
+        Raw::Bool(b) => Value::Bool(b),
+        Raw::I64(n) => Value::from(n),
+        Raw::U64(n) => Value::from(n),
+        Raw::F64(n) => serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null),
+        Raw::Str(s) => Value::String(s),
+        Raw::Seq(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| flatten(item, &join_index(path, i), offset, locs))
+                .collect(),
+        ),
+        Raw::Map(entries) => {
+            let mut map = serde_json::Map::new();
+            for (key, item) in entries {
+                let child = join_key(path, &key);
+                let v = flatten(item, &child, offset, locs);
+                map.insert(key, v);
+            }
+            Value::Object(map)
+        }
+    }
+}
+
+/// A YAML node whose children carry their positions.
+enum Raw {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(String),
+    Seq(Vec<Spanned<Raw>>),
+    Map(Vec<(String, Spanned<Raw>)>),
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_none<E>(self) -> Result<Raw, E> {
+        Ok(Raw::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+        Raw::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
+        Ok(Raw::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
+        Ok(Raw::I64(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
+        Ok(Raw::U64(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
+        Ok(Raw::F64(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
+        Ok(Raw::Str(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
+        Ok(Raw::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Raw>>()? {
+            items.push(item);
+        }
+        Ok(Raw::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut entries: Vec<(String, Spanned<Raw>)> = Vec::new();
+        while let Some(key) = map.next_key::<KeyString>()? {
+            let value = map.next_value::<Spanned<Raw>>()?;
+            if entries.iter().any(|(k, _)| *k == key.0) {
+                return Err(de::Error::custom(format!("duplicate key {:?}", key.0)));
+            }
+            entries.push((key.0, value));
+        }
+        Ok(Raw::Map(entries))
+    }
+}
+
+/// Map keys as strings, whatever scalar type YAML gave them (`80: x` → "80").
+struct KeyString(String);
+
+impl<'de> Deserialize<'de> for KeyString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = KeyString;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a scalar map key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<KeyString, E> {
+                Ok(KeyString(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<KeyString, E> {
+                Ok(KeyString("null".into()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions_of_nested_fields() {
+        let doc = parse_one("a:\n  b: 1\n  list:\n    - x\n    - name: y\n").unwrap();
+        assert_eq!(doc.value["a"]["b"], 1);
+        assert_eq!(doc.locations.get("a.b").unwrap().line, 2);
+        assert_eq!(doc.locations.get("a.list[1].name").unwrap().line, 5);
+        assert_eq!(doc.locations.find("a.list[1].name.missing").unwrap().line, 5);
+    }
+
+    #[test]
+    fn splits_streams_and_keeps_going_after_a_bad_document() {
+        let docs = parse_stream("a: 1\n---\nb: [1,\n---\n# only a comment\n---\nc:\n  d: 2\n");
+        assert_eq!(docs.len(), 3);
+        assert!(docs[0].is_ok());
+        let err = docs[1].as_ref().unwrap_err();
+        assert!(err.pos.line >= 3, "{err}");
+        let third = docs[2].as_ref().unwrap();
+        assert_eq!(third.locations.get("c.d").unwrap().line, 8);
+    }
+
+    #[test]
+    fn quotes_keys_with_dots() {
+        let doc = parse_one("labels:\n  app.kubernetes.io/name: x\n").unwrap();
+        assert_eq!(doc.locations.get("labels[\"app.kubernetes.io/name\"]").unwrap().line, 2);
+    }
+
+    #[test]
+    fn json_is_yaml() {
+        let doc = parse_one("{\"kind\": \"Pod\", \"spec\": {\"x\": [1, 2]}}").unwrap();
+        assert_eq!(doc.value["spec"]["x"][1], 2);
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        assert!(parse_one("a: 1\na: 2\n").is_err());
+    }
+}

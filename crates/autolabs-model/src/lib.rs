@@ -1,0 +1,31 @@
+//! The autolabs model: `platform.yaml` and `LabTemplate` types, their validation, and pure
+//! rendering of the cluster baseline.
+//!
+//! - [`platform`]: the typed config, every field defaulted to the design document;
+//! - [`load`]: YAML → [`Platform`] with every error at once, each with file:line and field;
+//! - [`isolation`]: the Namespace Isolation Matrix as flows (the intent verify proves);
+//! - [`render`]: [`Platform`] → every Kubernetes object and control-plane file, in a
+//!   deterministic order; [`output`] writes them as YAML or a kustomize directory;
+//! - [`capacity`]: how many labs the nodes hold.
+//!
+//! Nothing here does I/O except [`output::write_dir`].
+#![forbid(unsafe_code)]
+
+pub mod capacity;
+pub mod error;
+pub mod init;
+pub mod isolation;
+pub mod load;
+pub mod output;
+pub mod platform;
+pub mod qty;
+pub mod render;
+pub mod schema;
+pub mod topology;
+mod validate;
+
+pub use error::{ConfigError, ConfigErrors, ModelError};
+pub use load::load_platform;
+pub use platform::{Platform, Profile, Provider};
+pub use render::{Manifest, Rendered, render};
+pub use validate::check_cron;

@@ -1,0 +1,5 @@
+//! (being written)
+
+use super::{Ctx, Rendered};
+
+pub(crate) fn render(_ctx: &Ctx, _out: &mut Rendered) {}

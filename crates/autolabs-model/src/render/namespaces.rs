@@ -1,0 +1,177 @@
+//! Namespaces with Pod Security labels, and each namespace's ResourceQuota and LimitRange.
+//!
+//! A quota on `requests.cpu` (or any compute resource) makes the API server reject every pod
+//! that does not state it (`ResourceQuota` admission, `pkg/quota/v1/evaluator/core/pods.go`),
+//! so every namespace with such a quota also gets a LimitRange whose defaults fill it in.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+
+use super::{Ctx, Rendered, typed};
+use crate::platform::PlatformSpec;
+use crate::topology::{self, LABS};
+use autolabs_k8s::Quantity;
+
+pub(crate) fn render(ctx: &Ctx, out: &mut Rendered) {
+    let spec = ctx.spec();
+    let version = format!("v1.{}", spec.kubernetes_minor());
+    for ns in topology::NAMESPACES {
+        let mut meta = ctx.meta(ns.name, None, &[]);
+        let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+        for (mode, level) in [("enforce", ns.enforce), ("audit", ns.audit_warn), ("warn", ns.audit_warn)] {
+            labels.insert(format!("pod-security.kubernetes.io/{mode}"), level.to_string());
+            // Pinned: a cluster upgrade must not silently tighten or loosen the policy.
+            labels.insert(format!("pod-security.kubernetes.io/{mode}-version"), version.clone());
+        }
+        meta.annotations =
+            Some(BTreeMap::from([("autolabs.io/purpose".to_string(), ns.purpose.to_string())]));
+        out.manifests.push(typed(Namespace { metadata: meta, ..Default::default() }));
+
+        let hard = quota(spec, ns.name);
+        out.manifests.push(typed(ResourceQuota {
+            metadata: ctx.meta(&format!("{}-quota", ns.name), Some(ns.name), &[]),
+            spec: Some(ResourceQuotaSpec {
+                hard: Some(hard.iter().map(|(k, v)| (k.clone(), v.to_k8s())).collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }));
+        if tracks_compute(&hard) {
+            out.manifests.push(typed(limit_range(ctx, spec, ns.name)));
+        }
+    }
+}
+
+/// Whether a quota constrains compute resources, which makes a LimitRange necessary.
+pub fn tracks_compute(hard: &BTreeMap<String, Quantity>) -> bool {
+    hard.keys().any(|k| {
+        matches!(k.as_str(), "cpu" | "memory" | "ephemeral-storage")
+            || k.starts_with("requests.") && k != "requests.storage"
+            || k.starts_with("limits.")
+    })
+}
+
+fn q(s: &str) -> Quantity {
+    Quantity::parse(s).unwrap_or(Quantity::ZERO)
+}
+
+/// The quota of a namespace: the document's numbers, the labs quota derived from the
+/// students, then `spec.quotas` overrides.
+pub fn quota(spec: &PlatformSpec, namespace: &str) -> BTreeMap<String, Quantity> {
+    let mut hard: BTreeMap<String, Quantity> = BTreeMap::new();
+    let mut set = |k: &str, v: Quantity| {
+        hard.insert(k.to_string(), v);
+    };
+    match namespace {
+        // The document's platform-quota.
+        topology::PLATFORM => {
+            set("requests.cpu", q("4"));
+            set("requests.memory", q("4Gi"));
+            set("limits.cpu", q("8"));
+            set("limits.memory", q("8Gi"));
+            set("pods", q("20"));
+        }
+        // The document's infrastructure quota (PostgreSQL, Redis, backups).
+        topology::INFRASTRUCTURE => {
+            set("requests.cpu", q("4"));
+            set("requests.memory", q("8Gi"));
+            set("limits.cpu", q("8"));
+            set("limits.memory", q("16Gi"));
+            set("persistentvolumeclaims", q("3"));
+            set("pods", q("20"));
+        }
+        topology::MESSAGING => {
+            set("requests.cpu", q("2"));
+            set("requests.memory", q("2Gi"));
+            set("limits.cpu", q("4"));
+            set("limits.memory", q("4Gi"));
+            set("persistentvolumeclaims", q("3"));
+            set("pods", q("10"));
+        }
+        topology::AUTH => {
+            set("requests.cpu", q("2"));
+            set("requests.memory", q("4Gi"));
+            set("limits.cpu", q("4"));
+            set("limits.memory", q("8Gi"));
+            set("persistentvolumeclaims", q("3"));
+            set("pods", q("20"));
+        }
+        LABS => {
+            // The document: 50 students × 500m / 512Mi requests, × 1 / 1Gi limits, 100 pods.
+            let n = spec.students() as i128;
+            let l = &spec.labs;
+            let times = |x: Quantity| x.checked_mul(n).unwrap_or(x);
+            set("requests.cpu", times(l.requests.cpu.0));
+            set("requests.memory", times(l.requests.memory.0));
+            set("limits.cpu", times(l.limits.cpu.0));
+            set("limits.memory", times(l.limits.memory.0));
+            let pods = n * l.pods_per_student as i128;
+            set("pods", Quantity::from_units(pods));
+            // One Service and Ingress per lab pod; nothing that opens the labs to the outside.
+            set("services", Quantity::from_units(pods));
+            set("count/ingresses.networking.k8s.io", Quantity::from_units(pods));
+            set("services.nodeports", Quantity::ZERO);
+            set("services.loadbalancers", Quantity::ZERO);
+            set("persistentvolumeclaims", Quantity::ZERO);
+        }
+        topology::INGRESS_NGINX => {
+            set("requests.cpu", q("2"));
+            set("requests.memory", q("2Gi"));
+            set("limits.cpu", q("4"));
+            set("limits.memory", q("4Gi"));
+            set("pods", q("10"));
+        }
+        _ => {
+            set("requests.cpu", q("2"));
+            set("requests.memory", q("4Gi"));
+            set("limits.cpu", q("4"));
+            set("limits.memory", q("8Gi"));
+            set("persistentvolumeclaims", q("5"));
+            set("pods", q("20"));
+        }
+    }
+    for (k, v) in spec.quotas.get(namespace).into_iter().flatten() {
+        hard.insert(k.clone(), v.0);
+    }
+    hard
+}
+
+fn limit_range(ctx: &Ctx, spec: &PlatformSpec, namespace: &str) -> LimitRange {
+    let map = |cpu: Quantity, mem: Quantity| -> BTreeMap<String, K8sQuantity> {
+        BTreeMap::from([("cpu".to_string(), cpu.to_k8s()), ("memory".to_string(), mem.to_k8s())])
+    };
+    let (name, item) = if namespace == LABS {
+        let l = &spec.labs;
+        (
+            // The document's name for the labs LimitRange.
+            "lab-pod-limits".to_string(),
+            LimitRangeItem {
+                type_: "Container".into(),
+                default: Some(map(l.limits.cpu.0, l.limits.memory.0)),
+                default_request: Some(map(l.requests.cpu.0, l.requests.memory.0)),
+                min: Some(map(l.min.cpu.0, l.min.memory.0)),
+                max: Some(map(l.max.cpu.0, l.max.memory.0)),
+                ..Default::default()
+            },
+        )
+    } else {
+        (
+            format!("{namespace}-limits"),
+            LimitRangeItem {
+                type_: "Container".into(),
+                default: Some(map(q("500m"), q("512Mi"))),
+                default_request: Some(map(q("100m"), q("128Mi"))),
+                max: Some(map(q("4"), q("8Gi"))),
+                ..Default::default()
+            },
+        )
+    };
+    LimitRange {
+        metadata: ctx.meta(&name, Some(namespace), &[]),
+        spec: Some(LimitRangeSpec { limits: vec![item] }),
+    }
+}

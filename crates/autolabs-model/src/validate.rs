@@ -1,0 +1,468 @@
+//! Semantic checks of a typed [`Platform`]: what serde cannot see (sizes, CIDRs, cron
+//! schedules, names, capacity). Each problem is `(field path, message, hint)`; the loader
+//! turns paths into lines.
+
+use std::collections::BTreeSet;
+
+use autolabs_k8s::names;
+use ipnet::Ipv4Net;
+
+use crate::capacity;
+use crate::platform::{Endpoint, Platform, Profile};
+use crate::topology;
+
+type Problem = (String, String, Option<String>);
+
+pub fn check(p: &Platform) -> Vec<Problem> {
+    let mut out: Vec<Problem> = Vec::new();
+    let mut bad = |field: &str, message: String, hint: &str| {
+        out.push((field.to_string(), message, (!hint.is_empty()).then(|| hint.to_string())));
+    };
+    let s = &p.spec;
+
+    for e in names::dns1123_label(&p.metadata.name) {
+        bad("metadata.name", format!("{:?} {e}", p.metadata.name), "use lowercase letters, digits and '-'");
+    }
+
+    match crate::platform::parse_minor(s.kubernetes_version()) {
+        Some(minor) if (28..=37).contains(&minor) => {}
+        Some(minor) => bad(
+            "spec.kubernetesVersion",
+            format!("1.{minor} is outside the supported range 1.28 … 1.37"),
+            "the design document targets 1.28+; give a version such as \"1.30\"",
+        ),
+        None => bad(
+            "spec.kubernetesVersion",
+            format!("{:?} is not a Kubernetes version", s.kubernetes_version()),
+            "write it as \"1.30\" (quoted, so YAML keeps it a string)",
+        ),
+    }
+    if let Some(d) = &s.domain {
+        for e in names::dns1123_subdomain(d) {
+            bad("spec.domain", format!("{d:?}: {e}"), "give a DNS name such as autolabs.example.com");
+        }
+    }
+
+    // Nodes
+    let cp = s.control_plane_nodes();
+    let workers = s.worker_nodes();
+    for (field, pool) in [("spec.nodes.controlPlane", &cp), ("spec.nodes.workers", &workers)] {
+        for (name, q) in [("cpu", pool.cpu()), ("memory", pool.memory()), ("disk", pool.disk())] {
+            if q.nanos() <= 0 {
+                bad(
+                    &format!("{field}.{name}"),
+                    format!("must be positive, found {q}"),
+                    "give a size such as 8, 16Gi or 200Gi",
+                );
+            }
+        }
+    }
+    match s.profile {
+        Profile::Mvp if cp.count() != 1 => bad(
+            "spec.nodes.controlPlane.count",
+            format!("the mvp profile is a single node, found {}", cp.count()),
+            "set count: 1, or use `profile: production` for 3 control-plane nodes",
+        ),
+        Profile::Production if cp.count() < 3 || cp.count().is_multiple_of(2) => bad(
+            "spec.nodes.controlPlane.count",
+            format!(
+                "production needs an odd number of control-plane nodes (3 or more) for etcd quorum, found {}",
+                cp.count()
+            ),
+            "set count: 3",
+        ),
+        Profile::Production if workers.count() == 0 => bad(
+            "spec.nodes.workers.count",
+            "production needs worker nodes: its control-plane nodes are tainted".into(),
+            "set count to 3 or more",
+        ),
+        _ => {}
+    }
+
+    // Labs
+    let labs = &s.labs;
+    if s.students() == 0 {
+        bad("spec.labs.students", "must be at least 1".into(), "");
+    }
+    if labs.pods_per_student == 0 {
+        bad("spec.labs.podsPerStudent", "must be at least 1".into(), "");
+    }
+    for res in ["cpu", "memory"] {
+        let get = |r: &crate::platform::Resources| if res == "cpu" { r.cpu.0 } else { r.memory.0 };
+        let (min, req, lim, max) = (get(&labs.min), get(&labs.requests), get(&labs.limits), get(&labs.max));
+        for (field, q) in [("min", min), ("requests", req), ("limits", lim), ("max", max)] {
+            if q.nanos() <= 0 {
+                bad(&format!("spec.labs.{field}.{res}"), format!("must be positive, found {q}"), "");
+            }
+        }
+        if req > lim {
+            bad(
+                &format!("spec.labs.requests.{res}"),
+                format!("request {req} is above the limit {lim}"),
+                "a pod's request may not exceed its limit",
+            );
+        }
+        if min > req {
+            bad(
+                &format!("spec.labs.min.{res}"),
+                format!("min {min} is above the lab request {req}"),
+                "the LimitRange would reject every lab",
+            );
+        }
+        if lim > max {
+            bad(
+                &format!("spec.labs.limits.{res}"),
+                format!("limit {lim} is above max {max}"),
+                "the LimitRange would reject every lab",
+            );
+        }
+    }
+    if labs.ports.is_empty() {
+        bad(
+            "spec.labs.ports",
+            "needs at least one port".into(),
+            "labs are reached through ingress-nginx on these ports",
+        );
+    }
+
+    // Quotas
+    for (ns, resources) in &s.quotas {
+        if !topology::is_platform_namespace(ns) {
+            bad(
+                &format!("spec.quotas.{ns}"),
+                format!("{ns:?} is not a platform namespace"),
+                "quotas can be set for platform, infrastructure, messaging, auth, labs, ingress-nginx, monitoring",
+            );
+        }
+        for (res, q) in resources {
+            let field = format!("spec.quotas.{ns}[{res:?}]");
+            if !is_quota_resource(res) {
+                bad(
+                    &field,
+                    format!("{res:?} is not a ResourceQuota resource name"),
+                    "use requests.cpu, limits.memory, pods, persistentvolumeclaims, requests.storage, count/<resource>…",
+                );
+            }
+            if q.0.is_negative() {
+                bad(&field, format!("must not be negative, found {q}"), "");
+            }
+        }
+    }
+
+    // Network
+    let mut cidrs = Vec::new();
+    for (field, value) in [
+        ("spec.network.podCidr", &s.network.pod_cidr),
+        ("spec.network.serviceCidr", &s.network.service_cidr),
+        ("spec.network.nodeCidr", &s.network.node_cidr),
+    ] {
+        match value.parse::<Ipv4Net>() {
+            Ok(net) if net.network() == net.addr() => cidrs.push(net),
+            Ok(net) => bad(
+                field,
+                format!("{value:?} has host bits set"),
+                &format!("write the network address: {}", net.trunc()),
+            ),
+            Err(_) => bad(field, format!("{value:?} is not an IPv4 CIDR"), "write it as 10.0.0.0/24"),
+        }
+    }
+
+    // Isolation matrix
+    let mut names_seen = BTreeSet::new();
+    let user_flows = s
+        .isolation
+        .flows
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, f)| (format!("spec.isolation.flows[{i}]"), f));
+    let extra = s
+        .isolation
+        .extra_flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (format!("spec.isolation.extraFlows[{i}]"), f));
+    for (field, f) in user_flows.chain(extra) {
+        for e in names::dns1123_label(&f.name) {
+            bad(&format!("{field}.name"), format!("{:?} {e}", f.name), "");
+        }
+        if f.name.len() > 50 {
+            bad(
+                &format!("{field}.name"),
+                "must be at most 50 characters (policy names add a suffix)".into(),
+                "",
+            );
+        }
+        if !names_seen.insert(f.name.clone()) {
+            bad(
+                &format!("{field}.name"),
+                format!("duplicate flow name {:?}", f.name),
+                "each flow needs its own name",
+            );
+        }
+        check_endpoint(&format!("{field}.from"), &f.from, &mut bad);
+        check_endpoint(&format!("{field}.to"), &f.to, &mut bad);
+        if !f.from.is_in_cluster() && !f.to.is_in_cluster() {
+            bad(&field, "a flow needs pods on at least one side".into(), "set `namespace` on `from` or `to`");
+        }
+    }
+
+    // Storage and backups
+    for (field, q) in [
+        ("spec.storage.postgresSize", s.storage.postgres_size()),
+        ("spec.storage.zitadelPostgresSize", s.storage.zitadel_postgres_size()),
+        ("spec.storage.rabbitmqSize", s.storage.rabbitmq_size()),
+        ("spec.storage.redisSize", s.storage.redis_size()),
+    ] {
+        if q.0.nanos() <= 0 {
+            bad(field, format!("must be positive, found {q}"), "");
+        }
+    }
+    if let Some(c) = &s.storage.class_name {
+        for e in names::dns1123_subdomain(c) {
+            bad("spec.storage.className", format!("{c:?}: {e}"), "");
+        }
+    }
+    for (field, cron) in
+        [("spec.backup.schedule", &s.backup.schedule), ("spec.backup.etcdSchedule", &s.backup.etcd_schedule)]
+    {
+        if let Err(e) = check_cron(cron) {
+            bad(
+                field,
+                format!("{cron:?} is not a cron schedule: {e}"),
+                "five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"",
+            );
+        }
+    }
+    if s.backup.retention_days == 0 {
+        bad("spec.backup.retentionDays", "must be at least 1".into(), "");
+    }
+    let t = &s.backup.target;
+    match (&t.pvc, &t.s3) {
+        (Some(_), Some(_)) => bad("spec.backup.target", "set either pvc or s3, not both".into(), ""),
+        (None, None) => bad("spec.backup.target", "set pvc or s3".into(), "for example `pvc: {size: 100Gi}`"),
+        _ => {}
+    }
+    if let Some(pvc) = &t.pvc
+        && pvc.size.0.nanos() <= 0
+    {
+        bad("spec.backup.target.pvc.size", format!("must be positive, found {}", pvc.size), "");
+    }
+    if let Some(s3) = &t.s3 {
+        if !(s3.endpoint.starts_with("https://") || s3.endpoint.starts_with("http://")) {
+            bad(
+                "spec.backup.target.s3.endpoint",
+                format!("{:?} is not an http(s) URL", s3.endpoint),
+                "e.g. https://minio.example.com:9000",
+            );
+        }
+        if s3.bucket.is_empty() {
+            bad("spec.backup.target.s3.bucket", "must not be empty".into(), "");
+        }
+        for e in names::dns1123_subdomain(&s3.secret_name) {
+            bad("spec.backup.target.s3.secretName", format!("{:?}: {e}", s3.secret_name), "");
+        }
+        if let Some(c) = &s3.cidr
+            && c.parse::<Ipv4Net>().is_err()
+        {
+            bad("spec.backup.target.s3.cidr", format!("{c:?} is not an IPv4 CIDR"), "");
+        }
+    }
+
+    // OIDC
+    let issuer = s.oidc.issuer_url(s.domain());
+    if !issuer.starts_with("https://") {
+        bad(
+            "spec.oidc.issuerUrl",
+            format!("{issuer:?} must be an https URL"),
+            "the API server only accepts https issuers",
+        );
+    }
+    for (field, g) in [
+        ("spec.oidc.adminGroup", &s.oidc.admin_group),
+        ("spec.oidc.developerGroup", &s.oidc.developer_group),
+        ("spec.oidc.supportGroup", &s.oidc.support_group),
+    ] {
+        if g.trim().is_empty() {
+            bad(field, "must not be empty".into(), "");
+        }
+    }
+
+    // Control plane (production)
+    if s.profile == Profile::Production {
+        let c = &s.control_plane;
+        if c.virtual_ip.parse::<std::net::Ipv4Addr>().is_err() {
+            bad("spec.controlPlane.virtualIp", format!("{:?} is not an IPv4 address", c.virtual_ip), "");
+        }
+        if c.nodes.len() as u32 != cp.count() {
+            bad(
+                "spec.controlPlane.nodes",
+                format!("lists {} nodes but spec.nodes.controlPlane.count is {}", c.nodes.len(), cp.count()),
+                "give one entry (name, address) per control-plane node",
+            );
+        }
+        if c.port == crate::topology::port::API_SERVER {
+            bad(
+                "spec.controlPlane.port",
+                "6443 is taken by kube-apiserver on the same nodes".into(),
+                "use 8443",
+            );
+        }
+        for (i, n) in c.nodes.iter().enumerate() {
+            for e in names::dns1123_label(&n.name) {
+                bad(&format!("spec.controlPlane.nodes[{i}].name"), format!("{:?} {e}", n.name), "");
+            }
+            if n.address.parse::<std::net::Ipv4Addr>().is_err() {
+                bad(
+                    &format!("spec.controlPlane.nodes[{i}].address"),
+                    format!("{:?} is not an IPv4 address", n.address),
+                    "",
+                );
+            }
+        }
+    }
+
+    // Capacity: only meaningful once sizes are sane.
+    if out.is_empty() {
+        let fit = capacity::labs_fit(s);
+        if fit.labs_that_fit < s.students() as i128 {
+            out.push((
+                if s.labs.students.is_some() { "spec.labs.students".into() } else { "spec.profile".into() },
+                format!(
+                    "{} students need {} CPU and {} of memory in lab requests, but the nodes hold only {} labs ({})",
+                    s.students(),
+                    fit.labs_cpu,
+                    fit.labs_memory,
+                    fit.labs_that_fit,
+                    fit.reason
+                ),
+                Some("lower spec.labs.students or spec.labs.requests, or add nodes (run `autolabs plan` for the arithmetic)".into()),
+            ));
+        }
+    }
+    out
+}
+
+fn check_endpoint(field: &str, e: &Endpoint, bad: &mut impl FnMut(&str, String, &str)) {
+    let kinds = e.namespace.is_some() as u8 + e.internet as u8 + e.cidr.is_some() as u8;
+    if kinds != 1 {
+        bad(field, "set exactly one of namespace, internet or cidr".into(), "");
+    }
+    if e.pods.is_some() && e.namespace.is_none() {
+        bad(&format!("{field}.pods"), "pods needs a namespace".into(), "");
+    }
+    if let Some(ns) = &e.namespace {
+        for err in names::dns1123_label(ns) {
+            bad(&format!("{field}.namespace"), format!("{ns:?} {err}"), "");
+        }
+    }
+    for (k, v) in e.pods.iter().flatten() {
+        for err in names::qualified_name(k).into_iter().chain(names::label_value(v)) {
+            bad(&format!("{field}.pods[{k:?}]"), err, "");
+        }
+    }
+    if let Some(c) = &e.cidr {
+        match c.parse::<Ipv4Net>() {
+            Ok(n) if n.addr() == n.network() => {}
+            Ok(n) => bad(
+                &format!("{field}.cidr"),
+                format!("{c:?} has host bits set"),
+                &format!("write {}", n.trunc()),
+            ),
+            Err(_) => bad(
+                &format!("{field}.cidr"),
+                format!("{c:?} is not an IPv4 CIDR"),
+                "write it as 203.0.113.0/24",
+            ),
+        }
+    }
+}
+
+/// Resource names a ResourceQuota accepts (`pkg/apis/core/validation` ValidateResourceQuotaResourceName).
+fn is_quota_resource(name: &str) -> bool {
+    const STANDARD: [&str; 20] = [
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "requests.storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+        "pods",
+        "services",
+        "replicationcontrollers",
+        "resourcequotas",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
+        "storage",
+    ];
+    STANDARD.contains(&name)
+        || name.strip_prefix("count/").is_some_and(|r| !r.is_empty())
+        || name.strip_prefix("requests.").is_some_and(|r| r.contains('/'))
+        || name.ends_with(".storageclass.storage.k8s.io/requests.storage")
+        || name.ends_with(".storageclass.storage.k8s.io/persistentvolumeclaims")
+}
+
+/// A standard five-field cron expression (what CronJob's `schedule` accepts, plus the
+/// `@hourly`-style macros).
+pub fn check_cron(expr: &str) -> Result<(), String> {
+    if matches!(expr, "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly") {
+        return Ok(());
+    }
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("expected 5 fields, found {}", fields.len()));
+    }
+    let ranges = [
+        (0, 59, "minute"),
+        (0, 23, "hour"),
+        (1, 31, "day of month"),
+        (1, 12, "month"),
+        (0, 7, "day of week"),
+    ];
+    for (f, (lo, hi, name)) in fields.iter().zip(ranges) {
+        for part in f.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (part, None),
+            };
+            if let Some(s) = step
+                && s.parse::<u32>().map_or(true, |n| n == 0)
+            {
+                return Err(format!("bad step {s:?} in the {name} field"));
+            }
+            if range == "*" || range == "?" {
+                continue;
+            }
+            let nums: Vec<&str> = range.splitn(2, '-').collect();
+            for n in &nums {
+                let v = parse_cron_value(n, name)
+                    .ok_or_else(|| format!("{n:?} is not valid in the {name} field"))?;
+                if v < lo || v > hi {
+                    return Err(format!("{v} is outside {lo}-{hi} in the {name} field"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_cron_value(s: &str, field: &str) -> Option<u32> {
+    if let Ok(n) = s.parse() {
+        return Some(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let names: &[&str] = match field {
+        "month" => &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+        "day of week" => &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+        _ => return None,
+    };
+    let idx = names.iter().position(|n| *n == upper)? as u32;
+    Some(if field == "month" { idx + 1 } else { idx })
+}

@@ -1,0 +1,44 @@
+//! The `autolabs` command line: one module per subcommand, each a thin layer over the
+//! library crates (`autolabs-model` renders, the engines verify).
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Build, prove and run the AutoLabs Kubernetes platform.
+#[derive(Debug, Parser)]
+#[command(name = "autolabs", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented starting platform.yaml.
+    Init(cmd::init::Args),
+    /// Print the JSON Schema of platform.yaml (for editors).
+    Schema(cmd::schema::Args),
+    /// Render the cluster baseline from platform.yaml (the built-in default when there is none).
+    Render(cmd::render::Args),
+}
+
+/// Exit codes: 0 success, 1 findings or failure of the operation, 2 usage or input errors.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(a) => cmd::init::run(a),
+        Command::Schema(a) => cmd::schema::run(a),
+        Command::Render(a) => cmd::render::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
