@@ -24,6 +24,12 @@ enum Command {
     Schema(cmd::schema::Args),
     /// Render the cluster baseline from platform.yaml (the built-in default when there is none).
     Render(cmd::render::Args),
+    /// Check manifests (files, directories, `-`) or the rendered baseline with Kubernetes' own semantics.
+    Verify(cmd::verify::Args),
+    /// Can a user do something? `kubectl auth can-i`, answered from manifests (exit 0 yes, 1 no).
+    CanI(cmd::rbac::CanIArgs),
+    /// Who can do something? Every subject with the binding → role → rule that allows it.
+    WhoCan(cmd::rbac::WhoCanArgs),
 }
 
 /// Exit codes: 0 success, 1 findings or failure of the operation, 2 usage or input errors.
@@ -33,6 +39,9 @@ pub fn run() -> ExitCode {
         Command::Init(a) => cmd::init::run(a),
         Command::Schema(a) => cmd::schema::run(a),
         Command::Render(a) => cmd::render::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::CanI(a) => cmd::rbac::can_i(a),
+        Command::WhoCan(a) => cmd::rbac::who_can(a),
     };
     match result {
         Ok(code) => code,

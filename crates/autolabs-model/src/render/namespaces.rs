@@ -41,7 +41,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut Rendered) {
             ..Default::default()
         }));
         if tracks_compute(&hard) {
-            out.manifests.push(typed(limit_range(ctx, spec, ns.name)));
+            out.manifests.push(typed(limit_range(ctx, spec, ns.name, &hard)));
         }
     }
 }
@@ -140,7 +140,7 @@ pub fn quota(spec: &PlatformSpec, namespace: &str) -> BTreeMap<String, Quantity>
     hard
 }
 
-fn limit_range(ctx: &Ctx, spec: &PlatformSpec, namespace: &str) -> LimitRange {
+fn limit_range(ctx: &Ctx, spec: &PlatformSpec, namespace: &str, hard: &BTreeMap<String, Quantity>) -> LimitRange {
     let map = |cpu: Quantity, mem: Quantity| -> BTreeMap<String, K8sQuantity> {
         BTreeMap::from([("cpu".to_string(), cpu.to_k8s()), ("memory".to_string(), mem.to_k8s())])
     };
@@ -165,7 +165,8 @@ fn limit_range(ctx: &Ctx, spec: &PlatformSpec, namespace: &str) -> LimitRange {
                 type_: "Container".into(),
                 default: Some(map(q("500m"), q("512Mi"))),
                 default_request: Some(map(q("100m"), q("128Mi"))),
-                max: Some(map(q("4"), q("8Gi"))),
+                // A container larger than the whole quota could never be admitted.
+                max: Some(map(bounded(hard, "cpu", q("4")), bounded(hard, "memory", q("8Gi")))),
                 ..Default::default()
             },
         )
@@ -174,4 +175,12 @@ fn limit_range(ctx: &Ctx, spec: &PlatformSpec, namespace: &str) -> LimitRange {
         metadata: ctx.meta(&name, Some(namespace), &[]),
         spec: Some(LimitRangeSpec { limits: vec![item] }),
     }
+}
+
+/// `cap`, lowered to the smallest quota on `resource` (bare, `requests.` or `limits.`).
+fn bounded(hard: &BTreeMap<String, Quantity>, resource: &str, cap: Quantity) -> Quantity {
+    [resource.to_string(), format!("requests.{resource}"), format!("limits.{resource}")]
+        .iter()
+        .filter_map(|k| hard.get(k))
+        .fold(cap, |acc, q| acc.min(*q))
 }

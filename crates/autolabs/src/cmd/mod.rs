@@ -2,5 +2,7 @@
 
 pub mod config;
 pub mod init;
+pub mod rbac;
 pub mod render;
 pub mod schema;
+pub mod verify;

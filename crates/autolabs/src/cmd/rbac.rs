@@ -1,0 +1,169 @@
+//! `autolabs can-i` and `autolabs who-can`: `kubectl auth can-i`'s questions, answered by our
+//! RBAC engine over manifests (plus Kubernetes' bootstrap policy, always included).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use autolabs_rbac::{Authorizer, Decision, UserInfo, parse_can_i};
+use autolabs_verify::ObjectSet;
+use autolabs_verify::engines::rbac::policy;
+
+#[derive(Debug, clap::Args)]
+pub struct CanIArgs {
+    /// The verb: get, list, create, delete, impersonate, `*`…
+    verb: String,
+    /// `pods`, `deployments.apps`, `pods/log`, `TYPE/NAME`, or a non-resource URL like `/metrics`.
+    /// Not needed with `--list`.
+    target: Option<String>,
+    /// Manifests holding roles and bindings (files, directories, `-`); repeatable. Without any,
+    /// the baseline rendered from platform.yaml.
+    #[arg(short = 'f', long = "filename")]
+    files: Vec<PathBuf>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    namespace: String,
+    /// Cluster-wide scope (every namespace).
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+    #[arg(long, default_value = "")]
+    subresource: String,
+    /// The user to ask for; `system:serviceaccount:NS:NAME` for a ServiceAccount.
+    #[arg(long = "as")]
+    user: String,
+    /// Groups of the user (repeatable); `system:authenticated` is added as the API server does.
+    #[arg(long = "as-group")]
+    groups: Vec<String>,
+    /// List what the user can do in the namespace.
+    #[arg(long)]
+    list: bool,
+    /// Print the binding → role → rule that allows it.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhoCanArgs {
+    verb: String,
+    /// `pods`, `secrets`, `pods/exec`, `TYPE/NAME`, `/metrics`.
+    target: String,
+    #[arg(short = 'f', long = "filename")]
+    files: Vec<PathBuf>,
+    #[arg(short = 'n', long = "namespace", default_value = "default")]
+    namespace: String,
+    #[arg(short = 'A', long = "all-namespaces")]
+    all_namespaces: bool,
+    #[arg(long, default_value = "")]
+    subresource: String,
+}
+
+fn authorizer(files: &[PathBuf]) -> anyhow::Result<Authorizer> {
+    let set = if files.is_empty() {
+        let (platform, _) = super::config::load(None)?;
+        super::verify::rendered_set(&platform)
+    } else {
+        ObjectSet::read_paths(files)
+    };
+    for e in &set.errors {
+        eprintln!("error: {e}");
+    }
+    if !set.errors.is_empty() {
+        bail!("{} input error(s)", set.errors.len());
+    }
+    let (policy, problems) = policy(&set);
+    for p in &problems {
+        eprintln!("error: {}", p.message);
+    }
+    Ok(Authorizer::new(&policy)?)
+}
+
+fn user_info(user: &str, groups: &[String]) -> UserInfo {
+    if let Some(rest) = user.strip_prefix("system:serviceaccount:")
+        && let Some((ns, name)) = rest.split_once(':')
+    {
+        let mut info = UserInfo::service_account(ns, name);
+        info.groups.extend(groups.iter().cloned());
+        return info;
+    }
+    let mut all: Vec<String> = groups.to_vec();
+    if user != "system:anonymous" && !all.iter().any(|g| g == "system:authenticated") {
+        all.push("system:authenticated".into());
+    }
+    UserInfo::new(user, all)
+}
+
+pub fn can_i(args: CanIArgs) -> anyhow::Result<ExitCode> {
+    let authz = authorizer(&args.files)?;
+    let user = user_info(&args.user, &args.groups);
+    let namespace = if args.all_namespaces { "" } else { args.namespace.as_str() };
+    if args.list {
+        println!("{:<45} {:<35} {:<25} Verbs", "Resources", "Non-Resource URLs", "Resource Names");
+        for rule in authz.rules_for(&user, namespace) {
+            let join = |v: &Option<Vec<String>>| {
+                v.as_ref().map(|v| format!("[{}]", v.join(" "))).unwrap_or_else(|| "[]".into())
+            };
+            let resources: Vec<String> = rule
+                .resources
+                .iter()
+                .flatten()
+                .flat_map(|r| {
+                    rule.api_groups
+                        .iter()
+                        .flatten()
+                        .map(move |g| if g.is_empty() { r.clone() } else { format!("{r}.{g}") })
+                })
+                .collect();
+            println!(
+                "{:<45} {:<35} {:<25} [{}]",
+                resources.join(" "),
+                join(&rule.non_resource_urls),
+                join(&rule.resource_names),
+                rule.verbs.join(" ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(target) = args.target.as_deref() else {
+        bail!("you must specify two arguments: verb resource or verb resource/resourceName")
+    };
+    let req = parse_can_i(&args.verb, target, namespace, &args.subresource)?;
+    for w in &req.warnings {
+        eprintln!("Warning: {w}");
+    }
+    match authz.authorize(&user, &req.attributes) {
+        Decision::Allow(grant) => {
+            println!("yes");
+            if args.verbose {
+                println!("  {grant}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Decision::NoOpinion { resolution_errors } => {
+            println!("no");
+            if args.verbose {
+                for e in resolution_errors {
+                    println!("  {e}");
+                }
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+pub fn who_can(args: WhoCanArgs) -> anyhow::Result<ExitCode> {
+    let authz = authorizer(&args.files)?;
+    let namespace = if args.all_namespaces { "" } else { args.namespace.as_str() };
+    let req = parse_can_i(&args.verb, &args.target, namespace, &args.subresource)?;
+    for w in &req.warnings {
+        eprintln!("Warning: {w}");
+    }
+    let who = authz.who_can(&req.attributes);
+    if who.is_empty() {
+        println!("nobody");
+        return Ok(ExitCode::from(1));
+    }
+    for w in who {
+        println!("{}", autolabs_rbac::authorizer::describe_subject(&w.subject));
+        println!("    {}", w.grant);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,148 @@
+//! `autolabs verify`: every engine over manifests or the rendered baseline.
+//!
+//! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or input errors
+//! (unreadable files, malformed documents, a bad platform.yaml).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use autolabs_model::{Platform, output};
+use autolabs_resources::capacity::NodeCapacity;
+use autolabs_verify::engines;
+use autolabs_verify::finding::Summary;
+use autolabs_verify::{Finding, ObjectSet, Severity, report};
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+    Junit,
+}
+
+/// The engines `--only`/`--skip` choose from.
+pub const ENGINES: [&str; 4] = ["pss", "rbac", "resources", "load"];
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files, directories (recursive) or `-` for stdin; YAML or JSON, multi-document, `List`s.
+    /// Without any, verifies the baseline rendered from platform.yaml (or the built-in default).
+    paths: Vec<PathBuf>,
+    /// platform.yaml: its nodes bound capacity checks; without PATHs it is what gets rendered.
+    #[arg(short = 'f', long = "config")]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, default_value = "error", value_parser = ["error", "warning", "info"])]
+    fail_on: String,
+    /// Run only these engines (comma-separated: pss,rbac,resources,load).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Skip these engines.
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<String>,
+    /// Evaluate every pod at this Pod Security level, e.g. `restricted` or `baseline:v1.22`.
+    #[arg(long = "pod-security", value_name = "LEVEL[:VERSION]")]
+    pod_security: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    for e in args.only.iter().chain(&args.skip) {
+        if !ENGINES.contains(&e.as_str()) {
+            bail!("unknown engine {e:?}: choose from {}", ENGINES.join(", "));
+        }
+    }
+    let enabled = |name: &str| {
+        (args.only.is_empty() || args.only.iter().any(|o| o == name)) && !args.skip.iter().any(|s| s == name)
+    };
+    let pod_security = match &args.pod_security {
+        Some(s) => Some(
+            s.parse::<autolabs_pss::LevelVersion>()
+                .map_err(|e| anyhow::anyhow!("--pod-security {s:?}: {e}"))?,
+        ),
+        None => None,
+    };
+
+    let needs_config = args.paths.is_empty() || args.config.is_some();
+    let platform: Option<Platform> =
+        if needs_config { Some(super::config::load(args.config.as_deref())?.0) } else { None };
+    let set = match (&platform, args.paths.is_empty()) {
+        (Some(p), true) => rendered_set(p),
+        _ => ObjectSet::read_paths(&args.paths),
+    };
+
+    let mut findings: Vec<Finding> = Vec::new();
+    if enabled("load") {
+        for e in &set.errors {
+            let mut f = Finding::new("load", "unreadable", Severity::Error, e.message.clone());
+            f.file = Some(e.file.clone());
+            f.line = (e.line > 0).then_some(e.line);
+            findings.push(f);
+        }
+    }
+    if enabled("pss") {
+        findings.extend(engines::pss::check(&set, engines::pss::Options { level: pod_security }));
+    }
+    if enabled("rbac") {
+        let admin_groups =
+            platform.iter().map(|p| p.spec.oidc.rbac_group(&p.spec.oidc.admin_group)).collect();
+        findings.extend(engines::rbac::check(&set, &engines::rbac::Options { admin_groups }));
+    }
+    if enabled("resources") {
+        let nodes = platform.as_ref().map(nodes_of).unwrap_or_default();
+        findings.extend(engines::resources::check(&set, &nodes));
+    }
+    report::sort(&mut findings);
+    let summary = Summary::of(&findings, set.objects.len(), set.files);
+    let text = match args.format {
+        Format::Table => report::table(&findings, &summary),
+        Format::Json => report::json(&findings, &summary),
+        Format::Sarif => report::sarif(&findings),
+        Format::Junit => report::junit(&findings, &summary),
+    };
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+    if !set.errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    let threshold = Severity::parse(&args.fail_on).unwrap_or(Severity::Error);
+    Ok(if findings.iter().any(|f| f.severity >= threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The rendered baseline as an object set, each object located in the file `render -o`
+/// would write it to.
+pub fn rendered_set(p: &Platform) -> ObjectSet {
+    let rendered = autolabs_model::render(p);
+    let mut set = ObjectSet::default();
+    for m in &rendered.manifests {
+        set.add_text(&output::to_yaml(m), &format!("{}/{}", output::folder(m), m.file_name()));
+    }
+    set
+}
+
+/// Allocatable of the nodes that run workloads, for capacity findings.
+fn nodes_of(p: &Platform) -> Vec<NodeCapacity> {
+    let spec = &p.spec;
+    let pool = match spec.profile {
+        autolabs_model::Profile::Mvp => spec.control_plane_nodes(),
+        autolabs_model::Profile::Production => spec.worker_nodes(),
+    };
+    (0..pool.count())
+        .map(|i| NodeCapacity {
+            name: format!("node-{}", i + 1),
+            allocatable: [
+                ("cpu".to_string(), pool.cpu()),
+                ("memory".to_string(), pool.memory()),
+                ("pods".to_string(), autolabs_k8s::Quantity::from_units(110)),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .collect()
+}
