@@ -9,6 +9,7 @@
 
 pub mod engines;
 pub mod finding;
+pub mod intent;
 pub mod objects;
 pub mod report;
 

@@ -163,6 +163,120 @@ pub fn junit(findings: &[Finding], summary: &Summary) -> String {
     out
 }
 
+/// The namespace × namespace matrix of allowed connections, as a text table.
+pub fn matrix_table(matrix: &std::collections::BTreeMap<(String, String), String>) -> String {
+    let mut out = String::from("\nallowed connections (from → to):\n");
+    let width = matrix.keys().map(|(f, _)| f.len()).max().unwrap_or(4);
+    let twidth = matrix.keys().map(|(_, t)| t.len()).max().unwrap_or(4);
+    for ((from, to), conns) in matrix {
+        let _ = writeln!(out, "  {from:<width$} → {to:<twidth$}  {conns}");
+    }
+    out
+}
+
+/// The matrix as a Graphviz DOT graph: one node per namespace, one edge per allowed pair.
+pub fn matrix_dot(matrix: &std::collections::BTreeMap<(String, String), String>) -> String {
+    let mut out = String::from(
+        "digraph isolation {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+    );
+    let mut nodes: Vec<&String> = matrix.keys().flat_map(|(a, b)| [a, b]).collect();
+    nodes.sort();
+    nodes.dedup();
+    for n in nodes {
+        let shape = if n == "internet" { ", shape=ellipse" } else { "" };
+        let _ = writeln!(out, "  \"{}\" [label=\"{}\"{shape}];", xml(n), xml(n));
+    }
+    for ((from, to), conns) in matrix {
+        let _ = writeln!(out, "  \"{}\" -> \"{}\" [label=\"{}\"];", xml(from), xml(to), xml(conns));
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn matrix_axes(matrix: &std::collections::BTreeMap<(String, String), String>) -> Vec<String> {
+    let mut names: Vec<String> = matrix.keys().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The matrix as a self-contained HTML page: rows are sources, columns destinations.
+pub fn matrix_html(matrix: &std::collections::BTreeMap<(String, String), String>) -> String {
+    let names = matrix_axes(matrix);
+    let mut out = String::from(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>autolabs isolation matrix</title>\n<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;font-size:13px}td.allow{background:#fde2b3}td.deny{background:#e6f4ea;color:#777}th.row{text-align:right}</style></head><body>\n<h1>Allowed connections</h1><p>Rows: source namespace; columns: destination. Empty cells: denied.</p>\n<table><tr><th>from \\ to</th>",
+    );
+    for n in &names {
+        let _ = write!(out, "<th>{}</th>", xml(n));
+    }
+    out.push_str("</tr>\n");
+    for from in &names {
+        let _ = write!(out, "<tr><th class=\"row\">{}</th>", xml(from));
+        for to in &names {
+            match matrix.get(&(from.clone(), to.clone())) {
+                Some(c) => {
+                    let _ = write!(out, "<td class=\"allow\">{}</td>", xml(c));
+                }
+                None => out.push_str("<td class=\"deny\">&#8212;</td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table></body></html>\n");
+    out
+}
+
+/// The matrix as an SVG grid (no external tools needed).
+pub fn matrix_svg(matrix: &std::collections::BTreeMap<(String, String), String>) -> String {
+    let names = matrix_axes(matrix);
+    let (label_w, cell_w, cell_h) = (130usize, 120usize, 28usize);
+    let width = label_w + cell_w * names.len() + 10;
+    let height = cell_h * (names.len() + 1) + 10;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n"
+    );
+    for (j, to) in names.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
+            label_w + j * cell_w + cell_w / 2,
+            xml(to)
+        );
+    }
+    for (i, from) in names.iter().enumerate() {
+        let y = cell_h * (i + 1);
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-weight=\"bold\">{}</text>",
+            label_w - 6,
+            y + 18,
+            xml(from)
+        );
+        for (j, to) in names.iter().enumerate() {
+            let x = label_w + j * cell_w;
+            let (fill, text) = match matrix.get(&(from.clone(), to.clone())) {
+                Some(c) => ("#fde2b3", c.as_str()),
+                None => ("#e6f4ea", ""),
+            };
+            let _ = writeln!(
+                out,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{fill}\" stroke=\"#999\"/>"
+            );
+            if !text.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                    x + cell_w / 2,
+                    y + 18,
+                    xml(text)
+                );
+            }
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

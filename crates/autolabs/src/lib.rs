@@ -26,6 +26,8 @@ enum Command {
     Render(cmd::render::Args),
     /// Check manifests (files, directories, `-`) or the rendered baseline with Kubernetes' own semantics.
     Verify(cmd::verify::Args),
+    /// Why a connection is allowed (the rules) or denied (the policies), exit 0 allowed / 1 denied.
+    Explain(cmd::explain::Args),
     /// Can a user do something? `kubectl auth can-i`, answered from manifests (exit 0 yes, 1 no).
     CanI(cmd::rbac::CanIArgs),
     /// Who can do something? Every subject with the binding → role → rule that allows it.
@@ -40,6 +42,7 @@ pub fn run() -> ExitCode {
         Command::Schema(a) => cmd::schema::run(a),
         Command::Render(a) => cmd::render::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
         Command::CanI(a) => cmd::rbac::can_i(a),
         Command::WhoCan(a) => cmd::rbac::who_can(a),
     };

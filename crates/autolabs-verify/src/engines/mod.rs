@@ -1,6 +1,7 @@
 //! Adapters: each reads the [`ObjectSet`](crate::ObjectSet), calls one pure engine crate, and
 //! turns its answers into [`Finding`](crate::Finding)s with file and line.
 
+pub mod netpol;
 pub mod pss;
 pub mod rbac;
 pub mod resources;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod explain;
 pub mod init;
 pub mod rbac;
 pub mod render;

@@ -23,7 +23,7 @@ pub enum Format {
 }
 
 /// The engines `--only`/`--skip` choose from.
-pub const ENGINES: [&str; 4] = ["pss", "rbac", "resources", "load"];
+pub const ENGINES: [&str; 6] = ["pss", "rbac", "resources", "netpol", "intent", "load"];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,12 +39,18 @@ pub struct Args {
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, default_value = "error", value_parser = ["error", "warning", "info"])]
     fail_on: String,
-    /// Run only these engines (comma-separated: pss,rbac,resources,load).
+    /// Run only these engines (comma-separated: pss,rbac,resources,netpol,intent,load).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Skip these engines.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+    /// Print the namespace × namespace matrix of allowed connections.
+    #[arg(long)]
+    matrix: bool,
+    /// Also write the matrix as a picture: FILE.dot, FILE.svg or FILE.html.
+    #[arg(long = "matrix-out", value_name = "FILE")]
+    matrix_out: Option<PathBuf>,
     /// Evaluate every pod at this Pod Security level, e.g. `restricted` or `baseline:v1.22`.
     #[arg(long = "pod-security", value_name = "LEVEL[:VERSION]")]
     pod_security: Option<String>,
@@ -92,6 +98,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             platform.iter().map(|p| p.spec.oidc.rbac_group(&p.spec.oidc.admin_group)).collect();
         findings.extend(engines::rbac::check(&set, &engines::rbac::Options { admin_groups }));
     }
+    let mut proof = None;
+    match &platform {
+        Some(p) if enabled("intent") => {
+            let intent = autolabs_verify::intent::Intent::of_platform(p);
+            let result = autolabs_verify::intent::prove(&set, &intent);
+            findings.extend(result.findings.iter().cloned());
+            proof = Some(result);
+        }
+        None if enabled("netpol") => findings.extend(engines::netpol::check(&set)),
+        _ => {}
+    }
     if enabled("resources") {
         let nodes = platform.as_ref().map(nodes_of).unwrap_or_default();
         findings.extend(engines::resources::check(&set, &nodes));
@@ -105,6 +122,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Junit => report::junit(&findings, &summary),
     };
     print!("{text}");
+    if let (Some(p), Format::Table, true) = (&proof, args.format, args.matrix) {
+        print!("{}", autolabs_verify::report::matrix_table(&p.matrix));
+    }
+    if let (Some(p), Some(path)) = (&proof, &args.matrix_out) {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let picture = match ext {
+            "dot" | "gv" => report::matrix_dot(&p.matrix),
+            "svg" => report::matrix_svg(&p.matrix),
+            "html" | "htm" => report::matrix_html(&p.matrix),
+            _ => bail!("--matrix-out {}: use a .dot, .svg or .html file", path.display()),
+        };
+        std::fs::write(path, picture).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        eprintln!("wrote the isolation matrix to {}", path.display());
+    }
+    if let Some(p) = &proof
+        && args.format == Format::Table
+    {
+        println!(
+            "isolation matrix: {} intended flows checked over {} pod classes and {} class pairs",
+            p.flows_checked, p.classes, p.pairs_checked
+        );
+    }
     if !text.ends_with('\n') {
         println!();
     }

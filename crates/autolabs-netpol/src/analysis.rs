@@ -1,0 +1,1157 @@
+//! The reachability analysis over equivalence classes of pods.
+//!
+//! Two pods that share namespace, pod labels, named ports and `hostNetwork` are treated
+//! identically by every NetworkPolicy (policies see nothing else of a pod), so the
+//! analysis works on such *classes*:
+//!
+//! 1. policies are indexed by namespace, and each class learns once which policies
+//!    select it (and so whether it is isolated for ingress and for egress);
+//! 2. each distinct peer (namespace selector, pod selector, policy namespace) is matched
+//!    against the classes once, through label indexes, into a shared *peer set* (a
+//!    sorted class list); every class also knows which peer sets contain it;
+//! 3. each class gets, per direction, a *side*: the ports it admits from every endpoint,
+//!    from every pod, from each peer set it references and from IP blocks — so a side
+//!    costs as much as its rules, never as much as the classes those rules match;
+//! 4. a connection `A → B` is `egress(A, B) ∩ ingress(B, A)`; enumerating all pairs only
+//!    visits the candidates one side can allow (through the inverse index "which
+//!    classes' ingress references a peer set containing A").
+//!
+//! Pods with `hostNetwork: true` are outside policy: never isolated and never matched by
+//! pod or namespace selectors (only by rules without any peer, which match every
+//! endpoint). External endpoints (IPs/CIDRs) are matched only by `ipBlock` peers that
+//! contain the whole endpoint, and by rules without peers; they have no policies of their
+//! own.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use autolabs_k8s::Selector;
+use autolabs_k8s::selector::Requirement;
+use ipnet::IpNet;
+
+use crate::connset::{ConnSet, Protocol};
+use crate::error::NetpolError;
+use crate::ipset::IpSet;
+use crate::model::{Cluster, NAMESPACE_NAME_LABEL, NamedPort, Options, Pod};
+use crate::policy::{self, CompiledPolicy, Direction, Peer, Rule, RulePorts};
+
+/// A pod of the analysed cluster: its index in `Cluster::pods`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PodId(usize);
+
+impl PodId {
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+/// An equivalence class of pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassId(u32);
+
+impl ClassId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Pod(PodId),
+    /// An address or network outside the pod network.
+    External(IpNet),
+}
+
+/// Pods that every policy treats the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Class {
+    pub id: ClassId,
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub named_ports: Vec<NamedPort>,
+    pub host_network: bool,
+    pub members: Vec<PodId>,
+}
+
+/// A policy, named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl fmt::Display for PolicyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One rule of a policy: `spec.<direction>[index]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleRef {
+    pub policy: PolicyRef,
+    pub direction: Direction,
+    pub index: usize,
+}
+
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} spec.{}[{}]", self.policy, self.direction.as_str(), self.index)
+    }
+}
+
+/// What one side (the source's egress or the destination's ingress) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A pod talking to itself is always allowed.
+    SamePod,
+    /// A `hostNetwork` pod: outside NetworkPolicy.
+    HostNetwork,
+    /// An external endpoint: no NetworkPolicy applies to it.
+    External,
+    /// No policy selects the pod for this direction: everything is allowed.
+    NotIsolated,
+    /// Isolated, and these rules allow the connection.
+    AllowedBy(Vec<RuleRef>),
+    /// Isolated by these policies, and none of their rules allows the connection.
+    DeniedBy(Vec<PolicyRef>),
+}
+
+impl Verdict {
+    pub fn allows(&self) -> bool {
+        !matches!(self, Verdict::DeniedBy(_))
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |items: Vec<String>| items.join(", ");
+        match self {
+            Verdict::SamePod => f.write_str("allowed: a pod may always reach itself"),
+            Verdict::HostNetwork => f.write_str("allowed: hostNetwork pod, outside NetworkPolicy"),
+            Verdict::External => f.write_str("allowed: external endpoint, no NetworkPolicy applies"),
+            Verdict::NotIsolated => f.write_str("allowed: no policy isolates the pod"),
+            Verdict::AllowedBy(rules) => {
+                write!(f, "allowed by {}", join(rules.iter().map(ToString::to_string).collect()))
+            }
+            Verdict::DeniedBy(policies) => write!(
+                f,
+                "denied: isolated by {} and no rule allows it",
+                join(policies.iter().map(ToString::to_string).collect())
+            ),
+        }
+    }
+}
+
+/// Why a connection is allowed or denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    pub from: String,
+    pub to: String,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub allowed: bool,
+    /// The source's egress side.
+    pub egress: Verdict,
+    /// The destination's ingress side.
+    pub ingress: Verdict,
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} -> {} {}/{}: {}",
+            self.from,
+            self.to,
+            self.protocol,
+            self.port,
+            if self.allowed { "ALLOWED" } else { "DENIED" }
+        )?;
+        writeln!(f, "  egress of source:       {}", self.egress)?;
+        write!(f, "  ingress of destination: {}", self.ingress)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct NsInfo {
+    name: String,
+    labels: BTreeMap<String, String>,
+}
+
+/// What makes two pods equivalent: namespace, labels, named ports, hostNetwork.
+type ClassKey<'a> = (usize, &'a BTreeMap<String, String>, Vec<NamedPort>, bool);
+
+/// Interned port sets: sides store small ids instead of repeating sets.
+#[derive(Debug, Default)]
+struct PortsTable {
+    sets: Vec<RulePorts>,
+    index: HashMap<RulePorts, u32>,
+    unions: HashMap<(u32, u32), u32>,
+}
+
+impl PortsTable {
+    fn intern(&mut self, ports: RulePorts) -> u32 {
+        if let Some(&id) = self.index.get(&ports) {
+            return id;
+        }
+        let id = self.sets.len() as u32;
+        self.sets.push(ports.clone());
+        self.index.insert(ports, id);
+        id
+    }
+
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        if a == b {
+            return a;
+        }
+        let key = (a.min(b), a.max(b));
+        if let Some(&id) = self.unions.get(&key) {
+            return id;
+        }
+        let mut merged = self.sets[a as usize].clone();
+        merged.merge(&self.sets[b as usize]);
+        let id = self.intern(merged);
+        self.unions.insert(key, id);
+        id
+    }
+}
+
+/// What one class admits in one direction. For ingress the ports are already resolved
+/// on the class itself; for egress named ports are resolved on each destination.
+#[derive(Debug, Clone, Default)]
+struct Side {
+    isolated: bool,
+    /// Rules without peers: every endpoint (pods, hostNetwork pods, IPs).
+    any_peer: RulePorts,
+    /// Peers that match every non-hostNetwork pod.
+    all_pods: RulePorts,
+    /// `(peer set, ports)`, sorted by peer set, one entry per set.
+    entries: Vec<(u32, u32)>,
+    /// `ipBlock` peers, for external endpoints.
+    ip_blocks: Vec<(IpSet, RulePorts)>,
+}
+
+impl Side {
+    fn open() -> Side {
+        Side { isolated: false, any_peer: RulePorts::all(), ..Side::default() }
+    }
+
+    /// Could this side admit some pod without naming its class?
+    fn is_wide(&self) -> bool {
+        !self.isolated || !self.any_peer.is_empty() || !self.all_pods.is_empty()
+    }
+}
+
+/// Which classes a peer matches.
+#[derive(Debug, Clone)]
+enum PeerMatch {
+    AllPods,
+    /// A peer set id; `None` when the peer matches no class.
+    Set(Option<u32>),
+}
+
+/// The analysis of one cluster, built once by [`Analysis::new`].
+#[derive(Debug)]
+pub struct Analysis {
+    namespaces: Vec<NsInfo>,
+    pods: Vec<Pod>,
+    pod_index: HashMap<(String, String), PodId>,
+    pod_class: Vec<ClassId>,
+    classes: Vec<Class>,
+    class_ns: Vec<usize>,
+    policies: Vec<CompiledPolicy>,
+    policies_by_ns: Vec<Vec<usize>>,
+    /// Per class, the policies that select it, per direction.
+    selected_ingress: Vec<Vec<usize>>,
+    selected_egress: Vec<Vec<usize>>,
+    ingress: Vec<Side>,
+    egress: Vec<Side>,
+    ports: Vec<RulePorts>,
+    /// Classes whose ingress could admit a pod without naming its class, sorted.
+    ingress_wide: Vec<ClassId>,
+    /// Peer sets: sorted classes matched by a distinct pod/namespace peer.
+    peer_sets: Vec<Vec<ClassId>>,
+    /// Per class, the peer sets containing it, sorted.
+    class_sets: Vec<Vec<u32>>,
+    /// Per peer set, the classes whose ingress references it, sorted.
+    set_ingress_owners: Vec<Vec<ClassId>>,
+    /// Whether `ipBlock`s can match pods (from `Options::pod_cidrs`), per family.
+    pod_ranges: Vec<IpSet>,
+}
+
+impl Analysis {
+    /// Validates every policy and pod and builds the class model. All problems are
+    /// reported at once.
+    pub fn new(cluster: &Cluster, options: Options) -> Result<Analysis, Vec<NetpolError>> {
+        let mut errors = Vec::new();
+        let mut policies: Vec<CompiledPolicy> = Vec::with_capacity(cluster.policies.len());
+        let mut seen_policies = std::collections::HashSet::new();
+        for p in &cluster.policies {
+            match policy::compile(p) {
+                Ok(c) => {
+                    if !seen_policies.insert((c.namespace.clone(), c.name.clone())) {
+                        errors.push(NetpolError::InvalidPolicy {
+                            namespace: c.namespace.clone(),
+                            name: c.name.clone(),
+                            field: "metadata.name".to_string(),
+                            message: format!("Duplicate value: {:?}", c.name),
+                        });
+                    }
+                    policies.push(c);
+                }
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        // Object names are unique per namespace (the API server's storage key).
+        let mut seen_pods = std::collections::HashSet::new();
+        for pod in &cluster.pods {
+            if !seen_pods.insert((pod.namespace.as_str(), pod.name.as_str())) {
+                errors.push(NetpolError::InvalidPod {
+                    namespace: pod.namespace.clone(),
+                    name: pod.name.clone(),
+                    field: "metadata.name".to_string(),
+                    message: format!("Duplicate value: {:?}", pod.name),
+                });
+            }
+            for np in &pod.named_ports {
+                for m in policy::port_name_problems(&np.name) {
+                    errors.push(NetpolError::InvalidPod {
+                        namespace: pod.namespace.clone(),
+                        name: pod.name.clone(),
+                        field: "spec.containers[*].ports[*].name".to_string(),
+                        message: format!("Invalid value: {:?}: {m}", np.name),
+                    });
+                }
+                if np.port == 0 {
+                    errors.push(NetpolError::InvalidPod {
+                        namespace: pod.namespace.clone(),
+                        name: pod.name.clone(),
+                        field: "spec.containers[*].ports[*].containerPort".to_string(),
+                        message: "Invalid value: 0: must be between 1 and 65535, inclusive".to_string(),
+                    });
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        // Namespaces: supplied ones, then any referenced by pods or policies. Every one
+        // carries its name label (SetDefaults_Namespace overwrites it with the name).
+        let mut namespaces: Vec<NsInfo> = Vec::new();
+        let mut ns_index: HashMap<String, usize> = HashMap::new();
+        let mut add_ns = |name: &str, labels: Option<&BTreeMap<String, String>>| -> usize {
+            if let Some(&i) = ns_index.get(name) {
+                return i;
+            }
+            let mut labels = labels.cloned().unwrap_or_default();
+            labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.to_string());
+            namespaces.push(NsInfo { name: name.to_string(), labels });
+            ns_index.insert(name.to_string(), namespaces.len() - 1);
+            namespaces.len() - 1
+        };
+        for ns in &cluster.namespaces {
+            add_ns(&ns.name, Some(&ns.labels));
+        }
+        let pod_ns: Vec<usize> = cluster.pods.iter().map(|p| add_ns(&p.namespace, None)).collect();
+        let policy_ns: Vec<usize> = policies.iter().map(|p| add_ns(&p.namespace, None)).collect();
+
+        let mut policies_by_ns = vec![Vec::new(); namespaces.len()];
+        for (i, &ns) in policy_ns.iter().enumerate() {
+            policies_by_ns[ns].push(i);
+        }
+
+        // Classes.
+        let mut classes: Vec<Class> = Vec::new();
+        let mut class_ns: Vec<usize> = Vec::new();
+        let mut class_key: HashMap<ClassKey<'_>, ClassId> = HashMap::new();
+        let mut pod_class = Vec::with_capacity(cluster.pods.len());
+        let mut pod_index = HashMap::with_capacity(cluster.pods.len());
+        for (i, pod) in cluster.pods.iter().enumerate() {
+            let mut named_ports = pod.named_ports.clone();
+            named_ports.sort();
+            named_ports.dedup();
+            let key = (pod_ns[i], &pod.labels, named_ports.clone(), pod.host_network);
+            let id = *class_key.entry(key).or_insert_with(|| {
+                let id = ClassId(classes.len() as u32);
+                classes.push(Class {
+                    id,
+                    namespace: pod.namespace.clone(),
+                    labels: pod.labels.clone(),
+                    named_ports,
+                    host_network: pod.host_network,
+                    members: Vec::new(),
+                });
+                class_ns.push(pod_ns[i]);
+                id
+            });
+            classes[id.index()].members.push(PodId(i));
+            pod_class.push(id);
+            pod_index.insert((pod.namespace.clone(), pod.name.clone()), PodId(i));
+        }
+        drop(class_key);
+        let mut classes_by_ns: Vec<Vec<ClassId>> = vec![Vec::new(); namespaces.len()];
+        for c in &classes {
+            if !c.host_network {
+                classes_by_ns[class_ns[c.id.index()]].push(c.id);
+            }
+        }
+
+        // Which policies select which class.
+        let mut selected_ingress = vec![Vec::new(); classes.len()];
+        let mut selected_egress = vec![Vec::new(); classes.len()];
+        for c in &classes {
+            if c.host_network {
+                continue;
+            }
+            for &pi in &policies_by_ns[class_ns[c.id.index()]] {
+                let p = &policies[pi];
+                if p.pod_selector.matches(&c.labels) {
+                    if p.ingress.is_some() {
+                        selected_ingress[c.id.index()].push(pi);
+                    }
+                    if p.egress.is_some() {
+                        selected_egress[c.id.index()].push(pi);
+                    }
+                }
+            }
+        }
+
+        let pod_ranges = pod_ranges(&options.pod_cidrs);
+        let mut builder = SideBuilder {
+            namespaces: &namespaces,
+            classes: &classes,
+            classes_by_ns: &classes_by_ns,
+            all_class_count: classes.iter().filter(|c| !c.host_network).count(),
+            ns_cache: HashMap::new(),
+            peer_cache: HashMap::new(),
+            peer_sets: Vec::new(),
+            ns_label_index: label_index(namespaces.iter().enumerate().map(|(i, n)| (i, &n.labels))),
+            class_label_index: label_index(
+                classes.iter().filter(|c| !c.host_network).map(|c| (c.id, &c.labels)),
+            ),
+            class_namespace: &class_ns,
+            ports: PortsTable::default(),
+            pod_ranges: &pod_ranges,
+        };
+        let mut ingress = Vec::with_capacity(classes.len());
+        let mut egress = Vec::with_capacity(classes.len());
+        for c in &classes {
+            let i = c.id.index();
+            ingress.push(builder.side(
+                &policies,
+                &policy_ns,
+                &selected_ingress[i],
+                Direction::Ingress,
+                Some(c),
+            ));
+            egress.push(builder.side(&policies, &policy_ns, &selected_egress[i], Direction::Egress, None));
+        }
+        let ports = std::mem::take(&mut builder.ports.sets);
+        let peer_sets = std::mem::take(&mut builder.peer_sets);
+        drop(builder);
+
+        let mut ingress_wide = Vec::new();
+        let mut set_ingress_owners = vec![Vec::new(); peer_sets.len()];
+        for (d, side) in ingress.iter().enumerate() {
+            if side.is_wide() {
+                ingress_wide.push(ClassId(d as u32));
+            }
+            for &(set, _) in &side.entries {
+                set_ingress_owners[set as usize].push(ClassId(d as u32));
+            }
+        }
+        let mut class_sets = vec![Vec::new(); classes.len()];
+        for (set, members) in peer_sets.iter().enumerate() {
+            for c in members {
+                class_sets[c.index()].push(set as u32);
+            }
+        }
+
+        Ok(Analysis {
+            namespaces,
+            pods: cluster.pods.clone(),
+            pod_index,
+            pod_class,
+            classes,
+            class_ns,
+            policies,
+            policies_by_ns,
+            selected_ingress,
+            selected_egress,
+            ingress,
+            egress,
+            ports,
+            ingress_wide,
+            peer_sets,
+            class_sets,
+            set_ingress_owners,
+            pod_ranges,
+        })
+    }
+
+    /// The id of a pod by namespace and name.
+    pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
+        self.pod_index.get(&(namespace.to_string(), name.to_string())).copied()
+    }
+
+    /// The pod behind an id.
+    pub fn pod(&self, pod: PodId) -> Option<&Pod> {
+        self.pods.get(pod.0)
+    }
+
+    /// Every pod id, in input order.
+    pub fn pod_ids(&self) -> impl Iterator<Item = PodId> + '_ {
+        (0..self.pods.len()).map(PodId)
+    }
+
+    /// All classes; a class's id is its index.
+    pub fn classes(&self) -> &[Class] {
+        &self.classes
+    }
+
+    pub fn class(&self, id: ClassId) -> Option<&Class> {
+        self.classes.get(id.index())
+    }
+
+    pub fn class_of(&self, pod: PodId) -> Option<ClassId> {
+        self.pod_class.get(pod.0).copied()
+    }
+
+    /// Namespace names known to the analysis (supplied or referenced).
+    pub fn namespace_names(&self) -> impl Iterator<Item = &str> {
+        self.namespaces.iter().map(|n| n.name.as_str())
+    }
+
+    /// `(ingress_isolated, egress_isolated)`; a pod is isolated in a direction iff some
+    /// policy of its namespace selects it with that direction among its effective
+    /// policyTypes (`NetworkPolicySpec.policyTypes` in types.go). `None` for unknown ids.
+    pub fn isolation(&self, pod: PodId) -> Option<(bool, bool)> {
+        let c = self.class_of(pod)?.index();
+        Some((self.ingress[c].isolated, self.egress[c].isolated))
+    }
+
+    /// Pods with `hostNetwork: true`, which NetworkPolicy does not govern.
+    pub fn host_network_pods(&self) -> Vec<PodId> {
+        self.pod_ids().filter(|p| self.pods[p.0].host_network).collect()
+    }
+
+    /// Everything `from` may open to `to`: the source's egress ∩ the destination's
+    /// ingress. A pod to itself is always allowed; between two external endpoints no
+    /// policy applies (`All`). Unknown pod ids get `None` (empty).
+    pub fn allowed(&self, from: Endpoint, to: Endpoint) -> ConnSet {
+        match (from, to) {
+            (Endpoint::Pod(a), Endpoint::Pod(b)) => {
+                if a == b && a.0 < self.pods.len() {
+                    return ConnSet::all();
+                }
+                match (self.class_of(a), self.class_of(b)) {
+                    (Some(c), Some(d)) => self.class_connection(c, d),
+                    _ => ConnSet::empty(),
+                }
+            }
+            (Endpoint::Pod(a), Endpoint::External(net)) => {
+                self.class_of(a).map(|c| self.egress_to_ip(c, &net)).unwrap_or_default()
+            }
+            (Endpoint::External(net), Endpoint::Pod(b)) => {
+                self.class_of(b).map(|d| self.ingress_from_ip(d, &net)).unwrap_or_default()
+            }
+            (Endpoint::External(_), Endpoint::External(_)) => ConnSet::all(),
+        }
+    }
+
+    /// Is this one (protocol, port) allowed?
+    pub fn allows(&self, from: Endpoint, to: Endpoint, protocol: Protocol, port: u16) -> bool {
+        self.allowed(from, to).contains(protocol, port)
+    }
+
+    /// What class `c` may open to class `d` (distinct pods).
+    pub fn class_connection(&self, c: ClassId, d: ClassId) -> ConnSet {
+        if c.index() >= self.classes.len() || d.index() >= self.classes.len() {
+            return ConnSet::empty();
+        }
+        if !self.ingress[d.index()].isolated && !self.egress[c.index()].isolated {
+            return ConnSet::all();
+        }
+        let ingress = self.ingress_ports(d, c);
+        if ingress.is_empty() {
+            return ingress;
+        }
+        ingress.intersection(&self.egress_ports(c, d))
+    }
+
+    pub(crate) fn egress_ports(&self, c: ClassId, d: ClassId) -> ConnSet {
+        let side = &self.egress[c.index()];
+        if !side.isolated {
+            return ConnSet::all();
+        }
+        let dest = &self.classes[d.index()];
+        let mut out = side.any_peer.resolve(&dest.named_ports);
+        if !dest.host_network {
+            out.add(&side.all_pods.resolve(&dest.named_ports));
+            for ports in self.matching_entries(&side.entries, d) {
+                out.add(&ports.resolve(&dest.named_ports));
+            }
+        }
+        out
+    }
+
+    fn ingress_ports(&self, d: ClassId, c: ClassId) -> ConnSet {
+        let side = &self.ingress[d.index()];
+        if !side.isolated {
+            return ConnSet::all();
+        }
+        let mut out = side.any_peer.numeric.clone();
+        if !self.classes[c.index()].host_network {
+            out.add(&side.all_pods.numeric);
+            for ports in self.matching_entries(&side.entries, c) {
+                out.add(&ports.numeric);
+            }
+        }
+        out
+    }
+
+    /// The ports of the side entries whose peer set contains `class`: a merge walk of
+    /// two sorted lists of set ids.
+    fn matching_entries<'s>(
+        &'s self,
+        entries: &'s [(u32, u32)],
+        class: ClassId,
+    ) -> impl Iterator<Item = &'s RulePorts> {
+        let sets = &self.class_sets[class.index()];
+        let (mut i, mut j) = (0, 0);
+        std::iter::from_fn(move || {
+            while i < entries.len() && j < sets.len() {
+                match entries[i].0.cmp(&sets[j]) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        let ports = &self.ports[entries[i].1 as usize];
+                        i += 1;
+                        j += 1;
+                        return Some(ports);
+                    }
+                }
+            }
+            None
+        })
+    }
+
+    fn egress_to_ip(&self, c: ClassId, net: &IpNet) -> ConnSet {
+        let side = &self.egress[c.index()];
+        if !side.isolated {
+            return ConnSet::all();
+        }
+        // Named ports resolve on the destination pod; an external endpoint has none.
+        let mut out = side.any_peer.numeric.clone();
+        for (set, ports) in &side.ip_blocks {
+            if set.contains_net(net) {
+                out.add(&ports.numeric);
+            }
+        }
+        out
+    }
+
+    fn ingress_from_ip(&self, d: ClassId, net: &IpNet) -> ConnSet {
+        let side = &self.ingress[d.index()];
+        if !side.isolated {
+            return ConnSet::all();
+        }
+        let mut out = side.any_peer.numeric.clone();
+        for (set, ports) in &side.ip_blocks {
+            if set.contains_net(net) {
+                out.add(&ports.numeric);
+            }
+        }
+        out
+    }
+
+    /// Every ordered pair of classes with a non-empty connection set (between distinct
+    /// pods of those classes), computed on demand.
+    pub fn connections(&self) -> impl Iterator<Item = (ClassId, ClassId, ConnSet)> + '_ {
+        (0..self.classes.len()).flat_map(move |c| {
+            let c = ClassId(c as u32);
+            self.candidates(c).into_iter().filter_map(move |d| {
+                let conn = self.class_connection(c, d);
+                (!conn.is_empty()).then_some((c, d, conn))
+            })
+        })
+    }
+
+    /// Destinations that may admit something from `c`: those `c`'s egress names when it
+    /// is narrow, else every destination whose ingress is wide or names `c`.
+    fn candidates(&self, c: ClassId) -> Vec<ClassId> {
+        let side = &self.egress[c.index()];
+        let mut out: Vec<ClassId> = if side.is_wide() {
+            let mut out = self.ingress_wide.clone();
+            for &set in &self.class_sets[c.index()] {
+                out.extend_from_slice(&self.set_ingress_owners[set as usize]);
+            }
+            out
+        } else {
+            side.entries.iter().flat_map(|&(set, _)| self.peer_sets[set as usize].iter().copied()).collect()
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Namespace × namespace: the union of the connections between their classes. Rows
+    /// are accumulated densely per source namespace, so no per-pair hashing is needed.
+    pub fn namespace_matrix(&self) -> BTreeMap<(String, String), ConnSet> {
+        let mut classes_by_ns: Vec<Vec<ClassId>> = vec![Vec::new(); self.namespaces.len()];
+        for c in &self.classes {
+            classes_by_ns[self.class_ns[c.id.index()]].push(c.id);
+        }
+        let mut out = BTreeMap::new();
+        let mut row = vec![ConnSet::empty(); self.namespaces.len()];
+        for (a, sources) in classes_by_ns.iter().enumerate() {
+            if sources.is_empty() {
+                continue;
+            }
+            for &c in sources {
+                for d in self.candidates(c) {
+                    let cell = &mut row[self.class_ns[d.index()]];
+                    if !cell.is_all() {
+                        cell.add(&self.class_connection(c, d));
+                    }
+                }
+            }
+            for (b, cell) in row.iter_mut().enumerate() {
+                if !cell.is_empty() {
+                    out.insert(
+                        (self.namespaces[a].name.clone(), self.namespaces[b].name.clone()),
+                        std::mem::take(cell),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Which rules allow (or which policies deny) one connection, side by side.
+    pub fn explain(
+        &self,
+        from: Endpoint,
+        to: Endpoint,
+        protocol: Protocol,
+        port: u16,
+    ) -> Result<Explanation, NetpolError> {
+        let describe = |e: Endpoint| -> Result<String, NetpolError> {
+            match e {
+                Endpoint::Pod(p) => {
+                    let pod = self.pods.get(p.0).ok_or(NetpolError::UnknownPod(p.0))?;
+                    Ok(format!("{}/{}", pod.namespace, pod.name))
+                }
+                Endpoint::External(net) => Ok(net.to_string()),
+            }
+        };
+        let (from_text, to_text) = (describe(from)?, describe(to)?);
+        let (egress, ingress) = if from == to && matches!(from, Endpoint::Pod(_)) {
+            (Verdict::SamePod, Verdict::SamePod)
+        } else {
+            let dest_ports: &[NamedPort] = match to {
+                Endpoint::Pod(p) => &self.classes[self.pod_class[p.0].index()].named_ports,
+                Endpoint::External(_) => &[],
+            };
+            (
+                self.verdict(from, to, Direction::Egress, dest_ports, protocol, port),
+                self.verdict(to, from, Direction::Ingress, dest_ports, protocol, port),
+            )
+        };
+        Ok(Explanation {
+            from: from_text,
+            to: to_text,
+            protocol,
+            port,
+            allowed: egress.allows() && ingress.allows(),
+            egress,
+            ingress,
+        })
+    }
+
+    /// The verdict of `subject`'s `direction` side about `peer`, by direct evaluation of
+    /// the policies that select `subject`.
+    fn verdict(
+        &self,
+        subject: Endpoint,
+        peer: Endpoint,
+        direction: Direction,
+        dest_ports: &[NamedPort],
+        protocol: Protocol,
+        port: u16,
+    ) -> Verdict {
+        let Endpoint::Pod(p) = subject else {
+            return Verdict::External;
+        };
+        let c = self.pod_class[p.0].index();
+        if self.classes[c].host_network {
+            return Verdict::HostNetwork;
+        }
+        let selected = match direction {
+            Direction::Ingress => &self.selected_ingress[c],
+            Direction::Egress => &self.selected_egress[c],
+        };
+        if selected.is_empty() {
+            return Verdict::NotIsolated;
+        }
+        let mut allowing = Vec::new();
+        for &pi in selected {
+            let policy = &self.policies[pi];
+            for (index, rule) in policy.rules(direction).unwrap_or_default().iter().enumerate() {
+                let port_ok = rule.ports.resolve(dest_ports).contains(protocol, port);
+                if port_ok && self.rule_matches(policy, rule, peer) {
+                    allowing.push(RuleRef {
+                        policy: PolicyRef { namespace: policy.namespace.clone(), name: policy.name.clone() },
+                        direction,
+                        index,
+                    });
+                }
+            }
+        }
+        if allowing.is_empty() {
+            Verdict::DeniedBy(
+                selected
+                    .iter()
+                    .map(|&pi| PolicyRef {
+                        namespace: self.policies[pi].namespace.clone(),
+                        name: self.policies[pi].name.clone(),
+                    })
+                    .collect(),
+            )
+        } else {
+            Verdict::AllowedBy(allowing)
+        }
+    }
+
+    /// Does a rule of `policy` match `peer`? Direct evaluation, used by `explain`.
+    fn rule_matches(&self, policy: &CompiledPolicy, rule: &Rule, peer: Endpoint) -> bool {
+        let Some(peers) = &rule.peers else {
+            return true;
+        };
+        peers.iter().any(|p| match (p, peer) {
+            (Peer::IpBlock { addresses, .. }, Endpoint::External(net)) => addresses.contains_net(&net),
+            (Peer::IpBlock { addresses, .. }, Endpoint::Pod(id)) => {
+                !self.pods[id.0].host_network && block_covers_pods(addresses, &self.pod_ranges)
+            }
+            (Peer::Pods { .. }, Endpoint::External(_)) => false,
+            (Peer::Pods { namespaces, pods }, Endpoint::Pod(id)) => {
+                let c = self.pod_class[id.0].index();
+                let class = &self.classes[c];
+                if class.host_network {
+                    return false;
+                }
+                let ns = &self.namespaces[self.class_ns[c]];
+                let ns_ok = match namespaces {
+                    Some(sel) => sel.matches(&ns.labels),
+                    None => ns.name == policy.namespace,
+                };
+                ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(&class.labels))
+            }
+        })
+    }
+
+    // ---- accessors used by the findings helpers ----
+
+    pub(crate) fn ns_labels(&self, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.namespaces.iter().find(|n| n.name == name).map(|n| &n.labels)
+    }
+
+    pub(crate) fn namespace_policies(&self, ns_name: &str) -> Vec<&CompiledPolicy> {
+        self.namespaces
+            .iter()
+            .position(|n| n.name == ns_name)
+            .map(|i| self.policies_by_ns[i].iter().map(|&pi| &self.policies[pi]).collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn class_namespace_index(&self, c: ClassId) -> usize {
+        self.class_ns[c.index()]
+    }
+
+    pub(crate) fn egress_isolated(&self, c: ClassId) -> bool {
+        self.egress[c.index()].isolated
+    }
+
+    /// Egress of `c` towards any address of `targets` (union over rules whose ipBlock
+    /// overlaps it, plus peerless rules).
+    pub(crate) fn egress_towards(&self, c: ClassId, targets: &IpSet) -> ConnSet {
+        let side = &self.egress[c.index()];
+        if !side.isolated {
+            return ConnSet::all();
+        }
+        let mut out = side.any_peer.numeric.clone();
+        for (set, ports) in &side.ip_blocks {
+            if !set.intersection(targets).is_empty() {
+                out.add(&ports.numeric);
+            }
+        }
+        out
+    }
+
+    /// Egress of class `c` towards a pod described by its namespace and labels, which
+    /// need not exist in the cluster (direct rule evaluation).
+    pub(crate) fn egress_to_described(
+        &self,
+        c: ClassId,
+        ns_name: &str,
+        ns_labels: &BTreeMap<String, String>,
+        labels: &BTreeMap<String, String>,
+        named_ports: &[NamedPort],
+    ) -> ConnSet {
+        let ci = c.index();
+        if !self.egress[ci].isolated {
+            return ConnSet::all();
+        }
+        let mut out = ConnSet::empty();
+        for &pi in &self.selected_egress[ci] {
+            let policy = &self.policies[pi];
+            for rule in policy.egress.as_deref().unwrap_or_default() {
+                let matches = match &rule.peers {
+                    None => true,
+                    Some(peers) => peers.iter().any(|p| match p {
+                        Peer::IpBlock { addresses, .. } => block_covers_pods(addresses, &self.pod_ranges),
+                        Peer::Pods { namespaces, pods } => {
+                            let ns_ok = match namespaces {
+                                Some(sel) => sel.matches(ns_labels),
+                                None => ns_name == policy.namespace,
+                            };
+                            ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(labels))
+                        }
+                    }),
+                };
+                if matches {
+                    out.add(&rule.ports.resolve(named_ports));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The pod CIDRs as one address set per family present.
+fn pod_ranges(cidrs: &[IpNet]) -> Vec<IpSet> {
+    let v4 = cidrs
+        .iter()
+        .filter(|n| matches!(n, IpNet::V4(_)))
+        .fold(IpSet::empty(), |a, n| a.union(&IpSet::from_net(n)));
+    let v6 = cidrs
+        .iter()
+        .filter(|n| matches!(n, IpNet::V6(_)))
+        .fold(IpSet::empty(), |a, n| a.union(&IpSet::from_net(n)));
+    [v4, v6].into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// Does an ipBlock match pods? Only when pod CIDRs are known and the block covers all of
+/// one family's pod range (see `Options::pod_cidrs`).
+fn block_covers_pods(block: &IpSet, pod_ranges: &[IpSet]) -> bool {
+    pod_ranges.iter().any(|r| block.contains_set(r))
+}
+
+/// `(label key, value)` → the items carrying it, in item order.
+fn label_index<'a, T: Copy>(
+    items: impl Iterator<Item = (T, &'a BTreeMap<String, String>)>,
+) -> HashMap<(&'a str, &'a str), Vec<T>> {
+    let mut index: HashMap<(&str, &str), Vec<T>> = HashMap::new();
+    for (item, labels) in items {
+        for (k, v) in labels {
+            index.entry((k.as_str(), v.as_str())).or_default().push(item);
+        }
+    }
+    index
+}
+
+/// Builds sides, caching selector evaluations across policies.
+struct SideBuilder<'a> {
+    namespaces: &'a [NsInfo],
+    classes: &'a [Class],
+    classes_by_ns: &'a [Vec<ClassId>],
+    all_class_count: usize,
+    ns_cache: HashMap<Selector, Vec<usize>>,
+    peer_cache: HashMap<(Option<Selector>, Option<Selector>, usize), PeerMatch>,
+    peer_sets: Vec<Vec<ClassId>>,
+    ns_label_index: HashMap<(&'a str, &'a str), Vec<usize>>,
+    class_label_index: HashMap<(&'a str, &'a str), Vec<ClassId>>,
+    class_namespace: &'a [usize],
+    ports: PortsTable,
+    pod_ranges: &'a [IpSet],
+}
+
+impl SideBuilder<'_> {
+    fn side(
+        &mut self,
+        policies: &[CompiledPolicy],
+        policy_ns: &[usize],
+        selected: &[usize],
+        direction: Direction,
+        ingress_of: Option<&Class>,
+    ) -> Side {
+        if selected.is_empty() {
+            return Side::open();
+        }
+        let mut side = Side { isolated: true, ..Side::default() };
+        let mut entries: Vec<(u32, u32)> = Vec::new();
+        for &pi in selected {
+            let policy = &policies[pi];
+            for rule in policy.rules(direction).unwrap_or_default() {
+                // Ingress ports resolve on the class itself, once.
+                let ports = match ingress_of {
+                    Some(class) => {
+                        RulePorts { numeric: rule.ports.resolve(&class.named_ports), named: Vec::new() }
+                    }
+                    None => rule.ports.clone(),
+                };
+                if ports.is_empty() {
+                    continue;
+                }
+                let Some(peers) = &rule.peers else {
+                    side.any_peer.merge(&ports);
+                    continue;
+                };
+                let mut ports_id = None;
+                for peer in peers {
+                    match peer {
+                        Peer::IpBlock { addresses, .. } => {
+                            if block_covers_pods(addresses, self.pod_ranges) {
+                                side.all_pods.merge(&ports);
+                            }
+                            side.ip_blocks.push((addresses.clone(), ports.clone()));
+                        }
+                        Peer::Pods { namespaces, pods } => {
+                            match self.peer_match(namespaces, pods, policy_ns[pi]) {
+                                PeerMatch::AllPods => side.all_pods.merge(&ports),
+                                PeerMatch::Set(None) => {}
+                                PeerMatch::Set(Some(set)) => {
+                                    let id =
+                                        *ports_id.get_or_insert_with(|| self.ports.intern(ports.clone()));
+                                    entries.push((set, id));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        entries.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(entries.len());
+        for (c, id) in entries {
+            match merged.last_mut() {
+                Some(last) if last.0 == c => last.1 = self.ports.union(last.1, id),
+                _ => merged.push((c, id)),
+            }
+        }
+        merged.shrink_to_fit();
+        side.entries = merged;
+        side
+    }
+
+    /// The classes a pod/namespace peer of a policy in namespace `policy_ns` matches.
+    fn peer_match(
+        &mut self,
+        namespaces: &Option<Selector>,
+        pods: &Option<Selector>,
+        policy_ns: usize,
+    ) -> PeerMatch {
+        // A namespace selector makes the policy's namespace irrelevant.
+        let key_ns = if namespaces.is_some() { usize::MAX } else { policy_ns };
+        let key = (namespaces.clone(), pods.clone(), key_ns);
+        if let Some(m) = self.peer_cache.get(&key) {
+            return m.clone();
+        }
+        let pod_ok =
+            |c: ClassId| pods.as_ref().is_none_or(|sel| sel.matches(&self.classes[c.index()].labels));
+        let mut list: Vec<ClassId> = match namespaces {
+            None => self.classes_by_ns[policy_ns].iter().copied().filter(|&c| pod_ok(c)).collect(),
+            Some(ns_sel) => {
+                let ns_list = match self.ns_cache.get(ns_sel) {
+                    Some(list) => list.clone(),
+                    None => {
+                        let list = candidates_by_label(ns_sel, &self.ns_label_index, self.namespaces.len())
+                            .filter(|&i| ns_sel.matches(&self.namespaces[i].labels))
+                            .collect::<Vec<_>>();
+                        self.ns_cache.insert(ns_sel.clone(), list.clone());
+                        list
+                    }
+                };
+                // Walk whichever is smaller: the classes of the selected namespaces, or the
+                // classes the pod selector's most selective label points at.
+                let via_ns: usize = ns_list.iter().map(|&n| self.classes_by_ns[n].len()).sum();
+                let via_pods =
+                    pods.as_ref().and_then(|sel| smallest_label_bucket(sel, &self.class_label_index));
+                match via_pods {
+                    Some(bucket) if bucket.len() < via_ns => {
+                        let class_ns = |c: ClassId| self.class_namespace[c.index()];
+                        let mut ns_mask = vec![false; self.namespaces.len()];
+                        for &n in &ns_list {
+                            ns_mask[n] = true;
+                        }
+                        bucket.iter().copied().filter(|&c| ns_mask[class_ns(c)] && pod_ok(c)).collect()
+                    }
+                    _ => ns_list
+                        .iter()
+                        .flat_map(|&n| self.classes_by_ns[n].iter().copied())
+                        .filter(|&c| pod_ok(c))
+                        .collect(),
+                }
+            }
+        };
+        list.sort_unstable();
+        let result = if list.len() == self.all_class_count && self.all_class_count > 0 {
+            PeerMatch::AllPods
+        } else if list.is_empty() {
+            PeerMatch::Set(None)
+        } else {
+            self.peer_sets.push(list);
+            PeerMatch::Set(Some(self.peer_sets.len() as u32 - 1))
+        };
+        self.peer_cache.insert(key, result.clone());
+        result
+    }
+}
+
+/// The bucket of the label index that an `In` requirement of `selector` narrows to, the
+/// smallest one; `None` when no requirement can use the index.
+fn smallest_label_bucket<'i, T: Copy>(
+    selector: &'i Selector,
+    index: &'i HashMap<(&str, &str), Vec<T>>,
+) -> Option<std::borrow::Cow<'i, [T]>> {
+    let mut best: Option<std::borrow::Cow<'i, [T]>> = None;
+    for r in selector.requirements() {
+        if let Requirement::In(key, values) = r {
+            let bucket: std::borrow::Cow<'i, [T]> = if values.len() == 1 {
+                std::borrow::Cow::Borrowed(
+                    index.get(&(key.as_str(), values[0].as_str())).map(Vec::as_slice).unwrap_or(&[]),
+                )
+            } else {
+                let mut all = Vec::new();
+                for v in values {
+                    all.extend(index.get(&(key.as_str(), v.as_str())).into_iter().flatten().copied());
+                }
+                std::borrow::Cow::Owned(all)
+            };
+            if best.as_ref().is_none_or(|b| bucket.len() < b.len()) {
+                best = Some(bucket);
+            }
+        }
+    }
+    best
+}
+
+/// Namespace indexes worth testing against `selector`: an index bucket, or all.
+fn candidates_by_label<'i>(
+    selector: &'i Selector,
+    index: &'i HashMap<(&str, &str), Vec<usize>>,
+    count: usize,
+) -> Box<dyn Iterator<Item = usize> + 'i> {
+    match smallest_label_bucket(selector, index) {
+        Some(std::borrow::Cow::Borrowed(b)) => Box::new(b.iter().copied()),
+        Some(std::borrow::Cow::Owned(mut v)) => {
+            v.sort_unstable();
+            v.dedup();
+            Box::new(v.into_iter())
+        }
+        None => Box::new(0..count),
+    }
+}

@@ -1,0 +1,104 @@
+//! `autolabs explain FROM TO PORT`: which rule allows a connection, or which policies deny it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use autolabs_netpol::{Analysis, Endpoint, IpNet, Protocol};
+use autolabs_verify::ObjectSet;
+use autolabs_verify::intent::{Intent, analyse_with_probes};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Source: `NAMESPACE/POD`, `NAMESPACE/KIND/NAME` for a workload (its pods), or an IP address.
+    from: String,
+    /// Destination, written like FROM.
+    to: String,
+    /// `80`, `TCP/80` or `UDP/53`.
+    port: String,
+    /// Manifests (files, directories, `-`). Without any, the baseline rendered from
+    /// platform.yaml, with probe pods standing in for the pods the matrix names (`NAMESPACE/probe:…`).
+    #[arg(short = 'f', long = "filename")]
+    files: Vec<PathBuf>,
+}
+
+fn endpoint(a: &Analysis, text: &str) -> anyhow::Result<Endpoint> {
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(Endpoint::External(IpNet::from(ip)));
+    }
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Ok(Endpoint::External(net));
+    }
+    let (ns, name) = text
+        .split_once('/')
+        .ok_or_else(|| anyhow!("{text:?}: write NAMESPACE/POD, NAMESPACE/KIND/NAME or an IP address"))?;
+    if let Some(id) = a.pod_id(ns, name) {
+        return Ok(Endpoint::Pod(id));
+    }
+    let known: Vec<String> = a
+        .pod_ids()
+        .filter_map(|id| a.pod(id))
+        .filter(|p| p.namespace == ns)
+        .map(|p| format!("{}/{}", p.namespace, p.name))
+        .collect();
+    if known.is_empty() {
+        bail!("no pod or workload in namespace {ns:?}");
+    }
+    bail!("no pod {text:?}; pods in {ns}: {}", known.join(", "))
+}
+
+fn port(text: &str) -> anyhow::Result<(Protocol, u16)> {
+    let (proto, number) = match text.split_once('/') {
+        Some((p, n)) => (
+            Protocol::parse(&p.to_ascii_uppercase())
+                .ok_or_else(|| anyhow!("unknown protocol {p:?}: use TCP, UDP or SCTP"))?,
+            n,
+        ),
+        None => (Protocol::Tcp, text),
+    };
+    let n: u16 = number
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("{number:?} is not a port number (1-65535)"))?;
+    Ok((proto, n))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (set, intent) = if args.files.is_empty() {
+        let (platform, _) = super::config::load(None)?;
+        (super::verify::rendered_set(&platform), Some(Intent::of_platform(&platform)))
+    } else {
+        (ObjectSet::read_paths(&args.files), None)
+    };
+    for e in &set.errors {
+        eprintln!("error: {e}");
+    }
+    if !set.errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    let (analysis, built) = match &intent {
+        Some(i) => analyse_with_probes(&set, i),
+        None => autolabs_verify::engines::netpol::analyse(&set, Default::default()),
+    };
+    let Some(a) = analysis else {
+        for p in built.problems {
+            eprintln!("error: {}", p.message);
+        }
+        return Ok(ExitCode::from(2));
+    };
+    let (from, to) = (endpoint(&a, &args.from)?, endpoint(&a, &args.to)?);
+    let (protocol, number) = port(&args.port)?;
+    let e = a.explain(from, to, protocol, number)?;
+    println!(
+        "{} → {} on {} {}: {}",
+        e.from,
+        e.to,
+        e.protocol.as_str(),
+        e.port,
+        if e.allowed { "ALLOWED" } else { "DENIED" }
+    );
+    println!("  egress of the source:        {}", e.egress);
+    println!("  ingress of the destination:  {}", e.ingress);
+    Ok(if e.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
