@@ -7,11 +7,15 @@
 //! - [`report`]: table, JSON, SARIF 2.1.0 and JUnit renderings of findings.
 #![forbid(unsafe_code)]
 
+pub mod connlist;
+pub mod diff;
 pub mod engines;
 pub mod finding;
 pub mod intent;
+pub mod intent_file;
 pub mod objects;
 pub mod report;
+pub mod synthetic;
 
 pub use finding::{Finding, Severity};
 pub use objects::{LoadError, Object, ObjectSet};

@@ -28,6 +28,8 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Why a connection is allowed (the rules) or denied (the policies), exit 0 allowed / 1 denied.
     Explain(cmd::explain::Args),
+    /// Print performance figures on synthetic clusters (no assertions).
+    Bench(cmd::bench::Args),
     /// Can a user do something? `kubectl auth can-i`, answered from manifests (exit 0 yes, 1 no).
     CanI(cmd::rbac::CanIArgs),
     /// Who can do something? Every subject with the binding → role → rule that allows it.
@@ -43,6 +45,7 @@ pub fn run() -> ExitCode {
         Command::Render(a) => cmd::render::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
         Command::CanI(a) => cmd::rbac::can_i(a),
         Command::WhoCan(a) => cmd::rbac::who_can(a),
     };

@@ -23,7 +23,7 @@ pub enum Format {
 }
 
 /// The engines `--only`/`--skip` choose from.
-pub const ENGINES: [&str; 6] = ["pss", "rbac", "resources", "netpol", "intent", "load"];
+pub const ENGINES: [&str; 7] = ["pss", "rbac", "resources", "netpol", "intent", "hygiene", "load"];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,7 +39,7 @@ pub struct Args {
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, default_value = "error", value_parser = ["error", "warning", "info"])]
     fail_on: String,
-    /// Run only these engines (comma-separated: pss,rbac,resources,netpol,intent,load).
+    /// Run only these engines (comma-separated: pss,rbac,resources,netpol,intent,hygiene,load).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Skip these engines.
@@ -112,6 +112,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if enabled("resources") {
         let nodes = platform.as_ref().map(nodes_of).unwrap_or_default();
         findings.extend(engines::resources::check(&set, &nodes));
+    }
+    if enabled("hygiene") {
+        findings.extend(engines::hygiene::check(&set));
     }
     report::sort(&mut findings);
     let summary = Summary::of(&findings, set.objects.len(), set.files);

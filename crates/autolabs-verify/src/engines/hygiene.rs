@@ -1,0 +1,190 @@
+//! Hygiene that kube-score and Polaris users expect, only where it matters here: containers
+//! without requests or limits (when no LimitRange fills them in), long-running workloads
+//! without probes, PVCs naming a StorageClass that does not exist, images by `latest`.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{Container, LimitRange};
+
+use crate::finding::{Finding, Severity};
+use crate::objects::ObjectSet;
+
+pub fn check(set: &ObjectSet) -> Vec<Finding> {
+    let mut out = Vec::new();
+    // Namespaces whose LimitRange supplies container defaults (requests, limits).
+    let mut defaults: BTreeSet<(String, &'static str)> = BTreeSet::new();
+    for o in set.of_kind("", "LimitRange") {
+        let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
+        if let Ok(lr) = o.typed::<LimitRange>() {
+            for item in lr.spec.iter().flat_map(|s| &s.limits).filter(|i| i.type_ == "Container") {
+                if item.default.is_some() {
+                    defaults.insert((ns.clone(), "limits"));
+                    defaults.insert((ns.clone(), "requests"));
+                }
+                if item.default_request.is_some() {
+                    defaults.insert((ns.clone(), "requests"));
+                }
+            }
+        }
+    }
+    let classes: BTreeSet<&str> =
+        set.of_kind("storage.k8s.io", "StorageClass").map(|o| o.name.as_str()).collect();
+    let has_default_class = set.of_kind("storage.k8s.io", "StorageClass").any(|o| {
+        o.annotations().get("storageclass.kubernetes.io/is-default-class").is_some_and(|v| v == "true")
+    });
+
+    for o in &set.objects {
+        let Some(t) = o.pod_template() else { continue };
+        let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
+        let long_running = matches!(
+            o.kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+        );
+        for (i, c) in t.spec.containers.iter().enumerate() {
+            let path = format!("{}.containers[{i}]", t.spec_path);
+            for (what, present) in [("requests", has(c, true)), ("limits", has(c, false))] {
+                if !present && !defaults.contains(&(ns.clone(), what)) {
+                    out.push(
+                        Finding::new(
+                            "hygiene",
+                            format!("missing-{what}"),
+                            Severity::Warning,
+                            format!("container {:?} sets no cpu/memory {what} and no LimitRange in {ns:?} supplies them", c.name),
+                        )
+                        .at(o, &path),
+                    );
+                }
+            }
+            if long_running && (c.readiness_probe.is_none() || c.liveness_probe.is_none()) {
+                let missing: Vec<&str> =
+                    [("readiness", c.readiness_probe.is_none()), ("liveness", c.liveness_probe.is_none())]
+                        .into_iter()
+                        .filter(|(_, m)| *m)
+                        .map(|(n, _)| n)
+                        .collect();
+                out.push(
+                    Finding::new(
+                        "hygiene",
+                        "missing-probes",
+                        Severity::Warning,
+                        format!(
+                            "container {:?} of a long-running {} has no {} probe",
+                            c.name,
+                            o.kind,
+                            missing.join(" or ")
+                        ),
+                    )
+                    .at(o, &path),
+                );
+            }
+            if let Some(image) = c.image.as_deref()
+                && uses_latest(image)
+            {
+                out.push(
+                    Finding::new(
+                        "hygiene",
+                        "image-latest",
+                        Severity::Warning,
+                        format!("container {:?} runs {image:?}: pin a version or a digest", c.name),
+                    )
+                    .at(o, &format!("{path}.image")),
+                );
+            }
+        }
+    }
+
+    // PVCs (and StatefulSet claim templates) need a StorageClass that exists.
+    let mut claims: Vec<(&crate::Object, String, Option<String>)> = Vec::new();
+    for o in set.of_kind("", "PersistentVolumeClaim") {
+        claims.push((
+            o,
+            "spec.storageClassName".into(),
+            o.value["spec"]["storageClassName"].as_str().map(str::to_string),
+        ));
+    }
+    for o in set.of_kind("apps", "StatefulSet") {
+        for (i, t) in o.value["spec"]["volumeClaimTemplates"].as_array().into_iter().flatten().enumerate() {
+            claims.push((
+                o,
+                format!("spec.volumeClaimTemplates[{i}].spec.storageClassName"),
+                t["spec"]["storageClassName"].as_str().map(str::to_string),
+            ));
+        }
+    }
+    let classes_known = !classes.is_empty();
+    for (o, path, class) in claims {
+        match class {
+            Some(c) if !c.is_empty() && classes_known && !classes.contains(c.as_str()) => out.push(
+                Finding::new(
+                    "hygiene",
+                    "storageclass-missing",
+                    Severity::Warning,
+                    format!(
+                        "claim asks for StorageClass {c:?}, which is not among the inputs ({})",
+                        classes.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at(o, &path),
+            ),
+            None if classes_known && !has_default_class => out.push(
+                Finding::new(
+                    "hygiene",
+                    "storageclass-missing",
+                    Severity::Warning,
+                    "claim names no StorageClass and no StorageClass is marked default: it stays Pending",
+                )
+                .at(o, &path),
+            ),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn has(c: &Container, requests: bool) -> bool {
+    let r = c.resources.as_ref();
+    let list = if requests { r.and_then(|r| r.requests.as_ref()) } else { r.and_then(|r| r.limits.as_ref()) };
+    list.is_some_and(|l| l.contains_key("cpu") && l.contains_key("memory"))
+}
+
+/// `ubuntu`, `ubuntu:latest`, `registry:5000/app` (no tag) — but not digests.
+pub fn uses_latest(image: &str) -> bool {
+    if image.contains('@') {
+        return false;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, tag)) => tag == "latest",
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_tags() {
+        assert!(uses_latest("ubuntu"));
+        assert!(uses_latest("ubuntu:latest"));
+        assert!(uses_latest("registry:5000/app"));
+        assert!(!uses_latest("registry:5000/app:1.2"));
+        assert!(!uses_latest("postgres:16.4"));
+        assert!(!uses_latest("app@sha256:abcd"));
+    }
+
+    #[test]
+    fn flags_missing_resources_probes_and_classes() {
+        let mut set = ObjectSet::default();
+        set.add_text(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: a}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n---\napiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}\nprovisioner: x\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: a}\nspec:\n  storageClassName: slow\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n",
+            "t.yaml",
+        );
+        let rules: BTreeSet<String> = check(&set).into_iter().map(|f| f.rule).collect();
+        for r in
+            ["missing-requests", "missing-limits", "missing-probes", "image-latest", "storageclass-missing"]
+        {
+            assert!(rules.contains(r), "{r} not reported: {rules:?}");
+        }
+    }
+}
