@@ -25,19 +25,25 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapKeySelector, Container, EnvVar, EnvVarSource, HostPathVolumeSource, PersistentVolumeClaim, PodSecurityContext,
-    PodSpec, PodTemplateSpec, SeccompProfile, Toleration, Volume,
+    ConfigMapKeySelector, Container, EnvVar, EnvVarSource, HostPathVolumeSource, PersistentVolumeClaim,
+    PodSecurityContext, PodSpec, PodTemplateSpec, SeccompProfile, Toleration, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::workloads::{
-    DATA_IMAGE_UID, POSTGRES_SECRET, POSTGRES_SECRET_KEYS, REQUIRED_SECRETS, ZITADEL_POSTGRES_SECRET, claim_spec, empty_dir,
-    env, mount, object_meta, pod_labels, pvc_volume, resources, restricted_container_security, restricted_pod_security,
-    secret_env, service_account,
+    DATA_IMAGE_UID, POSTGRES_SECRET, POSTGRES_SECRET_KEYS, REQUIRED_SECRETS, ZITADEL_POSTGRES_SECRET,
+    claim_spec, empty_dir, env, mount, object_meta, pod_labels, pvc_volume, resources,
+    restricted_container_security, restricted_pod_security, secret_env, service_account,
 };
 use super::{Ctx, Rendered, typed};
 use crate::platform::S3Target;
 use crate::topology::{AUTH, BACKUP_PVC, INFRASTRUCTURE, KUBE_SYSTEM, PLATFORM_PRIORITY, app};
+
+/// Annotations `autolabs backup check` reads: the workload a CronJob backs up, the workload
+/// a Job restores, and how long backups are kept.
+const BACKUP_FOR: &str = "autolabs.io/backup-for";
+const RESTORE_FOR: &str = "autolabs.io/restore-for";
+const RETENTION: &str = "autolabs.io/retention";
 
 /// The etcd snapshot CronJob (and its pods' `app` label), in `kube-system`.
 pub(crate) const ETCD_SNAPSHOT: &str = "etcd-snapshot";
@@ -198,7 +204,13 @@ fn backup_resources() -> k8s_openapi::api::core::v1::ResourceRequirements {
 }
 
 /// `bash -c SCRIPT` in a hardened container (the postgres and aws-cli images ship bash).
-fn script_container(name: &str, image: &str, script: &str, env: Vec<EnvVar>, mounts: Vec<(&str, &str, bool)>) -> Container {
+fn script_container(
+    name: &str,
+    image: &str,
+    script: &str,
+    env: Vec<EnvVar>,
+    mounts: Vec<(&str, &str, bool)>,
+) -> Container {
     Container {
         name: name.into(),
         image: Some(image.into()),
@@ -250,7 +262,12 @@ fn required_secrets(db: &DatabaseBackup, s3: Option<&S3Target>) -> String {
 /// A backup or restore pod in a restricted namespace: postgres' UID (so files on the
 /// backup volume belong to the same user as the database's), no token, never restarted in
 /// place (the Job's backoffLimit retries with a fresh pod).
-fn job_pod_spec(service_account: &str, init: Vec<Container>, main: Container, volumes: Vec<Volume>) -> PodSpec {
+fn job_pod_spec(
+    service_account: &str,
+    init: Vec<Container>,
+    main: Container,
+    volumes: Vec<Volume>,
+) -> PodSpec {
     PodSpec {
         service_account_name: Some(service_account.into()),
         automount_service_account_token: Some(false),
@@ -279,20 +296,43 @@ fn dump_cron_job(ctx: &Ctx, db: &DatabaseBackup, s3: Option<&S3Target>) -> CronJ
     let (init, main, volumes, where_to) = match s3 {
         None => {
             dump_env.push(env("BACKUP_DIR", "/backups"));
-            let main = script_container("pg-dump", postgres_image, DUMP_SCRIPT, dump_env, vec![("backups", "/backups", false), ("tmp", "/tmp", false)]);
-            (vec![], main, vec![pvc_volume("backups", BACKUP_PVC), empty_dir("tmp", "64Mi")], format!("PVC {BACKUP_PVC}"))
+            let main = script_container(
+                "pg-dump",
+                postgres_image,
+                DUMP_SCRIPT,
+                dump_env,
+                vec![("backups", "/backups", false), ("tmp", "/tmp", false)],
+            );
+            (
+                vec![],
+                main,
+                vec![pvc_volume("backups", BACKUP_PVC), empty_dir("tmp", "64Mi")],
+                format!("PVC {BACKUP_PVC}"),
+            )
         }
         Some(s3) => {
             dump_env.push(env("BACKUP_DIR", "/work"));
             // Retention happens in the bucket, not in the scratch volume.
             dump_env.push(env("PRUNE", "false"));
-            let dump = script_container("pg-dump", postgres_image, DUMP_SCRIPT, dump_env, vec![("work", "/work", false), ("tmp", "/tmp", false)]);
+            let dump = script_container(
+                "pg-dump",
+                postgres_image,
+                DUMP_SCRIPT,
+                dump_env,
+                vec![("work", "/work", false), ("tmp", "/tmp", false)],
+            );
             let mut upload_env = s3_env(ctx, s3, db.namespace);
             upload_env.push(env("DUMP_PREFIX", db.dump_prefix));
             upload_env.push(env("DUMP_SUFFIX", ".sql.gz"));
             upload_env.push(env("DUMP_SUFFIX_RE", "\\.sql\\.gz"));
             upload_env.push(env("RETENTION_DAYS", &spec.backup.retention_days.to_string()));
-            let upload = script_container("upload", &spec.images.aws_cli, S3_UPLOAD_SCRIPT, upload_env, vec![("work", "/work", true), ("tmp", "/tmp", false)]);
+            let upload = script_container(
+                "upload",
+                &spec.images.aws_cli,
+                S3_UPLOAD_SCRIPT,
+                upload_env,
+                vec![("work", "/work", true), ("tmp", "/tmp", false)],
+            );
             (
                 vec![dump],
                 upload,
@@ -305,6 +345,7 @@ fn dump_cron_job(ctx: &Ctx, db: &DatabaseBackup, s3: Option<&S3Target>) -> CronJ
             )
         }
     };
+    let retention = format!("{}d", spec.backup.retention_days);
     let description = format!(
         "pg_dump of {host}.{ns} on schedule {sched} (UTC), gzip, to {where_to}; dumps older than {days} days are deleted by the job.",
         host = db.host,
@@ -313,7 +354,20 @@ fn dump_cron_job(ctx: &Ctx, db: &DatabaseBackup, s3: Option<&S3Target>) -> CronJ
         days = spec.backup.retention_days,
     );
     cron_job(
-        object_meta(ctx, db.app, db.namespace, db.app, &[("autolabs.io/description", &description), (REQUIRED_SECRETS, &required_secrets(db, s3))]),
+        object_meta(
+            ctx,
+            db.app,
+            db.namespace,
+            db.app,
+            &[
+                ("autolabs.io/description", &description),
+                (REQUIRED_SECRETS, &required_secrets(db, s3)),
+                // What `autolabs backup check` matches: the workload this job dumps, and how
+                // long dumps are kept.
+                (BACKUP_FOR, db.host),
+                (RETENTION, &retention),
+            ],
+        ),
         &spec.backup.schedule,
         // A daily dump may start up to an hour late (controller downtime) and still run.
         3600,
@@ -336,7 +390,13 @@ fn dump_cron_job(ctx: &Ctx, db: &DatabaseBackup, s3: Option<&S3Target>) -> CronJ
 // k8s.io/kubernetes/pkg/controller/cronjob/cronjob_controllerv2.go: with
 // concurrencyPolicy Forbid a run is skipped while the previous Job is active, and a run
 // later than startingDeadlineSeconds is counted as missed instead of started.
-fn cron_job(metadata: ObjectMeta, schedule: &str, starting_deadline: i64, job: JobSpec, job_meta: ObjectMeta) -> CronJob {
+fn cron_job(
+    metadata: ObjectMeta,
+    schedule: &str,
+    starting_deadline: i64,
+    job: JobSpec,
+    job_meta: ObjectMeta,
+) -> CronJob {
     CronJob {
         metadata,
         spec: Some(CronJobSpec {
@@ -378,7 +438,13 @@ fn restore_job(ctx: &Ctx, db: &DatabaseBackup, s3: Option<&S3Target>) -> Job {
     let (init, main, volumes) = match s3 {
         None => {
             restore_env.push(env("BACKUP_DIR", "/backups"));
-            let main = script_container("restore", &spec.images.postgres, RESTORE_SCRIPT, restore_env, vec![("backups", "/backups", true), ("tmp", "/tmp", false)]);
+            let main = script_container(
+                "restore",
+                &spec.images.postgres,
+                RESTORE_SCRIPT,
+                restore_env,
+                vec![("backups", "/backups", true), ("tmp", "/tmp", false)],
+            );
             (vec![], main, vec![pvc_volume("backups", BACKUP_PVC), empty_dir("tmp", "64Mi")])
         }
         Some(s3) => {
@@ -388,12 +454,27 @@ fn restore_job(ctx: &Ctx, db: &DatabaseBackup, s3: Option<&S3Target>) -> Job {
             let mut download_env = s3_env(ctx, s3, db.namespace);
             download_env.push(env("DUMP_PREFIX", db.dump_prefix));
             download_env.push(restore_file_env(db));
-            let download = script_container("download", &spec.images.aws_cli, S3_DOWNLOAD_SCRIPT, download_env, vec![("work", "/work", false), ("tmp", "/tmp", false)]);
-            let main = script_container("restore", &spec.images.postgres, RESTORE_SCRIPT, restore_env, vec![("work", "/work", true), ("tmp", "/tmp", false)]);
+            let download = script_container(
+                "download",
+                &spec.images.aws_cli,
+                S3_DOWNLOAD_SCRIPT,
+                download_env,
+                vec![("work", "/work", false), ("tmp", "/tmp", false)],
+            );
+            let main = script_container(
+                "restore",
+                &spec.images.postgres,
+                RESTORE_SCRIPT,
+                restore_env,
+                vec![("work", "/work", true), ("tmp", "/tmp", false)],
+            );
             (
                 vec![download],
                 main,
-                vec![Volume { name: "work".into(), empty_dir: Some(Default::default()), ..Default::default() }, empty_dir("tmp", "64Mi")],
+                vec![
+                    Volume { name: "work".into(), empty_dir: Some(Default::default()), ..Default::default() },
+                    empty_dir("tmp", "64Mi"),
+                ],
             )
         }
     };
@@ -409,7 +490,17 @@ fn restore_job(ctx: &Ctx, db: &DatabaseBackup, s3: Option<&S3Target>) -> Job {
         ns = db.namespace,
         prefix = db.dump_prefix,
     );
-    let mut meta = object_meta(ctx, &name, db.namespace, db.app, &[("autolabs.io/how-to-run", &how), (REQUIRED_SECRETS, &required_secrets(db, s3))]);
+    let mut meta = object_meta(
+        ctx,
+        &name,
+        db.namespace,
+        db.app,
+        &[
+            ("autolabs.io/how-to-run", &how),
+            (REQUIRED_SECRETS, &required_secrets(db, s3)),
+            (RESTORE_FOR, db.host),
+        ],
+    );
     if let Some(l) = meta.labels.as_mut() {
         l.insert("autolabs.io/backup-role".into(), "restore".into());
     }
@@ -462,7 +553,13 @@ fn etcd_cron_job(ctx: &Ctx, s3: Option<&S3Target>) -> CronJob {
     // etcdutl reads the whole file and fails on a corrupt or truncated snapshot.
     let verify = exec_container(
         "verify",
-        vec!["etcdutl".into(), "snapshot".into(), "status".into(), partial.into(), "--write-out=table".into()],
+        vec![
+            "etcdutl".into(),
+            "snapshot".into(),
+            "status".into(),
+            partial.into(),
+            "--write-out=table".into(),
+        ],
     );
     let retention = spec.backup.retention_days.to_string();
     let (main, backup_volume, where_to) = match s3 {
@@ -480,7 +577,10 @@ fn etcd_cron_job(ctx: &Ctx, s3: Option<&S3Target>) -> CronJob {
                 store,
                 Volume {
                     name: "backup".into(),
-                    host_path: Some(HostPathVolumeSource { path: ETCD_HOST_BACKUP_DIR.into(), type_: Some("DirectoryOrCreate".into()) }),
+                    host_path: Some(HostPathVolumeSource {
+                        path: ETCD_HOST_BACKUP_DIR.into(),
+                        type_: Some("DirectoryOrCreate".into()),
+                    }),
                     ..Default::default()
                 },
                 format!("{ETCD_HOST_BACKUP_DIR} on the control-plane node that ran the job"),
@@ -499,7 +599,13 @@ fn etcd_cron_job(ctx: &Ctx, s3: Option<&S3Target>) -> CronJob {
                 "set -euo pipefail\numask 077\ngzip -c {partial} > \"/backup/etcd-snapshot-$(date -u +%Y%m%dT%H%M%SZ).db.gz\"\nrm -f {partial}\n{}",
                 S3_UPLOAD_SCRIPT.replace("/work", "/backup")
             );
-            let mut upload = script_container("upload", &spec.images.aws_cli, &script, upload_env, vec![("backup", "/backup", false), ("tmp", "/tmp", false)]);
+            let mut upload = script_container(
+                "upload",
+                &spec.images.aws_cli,
+                &script,
+                upload_env,
+                vec![("backup", "/backup", false), ("tmp", "/tmp", false)],
+            );
             upload.security_context = Some(root_container_security());
             (
                 upload,
@@ -511,7 +617,10 @@ fn etcd_cron_job(ctx: &Ctx, s3: Option<&S3Target>) -> CronJob {
     let mut volumes = vec![
         Volume {
             name: "etcd-pki".into(),
-            host_path: Some(HostPathVolumeSource { path: ETCD_PKI_DIR.into(), type_: Some("Directory".into()) }),
+            host_path: Some(HostPathVolumeSource {
+                path: ETCD_PKI_DIR.into(),
+                type_: Some("Directory".into()),
+            }),
             ..Default::default()
         },
         backup_volume,
@@ -526,7 +635,10 @@ fn etcd_cron_job(ctx: &Ctx, s3: Option<&S3Target>) -> CronJob {
         // etcd listens on 127.0.0.1:2379 of the node.
         host_network: Some(true),
         dns_policy: Some("ClusterFirstWithHostNet".into()),
-        node_selector: Some(BTreeMap::from([("node-role.kubernetes.io/control-plane".to_string(), String::new())])),
+        node_selector: Some(BTreeMap::from([(
+            "node-role.kubernetes.io/control-plane".to_string(),
+            String::new(),
+        )])),
         tolerations: Some(vec![Toleration {
             key: Some("node-role.kubernetes.io/control-plane".into()),
             operator: Some("Exists".into()),
@@ -553,10 +665,13 @@ fn etcd_cron_job(ctx: &Ctx, s3: Option<&S3Target>) -> CronJob {
          snapshots older than {} days are deleted by the job. Restore: etcdutl snapshot restore on each control-plane node (see the kubeadm docs).",
         spec.backup.etcd_schedule, spec.backup.retention_days,
     );
-    let mut annotations = vec![("autolabs.io/description", description.as_str())];
+    let retention_note = format!("{}d", spec.backup.retention_days);
+    let mut annotations =
+        vec![("autolabs.io/description", description.as_str()), (RETENTION, retention_note.as_str())];
     let secret_note;
     if let Some(s3) = s3 {
-        secret_note = format!("{} (keys: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in kube-system", s3.secret_name);
+        secret_note =
+            format!("{} (keys: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in kube-system", s3.secret_name);
         annotations.push((REQUIRED_SECRETS, &secret_note));
     }
     let template_meta = job_template_meta(ctx, ETCD_SNAPSHOT, "snapshot");
@@ -635,7 +750,11 @@ mod tests {
         }
         for j in r.typed::<Job>() {
             let ns = j.metadata.namespace.clone().unwrap_or_default();
-            out.push((format!("Job/{}", j.metadata.name.unwrap_or_default()), ns, j.spec.map(|s| s.template).unwrap_or_default()));
+            out.push((
+                format!("Job/{}", j.metadata.name.unwrap_or_default()),
+                ns,
+                j.spec.map(|s| s.template).unwrap_or_default(),
+            ));
         }
         out
     }
@@ -650,7 +769,11 @@ mod tests {
                 let s = c.spec.unwrap();
                 // cronjob_controllerv2.go: Forbid skips a run while the last one is active.
                 assert_eq!(s.concurrency_policy.as_deref(), Some("Forbid"), "{variant}");
-                assert!(s.starting_deadline_seconds.is_some() && s.successful_jobs_history_limit.is_some() && s.failed_jobs_history_limit.is_some());
+                assert!(
+                    s.starting_deadline_seconds.is_some()
+                        && s.successful_jobs_history_limit.is_some()
+                        && s.failed_jobs_history_limit.is_some()
+                );
                 let job = s.job_template.spec.unwrap();
                 assert!(job.backoff_limit.is_some() && job.active_deadline_seconds.is_some(), "{variant}");
             }
@@ -663,9 +786,18 @@ mod tests {
         p.spec.backup.schedule = "30 3 * * *".into();
         p.spec.backup.etcd_schedule = "*/30 * * * *".into();
         let r = rendered(&p);
-        assert_eq!(r.find("CronJob", Some(INFRASTRUCTURE), app::POSTGRES_BACKUP).unwrap().value["spec"]["schedule"], "30 3 * * *");
-        assert_eq!(r.find("CronJob", Some(AUTH), app::ZITADEL_POSTGRES_BACKUP).unwrap().value["spec"]["schedule"], "30 3 * * *");
-        assert_eq!(r.find("CronJob", Some(KUBE_SYSTEM), ETCD_SNAPSHOT).unwrap().value["spec"]["schedule"], "*/30 * * * *");
+        assert_eq!(
+            r.find("CronJob", Some(INFRASTRUCTURE), app::POSTGRES_BACKUP).unwrap().value["spec"]["schedule"],
+            "30 3 * * *"
+        );
+        assert_eq!(
+            r.find("CronJob", Some(AUTH), app::ZITADEL_POSTGRES_BACKUP).unwrap().value["spec"]["schedule"],
+            "30 3 * * *"
+        );
+        assert_eq!(
+            r.find("CronJob", Some(KUBE_SYSTEM), ETCD_SNAPSHOT).unwrap().value["spec"]["schedule"],
+            "*/30 * * * *"
+        );
     }
 
     #[test]
@@ -675,7 +807,14 @@ mod tests {
             let flows = crate::isolation::flows(&p.spec);
             for db in DATABASE_BACKUPS {
                 // The flow from the backup pods to their database (and to S3 when used).
-                let from_backup: Vec<_> = flows.iter().filter(|f| f.from.namespace.as_deref() == Some(db.namespace) && f.from.pods.as_ref().and_then(|l| l.get("app")).map(String::as_str) == Some(db.app)).collect();
+                let from_backup: Vec<_> = flows
+                    .iter()
+                    .filter(|f| {
+                        f.from.namespace.as_deref() == Some(db.namespace)
+                            && f.from.pods.as_ref().and_then(|l| l.get("app")).map(String::as_str)
+                                == Some(db.app)
+                    })
+                    .collect();
                 assert!(!from_backup.is_empty(), "{variant}: no flow for {}", db.app);
                 for (id, ns, t) in pod_templates(&r).into_iter().filter(|(_, ns, _)| ns == db.namespace) {
                     let labels = t.metadata.and_then(|m| m.labels).unwrap_or_default();
@@ -709,7 +848,12 @@ mod tests {
                     assert_eq!(sc.allow_privilege_escalation, Some(false)); // check_allowPrivilegeEscalation.go
                     assert_eq!(sc.capabilities.unwrap().drop, Some(vec!["ALL".to_string()])); // check_capabilities_restricted.go
                     let res = c.resources.clone().unwrap();
-                    assert!(res.requests.is_some_and(|r| r.len() == 2) && res.limits.is_some_and(|l| l.len() == 2), "{variant} {id}/{}", c.name);
+                    assert!(
+                        res.requests.is_some_and(|r| r.len() == 2)
+                            && res.limits.is_some_and(|l| l.len() == 2),
+                        "{variant} {id}/{}",
+                        c.name
+                    );
                 }
             }
         }
@@ -718,7 +862,8 @@ mod tests {
     #[test]
     fn pvc_target_renders_a_backups_claim_per_namespace() {
         let mut p = platform(Profile::Production, false);
-        p.spec.backup.target.pvc = Some(PvcTarget { size: Qty::lit("250Gi"), storage_class: Some("nfs".into()) });
+        p.spec.backup.target.pvc =
+            Some(PvcTarget { size: Qty::lit("250Gi"), storage_class: Some("nfs".into()) });
         let r = rendered(&p);
         for ns in [INFRASTRUCTURE, AUTH] {
             let pvc = r.find("PersistentVolumeClaim", Some(ns), BACKUP_PVC).unwrap();
@@ -726,7 +871,9 @@ mod tests {
             assert_eq!(pvc.value["spec"]["storageClassName"], "nfs");
         }
         let dump = &r.find("CronJob", Some(INFRASTRUCTURE), app::POSTGRES_BACKUP).unwrap().value;
-        let script = dump["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][2].as_str().unwrap();
+        let script = dump["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][2]
+            .as_str()
+            .unwrap();
         // temp name, verified, renamed only after success; then retention
         assert!(script.contains("gzip -t \"$partial\"") && script.contains("mv \"$partial\" \"$final\""));
         assert!(script.contains("-mtime \"+${RETENTION_DAYS}\" -print -delete"));
@@ -738,13 +885,22 @@ mod tests {
     fn s3_target_uploads_with_endpoint_and_secret() {
         let r = rendered(&platform(Profile::Mvp, true));
         for db in DATABASE_BACKUPS {
-            let c = r.typed::<CronJob>().into_iter().find(|c| c.metadata.name.as_deref() == Some(db.app)).unwrap();
+            let c = r
+                .typed::<CronJob>()
+                .into_iter()
+                .find(|c| c.metadata.name.as_deref() == Some(db.app))
+                .unwrap();
             let pod = c.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap();
             let upload = &pod.containers[0];
-            assert!(upload.command.as_ref().unwrap()[2].contains("aws --endpoint-url \"$S3_ENDPOINT\" s3 cp"));
+            assert!(
+                upload.command.as_ref().unwrap()[2].contains("aws --endpoint-url \"$S3_ENDPOINT\" s3 cp")
+            );
             let envs = upload.env.clone().unwrap();
             let secret = envs.iter().find(|e| e.name == "AWS_ACCESS_KEY_ID").unwrap();
-            assert_eq!(secret.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().name, "backup-s3");
+            assert_eq!(
+                secret.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap().name,
+                "backup-s3"
+            );
             assert_eq!(pod.init_containers.unwrap()[0].name, "pg-dump");
         }
     }
@@ -767,15 +923,27 @@ mod tests {
     fn etcd_snapshot_runs_on_a_control_plane_node() {
         for (variant, p) in all_variants() {
             let r = rendered(&p);
-            let c = r.typed::<CronJob>().into_iter().find(|c| c.metadata.name.as_deref() == Some(ETCD_SNAPSHOT)).unwrap();
+            let c = r
+                .typed::<CronJob>()
+                .into_iter()
+                .find(|c| c.metadata.name.as_deref() == Some(ETCD_SNAPSHOT))
+                .unwrap();
             assert_eq!(c.metadata.namespace.as_deref(), Some(KUBE_SYSTEM));
             let pod = c.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap();
             assert_eq!(pod.host_network, Some(true), "{variant}");
             assert_eq!(pod.node_selector.unwrap()["node-role.kubernetes.io/control-plane"], "");
-            assert!(pod.tolerations.unwrap().iter().any(|t| t.key.as_deref() == Some("node-role.kubernetes.io/control-plane")));
+            assert!(
+                pod.tolerations
+                    .unwrap()
+                    .iter()
+                    .any(|t| t.key.as_deref() == Some("node-role.kubernetes.io/control-plane"))
+            );
             let init = pod.init_containers.unwrap();
             let cmd = |i: usize| init[i].command.clone().unwrap().join(" ");
-            assert!(cmd(0).starts_with("etcdctl --endpoints=https://127.0.0.1:2379") && cmd(0).contains("snapshot save"));
+            assert!(
+                cmd(0).starts_with("etcdctl --endpoints=https://127.0.0.1:2379")
+                    && cmd(0).contains("snapshot save")
+            );
             assert!(cmd(1).starts_with("etcdutl snapshot status"));
             let pki = init[0].volume_mounts.as_ref().unwrap().iter().find(|m| m.name == "etcd-pki").unwrap();
             assert_eq!(pki.read_only, Some(true));
@@ -802,5 +970,233 @@ mod tests {
             let out = std::process::Command::new("bash").args(["-n", "-c", script]).output().unwrap();
             assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         }
+    }
+
+    /// A scratch directory with fake `pg_dump`, `psql` and `aws` on PATH, to run the job
+    /// scripts for real.
+    struct Sandbox {
+        dir: std::path::PathBuf,
+    }
+
+    impl Sandbox {
+        fn new(name: &str) -> Option<Sandbox> {
+            if std::process::Command::new("bash").arg("--version").output().is_err() {
+                eprintln!("bash not found; skipping");
+                return None;
+            }
+            let dir = std::env::temp_dir().join(format!("autolabs-backup-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            for sub in ["bin", "backups", "work", "s3/bucket/autolabs/infrastructure"] {
+                std::fs::create_dir_all(dir.join(sub)).unwrap();
+            }
+            let sandbox = Sandbox { dir };
+            sandbox.tool(
+                "pg_dump",
+                "#!/bin/sh\n[ -n \"$FAIL_DUMP\" ] && exit 1\necho \"-- dump of $PGDATABASE\"\n",
+            );
+            sandbox.tool("psql", "#!/bin/sh\ncat > \"$RESTORED\"\n");
+            // `aws [--endpoint-url X] s3 cp|ls|rm ...` against a folder.
+            sandbox.tool(
+                "aws",
+                r#"#!/bin/bash
+set -e
+while [ "$1" = "--endpoint-url" ]; do shift 2; done
+[ "$1" = s3 ] || exit 2
+op="$2"; shift 2
+path() { echo "$FAKE_S3/${1#s3://}"; }
+case "$op" in
+  cp) if [[ "$1" == s3://* ]]; then cp "$(path "$1")" "$2"; else cp "$1" "$(path "$2")"; fi ;;
+  ls) for f in "$(path "$1")"*; do [ -f "$f" ] && echo "2024-01-01 00:00:00 42 $(basename "$f")"; done ;;
+  rm) rm "$(path "$1")" ;;
+esac
+"#,
+            );
+            Some(sandbox)
+        }
+
+        fn tool(&self, name: &str, body: &str) {
+            use std::os::unix::fs::PermissionsExt;
+            let p = self.dir.join("bin").join(name);
+            std::fs::write(&p, body).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+
+        fn path(&self, rel: &str) -> std::path::PathBuf {
+            self.dir.join(rel)
+        }
+
+        fn touch(&self, rel: &str, days_old: u32) {
+            let p = self.path(rel);
+            std::fs::write(&p, "x").unwrap();
+            let status = std::process::Command::new("touch")
+                .arg("-d")
+                .arg(format!("{days_old} days ago"))
+                .arg(&p)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+
+        fn run(&self, script: &str, env: &[(&str, String)]) -> std::process::Output {
+            let path =
+                format!("{}:{}", self.path("bin").display(), std::env::var("PATH").unwrap_or_default());
+            let mut cmd = std::process::Command::new("bash");
+            cmd.arg("-c").arg(script).env("PATH", path).env("FAKE_S3", self.path("s3"));
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            cmd.output().unwrap()
+        }
+
+        fn files(&self, rel: &str) -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(self.path(rel))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    impl Drop for Sandbox {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn dump_env(sb: &Sandbox, dir: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("BACKUP_DIR", sb.path(dir).display().to_string()),
+            ("DUMP_PREFIX", "postgres".into()),
+            ("RETENTION_DAYS", "7".into()),
+            ("PGHOST", "postgres.infrastructure.svc".into()),
+            ("PGPORT", "5432".into()),
+            ("PGUSER", "autolabs".into()),
+            ("PGDATABASE", "autolabs".into()),
+        ]
+    }
+
+    #[test]
+    fn dump_script_renames_after_success_and_prunes() {
+        let Some(sb) = Sandbox::new("dump") else { return };
+        sb.touch("backups/postgres-20000101T000000Z.sql.gz", 30);
+        sb.touch("backups/postgres-20991231T000000Z.sql.gz", 1);
+        sb.touch("backups/zitadel-postgres-20000101T000000Z.sql.gz", 30);
+        sb.touch("backups/.postgres-20000101T000000Z.sql.gz.partial", 3);
+        let out = sb.run(DUMP_SCRIPT, &dump_env(&sb, "backups"));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let files = sb.files("backups");
+        // the 30-day-old dump and the stale partial are gone; other prefixes are untouched
+        assert!(
+            !files.iter().any(|f| f.starts_with("postgres-2000") || f.ends_with(".partial")),
+            "{files:?}"
+        );
+        assert!(files.contains(&"zitadel-postgres-20000101T000000Z.sql.gz".to_string()), "{files:?}");
+        let new: Vec<&String> =
+            files.iter().filter(|f| f.starts_with("postgres-") && !f.starts_with("postgres-2099")).collect();
+        assert_eq!(new.len(), 1, "{files:?}");
+        let text = std::process::Command::new("gunzip")
+            .arg("-c")
+            .arg(sb.path(&format!("backups/{}", new[0])))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&text.stdout), "-- dump of autolabs\n");
+    }
+
+    #[test]
+    fn failed_dump_leaves_no_file() {
+        let Some(sb) = Sandbox::new("dumpfail") else { return };
+        let mut env = dump_env(&sb, "backups");
+        env.push(("FAIL_DUMP", "1".into()));
+        let out = sb.run(DUMP_SCRIPT, &env);
+        assert!(!out.status.success());
+        assert!(sb.files("backups").is_empty(), "{:?}", sb.files("backups"));
+    }
+
+    #[test]
+    fn restore_script_takes_the_newest_or_the_named_dump() {
+        let Some(sb) = Sandbox::new("restore") else { return };
+        for (name, body) in
+            [("postgres-20250101T020000Z.sql.gz", "old"), ("postgres-20250102T020000Z.sql.gz", "new")]
+        {
+            let gz = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("echo {body} | gzip > {}", sb.path(&format!("backups/{name}")).display()))
+                .status()
+                .unwrap();
+            assert!(gz.success());
+        }
+        let restored = sb.path("restored.sql");
+        let mut env = dump_env(&sb, "backups");
+        env.push(("RESTORED", restored.display().to_string()));
+        let out = sb.run(RESTORE_SCRIPT, &env);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&restored).unwrap(), "new\n");
+        env.push(("RESTORE_FILE", "postgres-20250101T020000Z.sql.gz".into()));
+        assert!(sb.run(RESTORE_SCRIPT, &env).status.success());
+        assert_eq!(std::fs::read_to_string(&restored).unwrap(), "old\n");
+        env.pop();
+        env.push(("RESTORE_FILE", "../etc/passwd".into()));
+        assert!(!sb.run(RESTORE_SCRIPT, &env).status.success());
+    }
+
+    #[test]
+    fn s3_upload_and_download_with_retention() {
+        let Some(sb) = Sandbox::new("s3") else { return };
+        let prefix = "s3/bucket/autolabs/infrastructure";
+        sb.touch(&format!("{prefix}/postgres-20000101T020000Z.sql.gz"), 0);
+        sb.touch(&format!("{prefix}/postgres-20991231T020000Z.sql.gz"), 0);
+        sb.touch(&format!("{prefix}/zitadel-postgres-20000101T020000Z.sql.gz"), 0);
+        // The dump just made carries the current time (the script compares key timestamps).
+        let now = std::process::Command::new("date").args(["-u", "+%Y%m%dT%H%M%SZ"]).output().unwrap();
+        let fresh = format!("postgres-{}.sql.gz", String::from_utf8_lossy(&now.stdout).trim());
+        sb.touch(&format!("work/{fresh}"), 0);
+        let mut env = vec![
+            ("S3_ENDPOINT", "https://minio.example.com:9000".to_string()),
+            ("S3_BUCKET", "bucket".into()),
+            ("S3_PREFIX", "autolabs/infrastructure".into()),
+            ("DUMP_PREFIX", "postgres".into()),
+            ("DUMP_SUFFIX", ".sql.gz".into()),
+            ("DUMP_SUFFIX_RE", "\\.sql\\.gz".into()),
+            ("RETENTION_DAYS", "7".into()),
+        ];
+        let script = S3_UPLOAD_SCRIPT.replace("/work", &sb.path("work").display().to_string());
+        let out = sb.run(&script, &env);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // the old dump is deleted, the fresh one uploaded, other prefixes untouched
+        assert_eq!(
+            sb.files(prefix),
+            [fresh.as_str(), "postgres-20991231T020000Z.sql.gz", "zitadel-postgres-20000101T020000Z.sql.gz"]
+        );
+        // the newest dump comes back
+        std::fs::remove_file(sb.path(&format!("work/{fresh}"))).unwrap();
+        let script = S3_DOWNLOAD_SCRIPT.replace("/work", &sb.path("work").display().to_string());
+        let out = sb.run(&script, &env);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(sb.files("work"), ["postgres-20991231T020000Z.sql.gz"]);
+        env.push(("RESTORE_FILE", "nope/../x".into()));
+        assert!(!sb.run(&script, &env).status.success());
+    }
+
+    #[test]
+    fn etcd_store_script_compresses_renames_and_prunes() {
+        let Some(sb) = Sandbox::new("etcd") else { return };
+        sb.touch("backups/.etcd-snapshot.db.partial", 0);
+        sb.touch("backups/etcd-snapshot-20000101T000000Z.db.gz", 30);
+        let script = ETCD_STORE_SCRIPT.replace("/backup", &sb.path("backups").display().to_string());
+        let out = sb.run(&script, &[("RETENTION_DAYS", "7".into())]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let files = sb.files("backups");
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(
+            files[0].starts_with("etcd-snapshot-")
+                && files[0].ends_with(".db.gz")
+                && !files[0].contains("2000")
+        );
     }
 }

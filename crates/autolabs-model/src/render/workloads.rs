@@ -25,16 +25,17 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
-    ResourceMetricSource,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource,
-    EnvVar, EnvVarSource, ExecAction, HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec,
-    Probe, ResourceRequirements, SeccompProfile, SecretEnvSource, SecretKeySelector, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount,
-    VolumeResourceRequirements, WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, EnvVar, EnvVarSource, ExecAction, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodAffinityTerm, PodAntiAffinity,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretEnvSource, SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec,
+    TCPSocketAction, TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -43,7 +44,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{Ctx, Rendered, labels, typed};
 use crate::capacity::{self, Component};
 use crate::platform::Profile;
-use crate::topology::{AUTH, INFRASTRUCTURE, MESSAGING, PLATFORM, PLATFORM_PRIORITY, POSTGRES_PVC, PROVISIONER_SA, app, port};
+use crate::topology::{
+    AUTH, INFRASTRUCTURE, MESSAGING, PLATFORM, PLATFORM_PRIORITY, POSTGRES_PVC, PROVISIONER_SA, app, port,
+};
 
 // ---------------------------------------------------------------------------------------
 // Shared builders (also used by backup.rs)
@@ -56,6 +59,11 @@ const AUTOLABS_UID: i64 = 65532;
 /// An unprivileged UID for the placeholder backend image (which user it really needs is
 /// the backend team's to say).
 const BACKEND_UID: i64 = 10001;
+
+/// Marks a stateful workload that is deliberately not backed up (`autolabs backup check`
+/// reports it as a choice), with the reason.
+const BACKUP_OPT_OUT: (&str, &str) = ("autolabs.io/backup", "none");
+const BACKUP_REASON: &str = "autolabs.io/backup-reason";
 
 /// Annotation listing the Secrets (and keys) a workload expects; autolabs never renders
 /// Secret values.
@@ -100,7 +108,12 @@ pub(super) fn restricted_container_security(read_only_root: bool) -> SecurityCon
 }
 
 /// Requests and limits, in millicores and MiB.
-pub(super) fn resources(cpu_request_milli: i128, memory_request_mi: i128, cpu_limit_milli: i128, memory_limit_mi: i128) -> ResourceRequirements {
+pub(super) fn resources(
+    cpu_request_milli: i128,
+    memory_request_mi: i128,
+    cpu_limit_milli: i128,
+    memory_limit_mi: i128,
+) -> ResourceRequirements {
     let pair = |cpu: i128, mem: i128| {
         BTreeMap::from([
             ("cpu".to_string(), autolabs_k8s::Quantity::from_milli(cpu).to_k8s()),
@@ -128,7 +141,11 @@ pub(super) fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
         name: name.into(),
         value: None,
         value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector { name: secret.into(), key: key.into(), optional: Some(false) }),
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: Some(false),
+            }),
             ..Default::default()
         }),
     }
@@ -149,7 +166,10 @@ pub(super) fn empty_dir(name: &str, size_limit: &str) -> Volume {
 pub(super) fn pvc_volume(name: &str, claim: &str) -> Volume {
     Volume {
         name: name.into(),
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: claim.into(), read_only: None }),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim.into(),
+            read_only: None,
+        }),
         ..Default::default()
     }
 }
@@ -163,7 +183,12 @@ fn config_map_volume(name: &str, config_map: &str) -> Volume {
 }
 
 pub(super) fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount { name: name.into(), mount_path: path.into(), read_only: read_only.then_some(true), ..Default::default() }
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
 }
 
 /// A ReadWriteOnce claim spec of `size` on `class`.
@@ -219,7 +244,12 @@ fn tcp_probe(port_name: &str, period: i32, failure_threshold: i32) -> Probe {
 }
 
 fn tcp_port(name: &str, number: u16) -> ContainerPort {
-    ContainerPort { name: Some(name.into()), container_port: number.into(), protocol: Some("TCP".into()), ..Default::default() }
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: number.into(),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
 }
 
 /// Labels of a component's pods: the common labels plus `app` (which the NetworkPolicies
@@ -234,7 +264,13 @@ pub(super) fn pod_labels(ctx: &Ctx, app_name: &str, component: &str) -> BTreeMap
 }
 
 /// Metadata with common labels, `app` and annotations.
-pub(super) fn object_meta(ctx: &Ctx, name: &str, namespace: &str, app_name: &str, annotations: &[(&str, &str)]) -> ObjectMeta {
+pub(super) fn object_meta(
+    ctx: &Ctx,
+    name: &str,
+    namespace: &str,
+    app_name: &str,
+    annotations: &[(&str, &str)],
+) -> ObjectMeta {
     let mut m = ctx.meta(name, Some(namespace), &[("app", app_name)]);
     if !annotations.is_empty() {
         m.annotations = Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
@@ -306,7 +342,14 @@ fn spread_over_nodes(ctx: &Ctx, spec: &mut PodSpec, app_name: &str, replicas: i3
     });
 }
 
-fn service(ctx: &Ctx, name: &str, namespace: &str, app_name: &str, ports: &[(&str, u16)], headless: bool) -> Service {
+fn service(
+    ctx: &Ctx,
+    name: &str,
+    namespace: &str,
+    app_name: &str,
+    ports: &[(&str, u16)],
+    headless: bool,
+) -> Service {
     Service {
         metadata: object_meta(ctx, name, namespace, app_name, &[]),
         spec: Some(ServiceSpec {
@@ -338,7 +381,13 @@ fn service(ctx: &Ctx, name: &str, namespace: &str, app_name: &str, ports: &[(&st
 // it would leave fewer than minAvailable healthy pods. For a single-replica database that
 // means `kubectl drain` waits until the operator moves it in a maintenance window, which is
 // the intent (the annotation says so).
-fn disruption_budget(ctx: &Ctx, name: &str, namespace: &str, app_name: &str, replicas: i32) -> PodDisruptionBudget {
+fn disruption_budget(
+    ctx: &Ctx,
+    name: &str,
+    namespace: &str,
+    app_name: &str,
+    replicas: i32,
+) -> PodDisruptionBudget {
     let note = if replicas < 2 {
         "single replica: voluntary evictions (kubectl drain) are refused until the pod is moved by hand in a maintenance window (kubectl delete pod), so the data store never goes down unnoticed"
     } else {
@@ -450,10 +499,21 @@ fn postgres(ctx: &Ctx, out: &mut Rendered, c: &Component, db: PostgresInstance) 
             mount("data", "/var/lib/postgresql/data", false),
             mount("run", "/var/run/postgresql", false),
             mount("tmp", "/tmp", false),
+            mount("dshm", "/dev/shm", false),
         ]),
         ..Default::default()
     };
-    let mut volumes = vec![empty_dir("run", "16Mi"), empty_dir("tmp", "256Mi")];
+    // PostgreSQL's dynamic shared memory lives in /dev/shm, which container runtimes cap
+    // at 64 MiB; a memory-backed emptyDir (counted in the memory limit) lifts that.
+    let dshm = Volume {
+        name: "dshm".into(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            medium: Some("Memory".into()),
+            size_limit: autolabs_k8s::Quantity::parse("128Mi").ok().map(|q| q.to_k8s()),
+        }),
+        ..Default::default()
+    };
+    let mut volumes = vec![empty_dir("run", "16Mi"), empty_dir("tmp", "256Mi"), dshm];
     if let Some(claim) = db.explicit_claim {
         volumes.insert(0, pvc_volume("data", claim));
     }
@@ -468,9 +528,15 @@ fn postgres(ctx: &Ctx, out: &mut Rendered, c: &Component, db: PostgresInstance) 
             replicas: Some(replicas),
             service_name: Some(headless),
             selector: selector(db.app),
-            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("RollingUpdate".into()), rolling_update: None }),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: None,
+            }),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(pod_labels(ctx, db.app, "database")), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels(ctx, db.app, "database")),
+                    ..Default::default()
+                }),
                 spec: Some(spec),
             },
             volume_claim_templates: db.explicit_claim.is_none().then(|| {
@@ -544,16 +610,37 @@ fn redis(ctx: &Ctx, out: &mut Rendered, c: &Component) {
         volume_mounts: Some(vec![mount("data", "/data", false), mount("tmp", "/tmp", false)]),
         ..Default::default()
     };
-    let spec = pod_spec(DATA_IMAGE_UID, app::REDIS, vec![container], vec![pvc_volume("data", claim), empty_dir("tmp", "16Mi")]);
+    let spec = pod_spec(
+        DATA_IMAGE_UID,
+        app::REDIS,
+        vec![container],
+        vec![pvc_volume("data", claim), empty_dir("tmp", "16Mi")],
+    );
     out.manifests.push(typed(Deployment {
-        metadata: object_meta(ctx, app::REDIS, ns, app::REDIS, &[(REQUIRED_SECRETS, "redis-credentials (keys: REDIS_PASSWORD)")]),
+        metadata: object_meta(
+            ctx,
+            app::REDIS,
+            ns,
+            app::REDIS,
+            &[
+                (REQUIRED_SECRETS, "redis-credentials (keys: REDIS_PASSWORD)"),
+                BACKUP_OPT_OUT,
+                (
+                    BACKUP_REASON,
+                    "cache and session store: the append-only file survives restarts, and the backend rebuilds whatever a lost volume held",
+                ),
+            ],
+        ),
         spec: Some(DeploymentSpec {
             replicas: Some(replicas(ctx, c)),
             // One ReadWriteOnce volume: the old pod must let go before the new one starts.
             strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), rolling_update: None }),
             selector: selector(app::REDIS),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(pod_labels(ctx, app::REDIS, "cache")), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels(ctx, app::REDIS, "cache")),
+                    ..Default::default()
+                }),
                 spec: Some(spec),
             },
             ..Default::default()
@@ -648,15 +735,28 @@ fn rabbitmq(ctx: &Ctx, out: &mut Rendered, c: &Component) {
             app::RABBITMQ,
             ns,
             app::RABBITMQ,
-            &[(REQUIRED_SECRETS, "rabbitmq-credentials (keys: RABBITMQ_DEFAULT_USER, RABBITMQ_DEFAULT_PASS)")],
+            &[
+                (REQUIRED_SECRETS, "rabbitmq-credentials (keys: RABBITMQ_DEFAULT_USER, RABBITMQ_DEFAULT_PASS)"),
+                BACKUP_OPT_OUT,
+                (
+                    BACKUP_REASON,
+                    "broker of in-flight tasks: durable queues survive restarts on the volume; queues and exchanges are declared again by their clients, and lab state lives in PostgreSQL and the Kubernetes API",
+                ),
+            ],
         ),
         spec: Some(StatefulSetSpec {
             replicas: Some(replicas(ctx, c)),
             service_name: Some(headless.into()),
             selector: selector(app::RABBITMQ),
-            update_strategy: Some(StatefulSetUpdateStrategy { type_: Some("RollingUpdate".into()), rolling_update: None }),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: None,
+            }),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(pod_labels(ctx, app::RABBITMQ, "messaging")), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels(ctx, app::RABBITMQ, "messaging")),
+                    ..Default::default()
+                }),
                 spec: Some(spec),
             },
             // Durable queues and messages live on this volume.
@@ -677,7 +777,14 @@ fn rabbitmq(ctx: &Ctx, out: &mut Rendered, c: &Component) {
 
 fn provisioner(ctx: &Ctx, out: &mut Rendered, c: &Component) {
     let ns = PLATFORM;
-    out.manifests.push(typed(service(ctx, app::PROVISIONER, ns, app::PROVISIONER, &[("http", port::PROVISIONER)], false)));
+    out.manifests.push(typed(service(
+        ctx,
+        app::PROVISIONER,
+        ns,
+        app::PROVISIONER,
+        &[("http", port::PROVISIONER)],
+        false,
+    )));
     let container = Container {
         name: "provisioner".into(),
         image: Some(ctx.spec().images.provisioner.clone()),
@@ -700,7 +807,8 @@ fn provisioner(ctx: &Ctx, out: &mut Rendered, c: &Component) {
     spec.automount_service_account_token = Some(true);
     let replicas = replicas(ctx, c);
     spread_over_nodes(ctx, &mut spec, app::PROVISIONER, replicas);
-    let mut template_meta = ObjectMeta { labels: Some(pod_labels(ctx, app::PROVISIONER, "provisioner")), ..Default::default() };
+    let mut template_meta =
+        ObjectMeta { labels: Some(pod_labels(ctx, app::PROVISIONER, "provisioner")), ..Default::default() };
     template_meta.annotations = Some(scrape_annotations(port::PROVISIONER));
     out.manifests.push(typed(Deployment {
         metadata: object_meta(
@@ -740,7 +848,14 @@ pub(crate) fn backend_max_replicas(profile: Profile) -> i32 {
 fn backend(ctx: &Ctx, out: &mut Rendered, c: &Component) {
     let ns = PLATFORM;
     out.manifests.push(typed(service_account(ctx, app::BACKEND, ns, app::BACKEND)));
-    out.manifests.push(typed(service(ctx, app::BACKEND, ns, app::BACKEND, &[("http", port::BACKEND)], false)));
+    out.manifests.push(typed(service(
+        ctx,
+        app::BACKEND,
+        ns,
+        app::BACKEND,
+        &[("http", port::BACKEND)],
+        false,
+    )));
     let container = Container {
         name: "backend".into(),
         image: Some(ctx.spec().images.backend.clone()),
@@ -763,7 +878,8 @@ fn backend(ctx: &Ctx, out: &mut Rendered, c: &Component) {
     let min_replicas = replicas(ctx, c);
     let mut spec = pod_spec(BACKEND_UID, app::BACKEND, vec![container], vec![empty_dir("tmp", "64Mi")]);
     spread_over_nodes(ctx, &mut spec, app::BACKEND, min_replicas);
-    let mut template_meta = ObjectMeta { labels: Some(pod_labels(ctx, app::BACKEND, "backend")), ..Default::default() };
+    let mut template_meta =
+        ObjectMeta { labels: Some(pod_labels(ctx, app::BACKEND, "backend")), ..Default::default() };
     template_meta.annotations = Some(scrape_annotations(port::BACKEND));
     out.manifests.push(typed(Deployment {
         metadata: object_meta(
@@ -806,7 +922,11 @@ fn backend(ctx: &Ctx, out: &mut Rendered, c: &Component) {
                 type_: "Resource".into(),
                 resource: Some(ResourceMetricSource {
                     name: "cpu".into(),
-                    target: MetricTarget { type_: "Utilization".into(), average_utilization: Some(70), ..Default::default() },
+                    target: MetricTarget {
+                        type_: "Utilization".into(),
+                        average_utilization: Some(70),
+                        ..Default::default()
+                    },
                 }),
                 ..Default::default()
             }]),
@@ -834,10 +954,16 @@ mod tests {
     fn templates(r: &Rendered) -> Vec<(String, PodTemplateSpec)> {
         let mut t = Vec::new();
         for d in r.typed::<Deployment>() {
-            t.push((format!("Deployment/{}", d.metadata.name.unwrap_or_default()), d.spec.map(|s| s.template).unwrap_or_default()));
+            t.push((
+                format!("Deployment/{}", d.metadata.name.unwrap_or_default()),
+                d.spec.map(|s| s.template).unwrap_or_default(),
+            ));
         }
         for s in r.typed::<StatefulSet>() {
-            t.push((format!("StatefulSet/{}", s.metadata.name.unwrap_or_default()), s.spec.map(|s| s.template).unwrap_or_default()));
+            t.push((
+                format!("StatefulSet/{}", s.metadata.name.unwrap_or_default()),
+                s.spec.map(|s| s.template).unwrap_or_default(),
+            ));
         }
         t
     }
@@ -847,7 +973,9 @@ mod tests {
         for profile in Profile::ALL {
             let r = rendered(profile);
             for c in capacity::COMPONENTS.iter().filter(|c| c.rendered) {
-                let found = r.find("Deployment", Some(c.namespace), c.app).or_else(|| r.find("StatefulSet", Some(c.namespace), c.app));
+                let found = r
+                    .find("Deployment", Some(c.namespace), c.app)
+                    .or_else(|| r.find("StatefulSet", Some(c.namespace), c.app));
                 assert!(found.is_some(), "{profile:?}: no workload for {}", c.app);
             }
         }
@@ -873,8 +1001,16 @@ mod tests {
             }),
             // policy/check_seccompProfile_restricted.go
             ("seccomp RuntimeDefault", |p, c| {
-                let pod = p.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref()).map(|s| s.type_.clone());
-                let ctr = c.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref()).map(|s| s.type_.clone());
+                let pod = p
+                    .security_context
+                    .as_ref()
+                    .and_then(|s| s.seccomp_profile.as_ref())
+                    .map(|s| s.type_.clone());
+                let ctr = c
+                    .security_context
+                    .as_ref()
+                    .and_then(|s| s.seccomp_profile.as_ref())
+                    .map(|s| s.type_.clone());
                 matches!(ctr.or(pod).as_deref(), Some("RuntimeDefault") | Some("Localhost"))
             }),
             // policy/check_allowPrivilegeEscalation.go
@@ -885,7 +1021,9 @@ mod tests {
             ("drop ALL, add nothing", |_, c| {
                 let caps = c.security_context.as_ref().and_then(|s| s.capabilities.as_ref());
                 caps.and_then(|c| c.drop.as_ref()).is_some_and(|d| d.iter().any(|x| x == "ALL"))
-                    && caps.and_then(|c| c.add.as_ref()).is_none_or(|a| a.iter().all(|x| x == "NET_BIND_SERVICE"))
+                    && caps
+                        .and_then(|c| c.add.as_ref())
+                        .is_none_or(|a| a.iter().all(|x| x == "NET_BIND_SERVICE"))
             }),
             // policy/check_restrictedVolumes.go
             ("restricted volume types", |p, _| {
@@ -929,9 +1067,17 @@ mod tests {
                     let res = c.resources.clone().unwrap_or_default();
                     for (what, map) in [("requests", res.requests), ("limits", res.limits)] {
                         let map = map.unwrap_or_default();
-                        assert!(map.contains_key("cpu") && map.contains_key("memory"), "{id}/{}: {what}", c.name);
+                        assert!(
+                            map.contains_key("cpu") && map.contains_key("memory"),
+                            "{id}/{}: {what}",
+                            c.name
+                        );
                     }
-                    assert!(c.readiness_probe.is_some() && c.liveness_probe.is_some(), "{id}/{}: probes", c.name);
+                    assert!(
+                        c.readiness_probe.is_some() && c.liveness_probe.is_some(),
+                        "{id}/{}: probes",
+                        c.name
+                    );
                 }
             }
         }
@@ -941,12 +1087,16 @@ mod tests {
     fn resources_match_capacity_components() {
         let r = rendered(Profile::Production);
         for (id, t) in templates(&r) {
-            let app_name = t.metadata.and_then(|m| m.labels).and_then(|l| l.get("app").cloned()).unwrap_or_default();
-            let c = capacity::component_for(&app_name).unwrap_or_else(|| panic!("{id}: {app_name} not in COMPONENTS"));
+            let app_name =
+                t.metadata.and_then(|m| m.labels).and_then(|l| l.get("app").cloned()).unwrap_or_default();
+            let c = capacity::component_for(&app_name)
+                .unwrap_or_else(|| panic!("{id}: {app_name} not in COMPONENTS"));
             let res = t.spec.unwrap_or_default().containers[0].resources.clone().unwrap_or_default();
-            let get = |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>, k: &str| {
-                autolabs_k8s::Quantity::parse(&m.as_ref().unwrap()[k].0).unwrap()
-            };
+            let get =
+                |m: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
+                 k: &str| {
+                    autolabs_k8s::Quantity::parse(&m.as_ref().unwrap()[k].0).unwrap()
+                };
             assert_eq!(get(&res.requests, "cpu"), c.cpu_request(), "{id}");
             assert_eq!(get(&res.requests, "memory"), c.memory_request(), "{id}");
             assert_eq!(get(&res.limits, "cpu"), c.cpu_limit(), "{id}");
@@ -980,7 +1130,11 @@ mod tests {
                     continue;
                 }
                 let selector = autolabs_k8s::Selector::from_labels(sel.clone());
-                assert!(pods.iter().any(|(_, l)| selector.matches(l)), "flow {}: nothing matches {sel:?}", flow.name);
+                assert!(
+                    pods.iter().any(|(_, l)| selector.matches(l)),
+                    "flow {}: nothing matches {sel:?}",
+                    flow.name
+                );
             }
         }
     }
@@ -993,17 +1147,27 @@ mod tests {
         assert_eq!(pvc.value["spec"]["storageClassName"], "local-path");
         let sts = r.find("StatefulSet", Some(INFRASTRUCTURE), app::POSTGRES).expect("postgres");
         let vols = &sts.value["spec"]["template"]["spec"]["volumes"];
-        assert!(vols.as_array().unwrap().iter().any(|v| v["persistentVolumeClaim"]["claimName"] == POSTGRES_PVC));
+        assert!(
+            vols.as_array().unwrap().iter().any(|v| v["persistentVolumeClaim"]["claimName"] == POSTGRES_PVC)
+        );
         assert!(r.find("Service", Some(INFRASTRUCTURE), "postgres-headless").is_some());
         let zitadel = r.find("StatefulSet", Some(AUTH), app::ZITADEL_POSTGRES).expect("zitadel-postgres");
-        assert_eq!(zitadel.value["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "10Gi");
+        assert_eq!(
+            zitadel.value["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+            "10Gi"
+        );
     }
 
     #[test]
     fn rabbitmq_service_has_amqp_and_prometheus() {
         let r = rendered(Profile::Mvp);
         let svc = r.find("Service", Some(MESSAGING), app::RABBITMQ).expect("rabbitmq service");
-        let ports: Vec<i64> = svc.value["spec"]["ports"].as_array().unwrap().iter().map(|p| p["port"].as_i64().unwrap()).collect();
+        let ports: Vec<i64> = svc.value["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["port"].as_i64().unwrap())
+            .collect();
         assert_eq!(ports, vec![5672, 15692]);
     }
 
@@ -1012,7 +1176,10 @@ mod tests {
         let mvp = rendered(Profile::Mvp);
         assert_eq!(mvp.of_kind("PodDisruptionBudget").count(), 0);
         let prod = rendered(Profile::Production);
-        assert_eq!(prod.of_kind("PodDisruptionBudget").count(), capacity::COMPONENTS.iter().filter(|c| c.rendered).count());
+        assert_eq!(
+            prod.of_kind("PodDisruptionBudget").count(),
+            capacity::COMPONENTS.iter().filter(|c| c.rendered).count()
+        );
         let prov = prod.find("Deployment", Some(PLATFORM), app::PROVISIONER).unwrap();
         assert!(prov.value["spec"]["template"]["spec"]["topologySpreadConstraints"].is_array());
         assert_eq!(prov.value["spec"]["replicas"], 2);
@@ -1070,6 +1237,273 @@ mod tests {
                     let path = files.join(&f.path);
                     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                     std::fs::write(path, &f.contents).unwrap();
+                }
+            }
+        }
+    }
+
+    /// What every pod of a namespace can need at its peak (HPA at maxReplicas, one surge
+    /// pod per rolling Deployment, a backup and a restore pod at once) is admitted by that
+    /// namespace's ResourceQuota, and every container by its LimitRange max.
+    // k8s.io/kubernetes/pkg/quota/v1/evaluator/core/pods.go: a pod's usage is the larger of
+    // the sum of its containers and its largest init container
+    // (resourcehelper.PodRequests/PodLimits); plugin/pkg/admission/limitranger: max per
+    // container.
+    #[test]
+    fn peak_usage_fits_quota_and_limit_range() {
+        use autolabs_k8s::Quantity;
+        use k8s_openapi::api::batch::v1::{CronJob, Job};
+        use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+        type Usage = BTreeMap<String, Quantity>;
+        fn add(u: &mut Usage, k: &str, q: Quantity) {
+            let e = u.entry(k.to_string()).or_insert(Quantity::ZERO);
+            *e = e.checked_add(q).unwrap();
+        }
+        fn pod_usage(spec: &PodSpec) -> Usage {
+            let get = |c: &Container, what: &str, res: &str| -> Quantity {
+                let r = c.resources.clone().unwrap_or_default();
+                let m = if what == "requests" { r.requests } else { r.limits };
+                m.and_then(|m| m.get(res).map(|q| Quantity::parse(&q.0).unwrap())).unwrap_or(Quantity::ZERO)
+            };
+            let mut u = Usage::new();
+            for what in ["requests", "limits"] {
+                for res in ["cpu", "memory"] {
+                    let sum = spec
+                        .containers
+                        .iter()
+                        .fold(Quantity::ZERO, |a, c| a.checked_add(get(c, what, res)).unwrap());
+                    let init = spec
+                        .init_containers
+                        .iter()
+                        .flatten()
+                        .map(|c| get(c, what, res))
+                        .max()
+                        .unwrap_or(Quantity::ZERO);
+                    u.insert(format!("{what}.{res}"), sum.max(init));
+                }
+            }
+            u.insert("pods".into(), Quantity::from_units(1));
+            u
+        }
+        for profile in Profile::ALL {
+            for s3 in [false, true] {
+                let mut p = Platform::for_profile(profile, Provider::Aws);
+                if s3 {
+                    p.spec.backup.target.pvc = None;
+                    p.spec.backup.target.s3 = Some(crate::platform::S3Target {
+                        endpoint: "https://s3.example.com".into(),
+                        bucket: "b".into(),
+                        region: "eu-west-1".into(),
+                        secret_name: "s3".into(),
+                        cidr: None,
+                    });
+                }
+                let r = crate::render::render(&p);
+                let mut peak: BTreeMap<String, Usage> = BTreeMap::new();
+                let mut account = |ns: &str, spec: &PodSpec, copies: i128| {
+                    let u = peak.entry(ns.to_string()).or_default();
+                    for (k, v) in pod_usage(spec) {
+                        add(u, &k, v.checked_mul(copies).unwrap());
+                    }
+                };
+                let hpa_max = |name: &str| -> Option<i32> {
+                    r.typed::<HorizontalPodAutoscaler>()
+                        .into_iter()
+                        .find(|h| h.spec.as_ref().unwrap().scale_target_ref.name == name)
+                        .map(|h| h.spec.unwrap().max_replicas)
+                };
+                for d in r.typed::<Deployment>() {
+                    let name = d.metadata.name.clone().unwrap();
+                    let ns = d.metadata.namespace.clone().unwrap();
+                    let s = d.spec.unwrap();
+                    let replicas = hpa_max(&name).or(s.replicas).unwrap_or(1);
+                    let surge = i32::from(s.strategy.and_then(|st| st.type_).as_deref() != Some("Recreate"));
+                    account(&ns, &s.template.spec.unwrap(), (replicas + surge) as i128);
+                }
+                for st in r.typed::<StatefulSet>() {
+                    let ns = st.metadata.namespace.clone().unwrap();
+                    let s = st.spec.unwrap();
+                    account(&ns, &s.template.spec.unwrap(), s.replicas.unwrap_or(1) as i128);
+                }
+                for c in r.typed::<CronJob>() {
+                    let ns = c.metadata.namespace.clone().unwrap();
+                    account(&ns, &c.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap(), 1);
+                }
+                for j in r.typed::<Job>() {
+                    let ns = j.metadata.namespace.clone().unwrap();
+                    account(&ns, &j.spec.unwrap().template.spec.unwrap(), 1);
+                }
+                for (ns, usage) in &peak {
+                    let claims = r
+                        .of_kind("PersistentVolumeClaim")
+                        .filter(|m| m.namespace.as_deref() == Some(ns))
+                        .count()
+                        + r.typed::<StatefulSet>()
+                            .iter()
+                            .filter(|s| s.metadata.namespace.as_deref() == Some(ns))
+                            .map(|s| {
+                                let spec = s.spec.as_ref().unwrap();
+                                spec.volume_claim_templates.as_ref().map_or(0, |v| v.len())
+                                    * spec.replicas.unwrap_or(1) as usize
+                            })
+                            .sum::<usize>();
+                    for quota in r
+                        .typed::<ResourceQuota>()
+                        .into_iter()
+                        .filter(|q| q.metadata.namespace.as_deref() == Some(ns))
+                    {
+                        for (k, hard) in quota.spec.unwrap().hard.unwrap_or_default() {
+                            let hard = Quantity::parse(&hard.0).unwrap();
+                            let used = match k.as_str() {
+                                "persistentvolumeclaims" => Some(Quantity::from_units(claims as i128)),
+                                _ => usage.get(&k).copied(),
+                            };
+                            if let Some(used) = used {
+                                assert!(
+                                    used <= hard,
+                                    "{profile:?} s3={s3} {ns}: {k} peak {used} > quota {hard}"
+                                );
+                            }
+                        }
+                    }
+                    for lr in r
+                        .typed::<LimitRange>()
+                        .into_iter()
+                        .filter(|l| l.metadata.namespace.as_deref() == Some(ns))
+                    {
+                        for item in lr.spec.unwrap().limits.into_iter().filter(|i| i.type_ == "Container") {
+                            for (res, max) in item.max.unwrap_or_default() {
+                                let max = Quantity::parse(&max.0).unwrap();
+                                for m in r.manifests.iter().filter(|m| m.namespace.as_deref() == Some(ns)) {
+                                    for c in containers_of(&m.value) {
+                                        if let Some(l) = c["resources"]["limits"][&res].as_str() {
+                                            let l = Quantity::parse(l).unwrap();
+                                            assert!(
+                                                l <= max,
+                                                "{ns}/{}: {res} limit {l} > LimitRange max {max}",
+                                                m.name
+                                            );
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every container (init included) of a workload, CronJob or Job, as JSON.
+    fn containers_of(v: &serde_json::Value) -> Vec<serde_json::Value> {
+        let pod = if v["kind"] == "CronJob" {
+            &v["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        } else {
+            &v["spec"]["template"]["spec"]
+        };
+        ["containers", "initContainers"]
+            .iter()
+            .flat_map(|k| pod[*k].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// The objects these four modules add, in a full render of each profile.
+    fn ours(r: &Rendered) -> Vec<&crate::render::Manifest> {
+        let kinds = [
+            "ServiceAccount",
+            "PersistentVolumeClaim",
+            "ConfigMap",
+            "Service",
+            "Deployment",
+            "StatefulSet",
+            "CronJob",
+            "Job",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "PrometheusRule",
+        ];
+        r.manifests.iter().filter(|m| kinds.contains(&m.kind.as_str())).collect()
+    }
+
+    #[test]
+    fn full_render_is_deterministic_and_has_no_duplicates() {
+        for profile in Profile::ALL {
+            let p = Platform::for_profile(profile, Provider::Gcp);
+            let (a, b) = (crate::render::render(&p), crate::render::render(&p));
+            assert_eq!(crate::output::to_stream(&a), crate::output::to_stream(&b));
+            assert_eq!(a.files, b.files);
+            let mut seen = std::collections::BTreeSet::new();
+            for m in &a.manifests {
+                assert!(
+                    seen.insert((m.api_version.clone(), m.kind.clone(), m.namespace.clone(), m.name.clone())),
+                    "duplicate {}",
+                    m.id()
+                );
+            }
+        }
+    }
+
+    /// k8s.io/apimachinery/pkg/util/validation: IsDNS1123Subdomain for names,
+    /// IsValidLabelValue for label values; pkg/apis/batch/validation: a CronJob name leaves
+    /// room for the 11-character suffix of its Jobs (52 characters at most).
+    #[test]
+    fn names_and_labels_are_valid() {
+        for profile in Profile::ALL {
+            let r = crate::render::render(&Platform::for_profile(profile, Provider::Proxmox));
+            for m in ours(&r) {
+                assert!(autolabs_k8s::names::dns1123_subdomain(&m.name).is_empty(), "{}", m.id());
+                if m.kind == "Service" {
+                    assert!(autolabs_k8s::names::dns1123_label(&m.name).is_empty(), "{}", m.id());
+                }
+                if m.kind == "CronJob" {
+                    assert!(m.name.len() <= 52, "{}", m.id());
+                }
+                for (k, v) in m.value["metadata"]["labels"].as_object().into_iter().flatten() {
+                    assert!(autolabs_k8s::names::qualified_name(k).is_empty(), "{}: label key {k}", m.id());
+                    assert!(
+                        autolabs_k8s::names::label_value(v.as_str().unwrap()).is_empty(),
+                        "{}: {k}={v}",
+                        m.id()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every Service selects pods of ours and its named targetPorts exist on them
+    /// (k8s.io/kubernetes/pkg/api/v1/pod FindPort resolves a name against container ports).
+    #[test]
+    fn services_select_pods_with_their_ports() {
+        let r = crate::render::render(&Platform::for_profile(Profile::Production, Provider::Proxmox));
+        let pods = templates(&r);
+        for svc in r.typed::<Service>() {
+            let id =
+                format!("{}/{}", svc.metadata.namespace.clone().unwrap(), svc.metadata.name.clone().unwrap());
+            let spec = svc.spec.unwrap();
+            let Some(sel) = spec.selector else { continue };
+            let selector = autolabs_k8s::Selector::from_labels(sel);
+            let matching: Vec<&PodTemplateSpec> = pods
+                .iter()
+                .filter(|(_, t)| selector.matches(&t.metadata.clone().unwrap().labels.unwrap_or_default()))
+                .map(|(_, t)| t)
+                .collect();
+            if matching.is_empty() && !capacity::COMPONENTS.iter().any(|c| c.rendered && id.ends_with(c.app))
+            {
+                continue; // a Service of another module for pods we do not render
+            }
+            assert!(!matching.is_empty(), "{id} selects no pod");
+            for port in spec.ports.unwrap_or_default() {
+                if let Some(IntOrString::String(name)) = &port.target_port {
+                    let found = matching.iter().all(|t| {
+                        t.spec
+                            .as_ref()
+                            .unwrap()
+                            .containers
+                            .iter()
+                            .flat_map(|c| c.ports.iter().flatten())
+                            .any(|p| p.name.as_deref() == Some(name))
+                    });
+                    assert!(found, "{id}: targetPort {name} not on its pods");
                 }
             }
         }
