@@ -277,13 +277,27 @@ pub fn plan(spec: &PlatformSpec, input: PlanInput) -> Result<Plan, ModelError> {
             p.labs_that_fit,
             p.labs_that_fit_while_draining,
         )),
-        None => reasons.push(format!(
-            "No number of workers (up to {MAX_WORKERS}) of {} CPU / {} holds {students} labs of {lab_cpu} CPU / \
-             {lab_memory}: a lab (or a platform component) is larger than what one worker has left; use bigger \
-             workers or smaller labs.",
-            production_worker_pool(spec).cpu(),
-            production_worker_pool(spec).memory(),
-        )),
+        None => {
+            let pool = production_worker_pool(spec);
+            let prod = production_spec(spec, students, lab_cpu, lab_memory);
+            // Whether an extra, empty worker holds any lab at all.
+            let worker_holds_labs =
+                labs_fit(&with_workers(&prod, 64)).labs_that_fit > labs_fit(&with_workers(&prod, 32)).labs_that_fit;
+            reasons.push(if worker_holds_labs {
+                format!(
+                    "{students} students need more than {MAX_WORKERS} workers of {} CPU / {}: plan bigger workers.",
+                    pool.cpu(),
+                    pool.memory()
+                )
+            } else {
+                format!(
+                    "No number of workers of {} CPU / {} holds a lab of {lab_cpu} CPU / {lab_memory}: it is larger \
+                     than what one worker has left after its reserve; use bigger workers or smaller labs.",
+                    pool.cpu(),
+                    pool.memory()
+                )
+            })
+        }
     }
     if spec.profile == Profile::Production && fits {
         let configured_workers = spec.worker_nodes().count();
@@ -660,6 +674,23 @@ mod tests {
         let p = plan(&mvp(), input(2, "2", "512Mi")).unwrap();
         assert!(p.reasons.iter().any(|r| r.contains("above the labs LimitRange max")), "{:#?}", p.reasons);
         assert_eq!(p.labs_quota["limits.cpu"], q("4"), "limits raised to the request");
+    }
+
+    #[test]
+    fn no_sizing_says_why() {
+        let too_big = plan(&production(), input(3, "9", "1Gi")).unwrap();
+        assert!(
+            too_big.reasons.iter().any(|r| r.contains("holds a lab of 9 CPU / 1Gi")),
+            "{:#?}",
+            too_big.reasons
+        );
+        let too_many = plan(&production(), input(100_000, "500m", "512Mi")).unwrap();
+        assert!(too_many.production.is_none());
+        assert!(
+            too_many.reasons.iter().any(|r| r.contains("need more than 4096 workers")),
+            "{:#?}",
+            too_many.reasons
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Connection {
 /// The result of [`connlist`]: every workload (for graphs) and every allowed connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnList {
-    /// Every workload of the input, sorted, whether or not it has connections.
+    /// Every workload of the input, sorted by text, whether or not it has connections.
     pub workloads: Vec<Workload>,
     /// Sorted by source text, then destination text.
     pub connections: Vec<Connection>,
@@ -299,7 +299,7 @@ pub fn connlist(analysis: &Analysis, built: &Built<'_>) -> ConnList {
     }
 
     sort_connections(&mut connections);
-    workloads.sort();
+    workloads.sort_by_cached_key(ToString::to_string);
     ConnList { workloads, connections }
 }
 

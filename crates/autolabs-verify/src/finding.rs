@@ -114,13 +114,16 @@ impl Finding {
 }
 
 /// Counts by severity, plus what was read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
     pub objects: usize,
     pub files: usize,
+    /// Objects of kinds no engine reads (kept, not errors), by `Kind`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub skipped: std::collections::BTreeMap<String, usize>,
 }
 
 impl Summary {
@@ -132,6 +135,23 @@ impl Summary {
             infos: count(Severity::Info),
             objects,
             files,
+            skipped: Default::default(),
         }
     }
+}
+
+/// Kinds some engine reads; everything else is counted as skipped.
+pub fn is_read_by_an_engine(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        ("", "Pod" | "Namespace" | "LimitRange" | "ResourceQuota" | "ServiceAccount" | "PersistentVolumeClaim" | "ReplicationController" | "PodTemplate" | "ConfigMap")
+            | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+            | ("batch", "Job" | "CronJob")
+            | ("networking.k8s.io", "NetworkPolicy")
+            | ("rbac.authorization.k8s.io", "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding")
+            | ("storage.k8s.io", "StorageClass")
+            | ("policy", "PodDisruptionBudget")
+            | ("autoscaling", "HorizontalPodAutoscaler")
+            | ("monitoring.coreos.com", "PrometheusRule")
+    )
 }

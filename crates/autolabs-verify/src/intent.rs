@@ -53,6 +53,8 @@ pub struct Proof {
     pub findings: Vec<Finding>,
     /// (from, to) → allowed connections; `internet` is a row and a column.
     pub matrix: BTreeMap<(String, String), String>,
+    /// (from, to) → what the flows intend, at namespace granularity (same keys as `matrix`).
+    pub intended: BTreeMap<(String, String), String>,
     /// How many flows, pod classes and class pairs were checked.
     pub flows_checked: usize,
     pub classes: usize,
@@ -375,9 +377,21 @@ pub fn prove(set: &ObjectSet, intent: &Intent) -> Proof {
         }
     }
 
+    // What the flows intend, namespace by namespace (address ranges other than the internet
+    // are not namespaces and stay out of the picture).
+    let mut intended_ns: BTreeMap<(String, String), ConnSet> = BTreeMap::new();
+    for f in &intent.flows {
+        let side = |e: &FlowEnd| e.namespace.clone().or_else(|| e.internet.then(|| "internet".to_string()));
+        if let (Some(from), Some(to)) = (side(&f.from), side(&f.to)) {
+            intended_ns.entry((from, to)).or_insert_with(ConnSet::empty).add(&conn_of(&f.ports));
+        }
+    }
+    proof.intended = intended_ns.into_iter().map(|(k, c)| (k, c.to_string())).collect();
+
     // The namespace matrix, with the internet as one more row and column.
     for ((from, to), c) in a.namespace_matrix() {
-        if !c.is_empty() {
+        // Pairs entirely outside the governed namespaces (kube-system to itself) are not ours.
+        if !c.is_empty() && (governed(&from) || governed(&to)) {
             proof.matrix.insert((from, to), c.to_string());
         }
     }
@@ -393,12 +407,12 @@ pub fn prove(set: &ObjectSet, intent: &Intent) -> Proof {
         in_by_ns.entry(ns).or_insert_with(ConnSet::empty).add(&a.allowed(internet, Endpoint::Pod(*id)));
     }
     for (ns, c) in out_by_ns {
-        if !c.is_empty() {
+        if !c.is_empty() && governed(&ns) {
             proof.matrix.insert((ns, "internet".into()), c.to_string());
         }
     }
     for (ns, c) in in_by_ns {
-        if !c.is_empty() {
+        if !c.is_empty() && governed(&ns) {
             proof.matrix.insert(("internet".into(), ns), c.to_string());
         }
     }

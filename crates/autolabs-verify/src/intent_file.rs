@@ -221,8 +221,6 @@ fn read_flows(errors: &mut Errors<'_>, value: Option<&Value>) -> Vec<Flow> {
                 Some("each flow needs its own name"),
             );
         }
-        check_endpoint(errors, &format!("{field}.from"), &flow.from);
-        check_endpoint(errors, &format!("{field}.to"), &flow.to);
         if !flow.from.is_in_cluster() && !flow.to.is_in_cluster() {
             errors.push(
                 &field,
@@ -235,7 +233,8 @@ fn read_flows(errors: &mut Errors<'_>, value: Option<&Value>) -> Vec<Flow> {
     flows
 }
 
-/// One flow, each of its fields read on its own so that every problem gets its own path.
+/// One flow, each of its fields read on its own so that every problem gets its own path; each
+/// endpoint is checked as soon as it is read. `None` when anything is wrong with the flow.
 fn read_flow(errors: &mut Errors<'_>, field: &str, item: &Value) -> Option<Flow> {
     let Value::Object(map) = item else {
         errors.push(field, "a flow must be a mapping with name, from, to and ports", None);
@@ -249,7 +248,9 @@ fn read_flow(errors: &mut Errors<'_>, field: &str, item: &Value) -> Option<Flow>
                 errors.read::<String>(&path, value);
             }
             "from" | "to" => {
-                errors.read::<Endpoint>(&path, value);
+                if let Some(end) = errors.read::<Endpoint>(&path, value) {
+                    check_endpoint(errors, &path, &end);
+                }
             }
             "ports" => match value {
                 Value::Array(ports) => {
@@ -419,6 +420,16 @@ spec:
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"spec.flows[0].ports[0]"), "{fields:?}");
         assert!(fields.contains(&"spec.flows[1].to"), "{fields:?}");
+        // An endpoint problem is found even when another field of the same flow is broken.
+        let text = GOOD.replacen("[8080, UDP/53]", "[0]", 1).replacen(
+            "namespace: shop, pods: {app: web}",
+            "internet: true, pods: {app: web}",
+            1,
+        );
+        let errors = load_intent(&text, "i.yaml").err().map(|e| e.0).unwrap_or_default();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"spec.flows[0].from.pods"), "{fields:?}");
+        assert!(fields.contains(&"spec.flows[0].ports[0]"), "{fields:?}");
     }
 
     #[test]

@@ -224,6 +224,21 @@ impl ObjectSet {
             });
             return;
         }
+        for field in ["name", "namespace"] {
+            let v = &value["metadata"][field];
+            if !v.is_null() && !v.is_string() {
+                let path = if prefix.is_empty() { format!("metadata.{field}") } else { format!("{prefix}.metadata.{field}") };
+                self.errors.push(LoadError {
+                    file: file.into(),
+                    line: locations.find(&path).map(|p| p.line).unwrap_or(line),
+                    column: locations.find(&path).map(|p| p.column).unwrap_or(1),
+                    message: format!(
+                        "metadata.{field} must be a string, found {v} (YAML reads unquoted y, n, yes, no, on, off, numbers as other types: quote it)"
+                    ),
+                });
+                return;
+            }
+        }
         if let Some(mut obj) = Object::from_value(value, file) {
             obj.line = line;
             obj.locations = locations.clone();
@@ -353,6 +368,16 @@ mod tests {
         assert!(set.errors[0].line >= 5);
         assert!(set.errors[1].message.contains("missing apiVersion"));
         assert_eq!(set.errors[1].line, 7);
+    }
+
+    #[test]
+    fn non_string_names_are_errors_not_silently_default() {
+        let mut set = ObjectSet::default();
+        set.add_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: 0755\n", "n.yaml");
+        assert!(set.objects.is_empty());
+        assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+        assert_eq!(set.errors[0].line, 5);
+        assert!(set.errors[0].message.contains("must be a string"));
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub fn table(findings: &[Finding], summary: &Summary) -> String {
         "{} error(s), {} warning(s), {} info; {} object(s) from {} file(s)",
         summary.errors, summary.warnings, summary.infos, summary.objects, summary.files
     );
+    if !summary.skipped.is_empty() {
+        let kinds: Vec<String> = summary.skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = writeln!(out, "skipped (no engine reads these kinds): {}", kinds.join(", "));
+    }
     out
 }
 
@@ -200,11 +204,52 @@ fn matrix_axes(matrix: &std::collections::BTreeMap<(String, String), String>) ->
     names
 }
 
-/// The matrix as a self-contained HTML page: rows are sources, columns destinations.
-pub fn matrix_html(matrix: &std::collections::BTreeMap<(String, String), String>) -> String {
-    let names = matrix_axes(matrix);
-    let mut out = String::from(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>autolabs isolation matrix</title>\n<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;font-size:13px}td.allow{background:#fde2b3}td.deny{background:#e6f4ea;color:#777}th.row{text-align:right}</style></head><body>\n<h1>Allowed connections</h1><p>Rows: source namespace; columns: destination. Empty cells: denied.</p>\n<table><tr><th>from \\ to</th>",
+/// One cell of the picture: its class (colour) and text.
+fn matrix_cell(
+    actual: &std::collections::BTreeMap<(String, String), String>,
+    intended: Option<&std::collections::BTreeMap<(String, String), String>>,
+    from: &str,
+    to: &str,
+) -> (&'static str, String) {
+    let key = (from.to_string(), to.to_string());
+    let got = actual.get(&key);
+    let Some(intended) = intended else {
+        return match got {
+            Some(c) => ("allow", c.clone()),
+            None => ("deny", String::new()),
+        };
+    };
+    match (got, intended.get(&key)) {
+        (None, None) => ("deny", String::new()),
+        (Some(g), Some(w)) if g == w => ("ok", g.clone()),
+        (Some(g), Some(w)) => ("open", format!("{g} (intended: {w})")),
+        (Some(g), None) => ("open", format!("{g} (not intended)")),
+        (None, Some(w)) => ("blocked", format!("blocked (intended: {w})")),
+    }
+}
+
+const CELL_COLOURS: [(&str, &str); 5] =
+    [("ok", "#d4edda"), ("allow", "#fde2b3"), ("open", "#f8c0c0"), ("blocked", "#ffe08a"), ("deny", "#f2f2f2")];
+
+fn colour(class: &str) -> &'static str {
+    CELL_COLOURS.iter().find(|(c, _)| *c == class).map(|(_, v)| *v).unwrap_or("#ffffff")
+}
+
+/// The matrix as a self-contained HTML page: rows are sources, columns destinations; with an
+/// intent, cells are coloured intended (green), too open (red) or blocked (yellow).
+pub fn matrix_html(
+    matrix: &std::collections::BTreeMap<(String, String), String>,
+    intended: Option<&std::collections::BTreeMap<(String, String), String>>,
+) -> String {
+    let mut all = matrix.clone();
+    if let Some(i) = intended {
+        all.extend(i.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let names = matrix_axes(&all);
+    let style: String = CELL_COLOURS.iter().map(|(c, v)| format!("td.{c}{{background:{v}}}")).collect();
+    let mut out = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>autolabs isolation matrix</title>\n<style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px;font-size:13px}}th.row{{text-align:right}}{style}</style></head><body>\n<h1>Allowed connections</h1><p>Rows: source namespace; columns: destination; cells: allowed ports.{}</p>\n<table><tr><th>from \\ to</th>",
+        if intended.is_some() { " Green: as intended; red: allowed but not intended; yellow: intended but blocked; grey: denied." } else { " Grey: denied." }
     );
     for n in &names {
         let _ = write!(out, "<th>{}</th>", xml(n));
@@ -213,12 +258,9 @@ pub fn matrix_html(matrix: &std::collections::BTreeMap<(String, String), String>
     for from in &names {
         let _ = write!(out, "<tr><th class=\"row\">{}</th>", xml(from));
         for to in &names {
-            match matrix.get(&(from.clone(), to.clone())) {
-                Some(c) => {
-                    let _ = write!(out, "<td class=\"allow\">{}</td>", xml(c));
-                }
-                None => out.push_str("<td class=\"deny\">&#8212;</td>"),
-            }
+            let (class, text) = matrix_cell(matrix, intended, from, to);
+            let text = if text.is_empty() { "&#8212;".to_string() } else { xml(&text) };
+            let _ = write!(out, "<td class=\"{class}\">{text}</td>");
         }
         out.push_str("</tr>\n");
     }
@@ -226,14 +268,21 @@ pub fn matrix_html(matrix: &std::collections::BTreeMap<(String, String), String>
     out
 }
 
-/// The matrix as an SVG grid (no external tools needed).
-pub fn matrix_svg(matrix: &std::collections::BTreeMap<(String, String), String>) -> String {
-    let names = matrix_axes(matrix);
-    let (label_w, cell_w, cell_h) = (130usize, 120usize, 28usize);
+/// The matrix as an SVG grid (no external tools needed), coloured like [`matrix_html`].
+pub fn matrix_svg(
+    matrix: &std::collections::BTreeMap<(String, String), String>,
+    intended: Option<&std::collections::BTreeMap<(String, String), String>>,
+) -> String {
+    let mut all = matrix.clone();
+    if let Some(i) = intended {
+        all.extend(i.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let names = matrix_axes(&all);
+    let (label_w, cell_w, cell_h) = (130usize, 150usize, 28usize);
     let width = label_w + cell_w * names.len() + 10;
     let height = cell_h * (names.len() + 1) + 10;
     let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"10\">\n"
     );
     for (j, to) in names.iter().enumerate() {
         let _ = writeln!(
@@ -245,31 +294,20 @@ pub fn matrix_svg(matrix: &std::collections::BTreeMap<(String, String), String>)
     }
     for (i, from) in names.iter().enumerate() {
         let y = cell_h * (i + 1);
-        let _ = writeln!(
-            out,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-weight=\"bold\">{}</text>",
-            label_w - 6,
-            y + 18,
-            xml(from)
-        );
+        let _ = writeln!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-weight=\"bold\">{}</text>", label_w - 6, y + 18, xml(from));
         for (j, to) in names.iter().enumerate() {
             let x = label_w + j * cell_w;
-            let (fill, text) = match matrix.get(&(from.clone(), to.clone())) {
-                Some(c) => ("#fde2b3", c.as_str()),
-                None => ("#e6f4ea", ""),
-            };
+            let (class, text) = matrix_cell(matrix, intended, from, to);
             let _ = writeln!(
                 out,
-                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{fill}\" stroke=\"#999\"/>"
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{}\" stroke=\"#999\"><title>{} → {}: {}</title></rect>",
+                colour(class),
+                xml(from),
+                xml(to),
+                xml(if text.is_empty() { "denied" } else { &text })
             );
             if !text.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                    x + cell_w / 2,
-                    y + 18,
-                    xml(text)
-                );
+                let _ = writeln!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x + cell_w / 2, y + 18, xml(&text));
             }
         }
     }

@@ -28,16 +28,39 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Why a connection is allowed (the rules) or denied (the policies), exit 0 allowed / 1 denied.
     Explain(cmd::explain::Args),
+    /// Every allowed connection between workloads (and external ranges), np-guard's format.
+    Connlist(cmd::connlist::Args),
+    /// Connections added, removed or changed between two manifest sets (exit 1 on any change).
+    Diff(cmd::diff::Args),
     /// Print performance figures on synthetic clusters (no assertions).
     Bench(cmd::bench::Args),
     /// Can a user do something? `kubectl auth can-i`, answered from manifests (exit 0 yes, 1 no).
     CanI(cmd::rbac::CanIArgs),
     /// Who can do something? Every subject with the binding → role → rule that allows it.
     WhoCan(cmd::rbac::WhoCanArgs),
+    /// Capacity plan for N students: quotas, node count and sizes, when single-node stops being enough.
+    Plan(cmd::plan::Args),
+    /// Backups: `check` finds stateful workloads without a backup or restore path; `restore-plan` prints the steps.
+    #[command(subcommand)]
+    Backup(cmd::backup::Command),
+    /// Upgrades: `plan` checks removed APIs for a target version and prints the node rollout order.
+    #[command(subcommand)]
+    Upgrade(cmd::upgrade::Command),
+    /// Server-side apply of the rendered baseline to the current kubeconfig's cluster (--dry-run, --prune).
+    Apply(cmd::apply::Args),
+    /// Save the live cluster's objects as one YAML file that `autolabs verify FILE` checks offline.
+    Dump(cmd::dump::Args),
+    /// `up --simulate`: a local fake API server (a simulator, not a cluster) with the baseline applied.
+    Up(cmd::up::Args),
+    /// The lab API: create, track, extend and delete student labs (needs a bearer token).
+    Serve(cmd::serve::Args),
+    /// The operator's client of the lab API: create, get, list, delete, extend, capacity.
+    Lab(cmd::lab::Args),
 }
 
 /// Exit codes: 0 success, 1 findings or failure of the operation, 2 usage or input errors.
 pub fn run() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(a),
@@ -45,9 +68,19 @@ pub fn run() -> ExitCode {
         Command::Render(a) => cmd::render::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Connlist(a) => cmd::connlist::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::CanI(a) => cmd::rbac::can_i(a),
         Command::WhoCan(a) => cmd::rbac::who_can(a),
+        Command::Plan(a) => cmd::plan::run(a),
+        Command::Backup(c) => cmd::backup::run(c),
+        Command::Upgrade(c) => cmd::upgrade::run(c),
+        Command::Apply(a) => cmd::apply::run(a),
+        Command::Dump(a) => cmd::dump::run(a),
+        Command::Up(a) => cmd::up::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Lab(a) => cmd::lab::run(a),
     };
     match result {
         Ok(code) => code,
@@ -56,4 +89,22 @@ pub fn run() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `autolabs … | head` closes stdout early; `println!` then panics with "Broken pipe". Like
+/// other Unix tools, exit quietly instead of printing a panic.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

@@ -70,8 +70,20 @@ pub const DEPRECATED_APIS: &[DeprecatedApi] = &[
     api("extensions/v1beta1", "NetworkPolicy", 9, Some(16), "networking.k8s.io/v1"),
     api("extensions/v1beta1", "PodSecurityPolicy", 10, Some(16), NO_PSP),
     // v1.22
-    api("admissionregistration.k8s.io/v1beta1", "MutatingWebhookConfiguration", 16, Some(22), "admissionregistration.k8s.io/v1"),
-    api("admissionregistration.k8s.io/v1beta1", "ValidatingWebhookConfiguration", 16, Some(22), "admissionregistration.k8s.io/v1"),
+    api(
+        "admissionregistration.k8s.io/v1beta1",
+        "MutatingWebhookConfiguration",
+        16,
+        Some(22),
+        "admissionregistration.k8s.io/v1",
+    ),
+    api(
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+        16,
+        Some(22),
+        "admissionregistration.k8s.io/v1",
+    ),
     api("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition", 16, Some(22), "apiextensions.k8s.io/v1"),
     api("apiregistration.k8s.io/v1beta1", "APIService", 19, Some(22), "apiregistration.k8s.io/v1"),
     api("authentication.k8s.io/v1beta1", "TokenReview", 19, Some(22), "authentication.k8s.io/v1"),
@@ -85,7 +97,13 @@ pub const DEPRECATED_APIS: &[DeprecatedApi] = &[
     api("networking.k8s.io/v1beta1", "Ingress", 19, Some(22), "networking.k8s.io/v1"),
     api("networking.k8s.io/v1beta1", "IngressClass", 19, Some(22), "networking.k8s.io/v1"),
     api("rbac.authorization.k8s.io/v1beta1", "ClusterRole", 17, Some(22), "rbac.authorization.k8s.io/v1"),
-    api("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding", 17, Some(22), "rbac.authorization.k8s.io/v1"),
+    api(
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRoleBinding",
+        17,
+        Some(22),
+        "rbac.authorization.k8s.io/v1",
+    ),
     api("rbac.authorization.k8s.io/v1beta1", "Role", 17, Some(22), "rbac.authorization.k8s.io/v1"),
     api("rbac.authorization.k8s.io/v1beta1", "RoleBinding", 17, Some(22), "rbac.authorization.k8s.io/v1"),
     api("scheduling.k8s.io/v1beta1", "PriorityClass", 14, Some(22), "scheduling.k8s.io/v1"),
@@ -102,17 +120,53 @@ pub const DEPRECATED_APIS: &[DeprecatedApi] = &[
     api("policy/v1beta1", "PodSecurityPolicy", 21, Some(25), NO_PSP),
     api("node.k8s.io/v1beta1", "RuntimeClass", 22, Some(25), "node.k8s.io/v1"),
     // v1.26
-    api("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema", 23, Some(26), "flowcontrol.apiserver.k8s.io/v1"),
-    api("flowcontrol.apiserver.k8s.io/v1beta1", "PriorityLevelConfiguration", 23, Some(26), "flowcontrol.apiserver.k8s.io/v1"),
+    api(
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "FlowSchema",
+        23,
+        Some(26),
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+    api(
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "PriorityLevelConfiguration",
+        23,
+        Some(26),
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
     api("autoscaling/v2beta2", "HorizontalPodAutoscaler", 23, Some(26), "autoscaling/v2"),
     // v1.27
     api("storage.k8s.io/v1beta1", "CSIStorageCapacity", 24, Some(27), "storage.k8s.io/v1"),
     // v1.29
-    api("flowcontrol.apiserver.k8s.io/v1beta2", "FlowSchema", 26, Some(29), "flowcontrol.apiserver.k8s.io/v1"),
-    api("flowcontrol.apiserver.k8s.io/v1beta2", "PriorityLevelConfiguration", 26, Some(29), "flowcontrol.apiserver.k8s.io/v1"),
+    api(
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        "FlowSchema",
+        26,
+        Some(29),
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+    api(
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        "PriorityLevelConfiguration",
+        26,
+        Some(29),
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
     // v1.32
-    api("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", 29, Some(32), "flowcontrol.apiserver.k8s.io/v1"),
-    api("flowcontrol.apiserver.k8s.io/v1beta3", "PriorityLevelConfiguration", 29, Some(32), "flowcontrol.apiserver.k8s.io/v1"),
+    api(
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        "FlowSchema",
+        29,
+        Some(32),
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+    api(
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        "PriorityLevelConfiguration",
+        29,
+        Some(32),
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
     // Deprecated, still served.
     api("v1", "ComponentStatus", 19, None, "nothing: query the components' /livez and /readyz endpoints"),
     api("v1", "Endpoints", 33, None, "discovery.k8s.io/v1 EndpointSlice"),
@@ -207,9 +261,14 @@ pub fn parse_pod_security_version(value: &str) -> Option<Option<u32>> {
     minor.parse().ok().map(Some)
 }
 
+/// One finding per namespace for its pins older than the target (a warning when the enforce
+/// pin is among them), and one error per malformed version label.
 fn pod_security_versions(ns: &Object, target: u32) -> Vec<Finding> {
     let labels = ns.labels();
     let mut out = Vec::new();
+    let mut older: Vec<String> = Vec::new();
+    let mut enforce_older = false;
+    let mut first_path = None;
     for mode in PSA_MODES {
         let key = format!("pod-security.kubernetes.io/{mode}-version");
         let Some(value) = labels.get(&key) else { continue };
@@ -225,27 +284,32 @@ fn pod_security_versions(ns: &Object, target: u32) -> Vec<Finding> {
                 .at(ns, &path),
             ),
             Some(Some(minor)) if minor < target => {
-                let severity = if mode == "enforce" { Severity::Warning } else { Severity::Info };
-                let level = labels
-                    .get(&format!("pod-security.kubernetes.io/{mode}"))
-                    .map(String::as_str)
-                    .unwrap_or("privileged");
-                out.push(
-                    Finding::new(
-                        ENGINE,
-                        "pod-security-version",
-                        severity,
-                        format!(
-                            "{key}={value} is older than the target 1.{target}: after the upgrade pods are still \
-                             checked against the v1.{minor} {level} rules; check them with `autolabs verify \
-                             --pod-security {level}:v1.{target}`, then raise the pin"
-                        ),
-                    )
-                    .at(ns, &path),
-                );
+                enforce_older |= mode == "enforce";
+                first_path.get_or_insert(path);
+                older.push(format!("{mode}-version={value}"));
             }
             Some(_) => {}
         }
+    }
+    if let Some(path) = first_path {
+        let level =
+            labels.get("pod-security.kubernetes.io/enforce").map(String::as_str).unwrap_or("privileged");
+        let severity = if enforce_older { Severity::Warning } else { Severity::Info };
+        out.push(
+            Finding::new(
+                ENGINE,
+                "pod-security-version",
+                severity,
+                format!(
+                    "namespace {} pins Pod Security {} older than the target 1.{target}: after the upgrade its pods \
+                     are still checked against the pinned rules; check them with `autolabs verify --pod-security \
+                     {level}:v1.{target}`, then raise the pins",
+                    ns.name,
+                    older.join(", ")
+                ),
+            )
+            .at(ns, &path),
+        );
     }
     out
 }
@@ -283,7 +347,9 @@ pub fn blocking_pdbs(set: &ObjectSet) -> Vec<BlockingPdb> {
         let Ok(pdb) = o.typed::<PodDisruptionBudget>() else { continue };
         let Some(spec) = pdb.spec else { continue };
         // A null selector selects nothing; `{}` selects every pod of the namespace.
-        let Some(selector) = spec.selector.as_ref().and_then(|s| Selector::from_k8s(s).ok()) else { continue };
+        let Some(selector) = spec.selector.as_ref().and_then(|s| Selector::from_k8s(s).ok()) else {
+            continue;
+        };
         let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
         let expected: i32 = replicas_matching(set, &ns, &selector);
         if expected == 0 {
@@ -344,12 +410,32 @@ fn replicas_matching(set: &ObjectSet, ns: &str, selector: &Selector) -> i32 {
         }
         let Some(t) = o.pod_template() else { continue };
         if selector.matches(&t.meta.labels.clone().unwrap_or_default()) {
-            // `replicas` defaults to 1 (apps/v1 defaults.go).
-            let replicas = o.value["spec"]["replicas"].as_i64().unwrap_or(1);
+            let replicas = replicas_of(set, o).0;
             total = total.saturating_add(i32::try_from(replicas).unwrap_or(i32::MAX));
         }
     }
     total
+}
+
+/// The replicas a workload runs with at least: `spec.replicas`, else (a HorizontalPodAutoscaler
+/// owns the count) the `minReplicas` of the autoscaler that targets it, else 1 (the apps/v1
+/// default). Returns the autoscaler's name when one decides.
+// k8s.io/kubernetes/pkg/apis/apps/v1/defaults.go (replicas default 1);
+// pkg/apis/autoscaling/v2/defaults.go (minReplicas default 1).
+pub(crate) fn replicas_of(set: &ObjectSet, o: &Object) -> (i64, Option<String>) {
+    if let Some(r) = o.value["spec"]["replicas"].as_i64() {
+        return (r, None);
+    }
+    let hpa = set.of_kind("autoscaling", "HorizontalPodAutoscaler").find(|h| {
+        let target = &h.value["spec"]["scaleTargetRef"];
+        h.namespace == o.namespace
+            && target["kind"].as_str() == Some(o.kind.as_str())
+            && target["name"].as_str() == Some(o.name.as_str())
+    });
+    match hpa {
+        Some(h) => (h.value["spec"]["minReplicas"].as_i64().unwrap_or(1), Some(h.name.clone())),
+        None => (1, None),
+    }
 }
 
 /// The node-by-node upgrade from the config's `kubernetesVersion` to 1.`target_minor`, one
@@ -379,9 +465,7 @@ pub fn rollout_order(spec: &PlatformSpec, target_minor: u32, pdbs: &[BlockingPdb
             (current + 1..=target_minor).map(|m| format!("1.{m}")).collect::<Vec<_>>().join(" → ")
         ));
     }
-    let drain = |node: &str| {
-        format!("kubectl drain {node} --ignore-daemonsets --delete-emptydir-data")
-    };
+    let drain = |node: &str| format!("kubectl drain {node} --ignore-daemonsets --delete-emptydir-data");
     let kubelet = |m: u32| {
         format!(
             "upgrade the kubelet and kubectl packages to 1.{m}.x, `systemctl daemon-reload && systemctl restart kubelet`"
@@ -396,6 +480,9 @@ pub fn rollout_order(spec: &PlatformSpec, target_minor: u32, pdbs: &[BlockingPdb
             pdbs.iter().map(|p| format!("{} ({})", p.id(), p.reason)).collect::<Vec<_>>().join(", ")
         )
     };
+    if spec.profile == Profile::Production {
+        steps.push(format!("Drains honour PodDisruptionBudgets: {blockers}."));
+    }
     for m in current + 1..=target_minor {
         let hop = format!("1.{}→1.{m}", m - 1);
         match spec.profile {
@@ -414,7 +501,9 @@ pub fn rollout_order(spec: &PlatformSpec, target_minor: u32, pdbs: &[BlockingPdb
                 let cps: Vec<String> = spec.control_plane.nodes.iter().map(|n| n.name.clone()).collect();
                 for (i, node) in cps.iter().enumerate() {
                     let kubeadm = if i == 0 {
-                        format!("`kubeadm upgrade plan`, then `kubeadm upgrade apply v1.{m}.x` (upgrades the control-plane static pods, etcd and the cluster's kubeadm config)")
+                        format!(
+                            "`kubeadm upgrade plan`, then `kubeadm upgrade apply v1.{m}.x` (upgrades the control-plane static pods, etcd and the cluster's kubeadm config)"
+                        )
                     } else {
                         "`kubeadm upgrade node` (upgrades this node's static pods and etcd member)".into()
                     };
@@ -433,8 +522,9 @@ pub fn rollout_order(spec: &PlatformSpec, target_minor: u32, pdbs: &[BlockingPdb
                     let node = format!("worker-{w}");
                     steps.push(format!(
                         "[{hop}] worker {w}/{workers}: {node}: upgrade the kubeadm package to 1.{m}.x, `kubeadm upgrade \
-                         node`; `kubectl cordon {node}`; {} ({blockers}); {}; `kubectl uncordon {node}`; wait until it \
-                         is Ready and its pods are running before the next worker.",
+                         node`; `kubectl cordon {node}`; {} (waits on the blocking budgets above for their pods on \
+                         this node); {}; `kubectl uncordon {node}`; wait until it is Ready and its pods are running \
+                         before the next worker.",
                         drain(&node),
                         kubelet(m),
                     ));
@@ -506,7 +596,11 @@ mod tests {
         // Same version, a kind that was never there: not flagged.
         assert!(lookup("batch/v1beta1", "Job").is_none());
         // Current versions: nothing.
-        let set = set_of(&format!("{}---\n{}", object("batch/v1", "CronJob"), object("policy/v1", "PodDisruptionBudget")));
+        let set = set_of(&format!(
+            "{}---\n{}",
+            object("batch/v1", "CronJob"),
+            object("policy/v1", "PodDisruptionBudget")
+        ));
         assert!(check(&set, 35).is_empty());
     }
 
@@ -523,11 +617,26 @@ mod tests {
     fn pod_security_versions_by_rule() {
         // (labels, target, expected (severity, mode) list, upstream rule)
         let rows: [(&str, u32, &[Severity], &str); 5] = [
-            ("enforce: restricted\n    pod-security.kubernetes.io/enforce-version: v1.30", 32, &[Severity::Warning], "older enforce pin"),
-            ("audit: restricted\n    pod-security.kubernetes.io/audit-version: v1.28", 32, &[Severity::Info], "older audit pin"),
+            (
+                "enforce: restricted\n    pod-security.kubernetes.io/enforce-version: v1.30",
+                32,
+                &[Severity::Warning],
+                "older enforce pin",
+            ),
+            (
+                "audit: restricted\n    pod-security.kubernetes.io/audit-version: v1.28",
+                32,
+                &[Severity::Info],
+                "older audit pin",
+            ),
             ("enforce-version: latest", 32, &[], "latest follows the cluster"),
             ("enforce-version: v1.32", 32, &[], "pinned at the target"),
-            ("enforce-version: 1.30", 32, &[Severity::Error], "helpers.go ParseVersion needs the v prefix"),
+            (
+                "enforce-version: \"1.30\"",
+                32,
+                &[Severity::Error],
+                "helpers.go ParseVersion needs the v prefix",
+            ),
         ];
         for (labels, target, expected, rule) in rows {
             let set = set_of(&format!(
@@ -543,23 +652,42 @@ mod tests {
 
     #[test]
     fn pdbs_that_block_a_drain() {
+        let autoscaled = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: auto, namespace: ns}\nspec:\n  selector: {matchLabels: {app: auto}}\n  template:\n    metadata: {labels: {app: auto}}\n    spec: {containers: [{name: c, image: i}]}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: auto, namespace: ns}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: auto}\n  minReplicas: 2\n  maxReplicas: 5\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: manual, namespace: ns}\nspec:\n  selector: {matchLabels: {app: manual}}\n  template:\n    metadata: {labels: {app: manual}}\n    spec: {containers: [{name: c, image: i}]}\n";
         let workloads = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: ns}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: c, image: i}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: ns}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: i}]}\n";
         // (budget, blocks, upstream rule)
         let rows = [
             ("minAvailable: 1\n  selector: {matchLabels: {app: db}}", true, "minAvailable 1 ≥ 1 replica"),
-            ("minAvailable: 1\n  selector: {matchLabels: {app: web}}", false, "minAvailable 1 of 2: one eviction allowed"),
+            (
+                "minAvailable: 1\n  selector: {matchLabels: {app: web}}",
+                false,
+                "minAvailable 1 of 2: one eviction allowed",
+            ),
             ("minAvailable: 2\n  selector: {matchLabels: {app: web}}", true, "minAvailable 2 ≥ 2 replicas"),
             ("maxUnavailable: 0\n  selector: {matchLabels: {app: web}}", true, "maxUnavailable 0"),
             ("maxUnavailable: 1\n  selector: {matchLabels: {app: web}}", false, "maxUnavailable 1"),
             ("minAvailable: \"51%\"\n  selector: {matchLabels: {app: web}}", true, "51% of 2 rounds up to 2"),
             ("minAvailable: \"50%\"\n  selector: {matchLabels: {app: web}}", false, "50% of 2 is 1"),
-            ("maxUnavailable: \"10%\"\n  selector: {matchLabels: {app: web}}", false, "10% of 2 rounds up to 1"),
+            (
+                "maxUnavailable: \"10%\"\n  selector: {matchLabels: {app: web}}",
+                false,
+                "10% of 2 rounds up to 1",
+            ),
             ("minAvailable: 1\n  selector: {matchLabels: {app: none}}", false, "covers no pod"),
-            ("minAvailable: 3\n  selector: {}", true, "empty selector: every pod (3)"),
+            ("minAvailable: 6\n  selector: {}", true, "empty selector: every pod (1 + 2 + 2 + 1)"),
+            (
+                "minAvailable: 1\n  selector: {matchLabels: {app: auto}}",
+                false,
+                "no replicas: the HPA's minReplicas (2) count, 1 < 2",
+            ),
+            (
+                "minAvailable: 1\n  selector: {matchLabels: {app: manual}}",
+                true,
+                "no replicas, no HPA: 1 (defaults.go), 1 ≥ 1",
+            ),
         ];
         for (budget, blocks, rule) in rows {
             let set = set_of(&format!(
-                "{workloads}---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: b, namespace: ns}}\nspec:\n  {budget}\n"
+                "{workloads}{autoscaled}---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {{name: b, namespace: ns}}\nspec:\n  {budget}\n"
             ));
             let got = blocking_pdbs(&set);
             assert_eq!(!got.is_empty(), blocks, "{rule}: {got:?}");
@@ -585,9 +713,11 @@ mod tests {
         let last_cp = steps.iter().rposition(|s| s.contains("control plane")).unwrap();
         assert!(last_cp < first_worker);
         let w = &steps[first_worker];
-        let order = ["kubectl cordon", "kubectl drain", "kubelet", "kubectl uncordon"].map(|s| w.find(s).unwrap());
+        let order =
+            ["kubectl cordon", "kubectl drain", "kubelet", "kubectl uncordon"].map(|s| w.find(s).unwrap());
         assert!(order.windows(2).all(|x| x[0] < x[1]), "{w}");
-        assert!(w.contains("infrastructure/postgres (minAvailable 1 ≥ 1 replica)"), "{w}");
+        let budgets = steps.iter().find(|s| s.starts_with("Drains honour PodDisruptionBudgets")).unwrap();
+        assert!(budgets.contains("infrastructure/postgres (minAvailable 1 ≥ 1 replica)"), "{budgets}");
         // Two minor versions: two hops, in order.
         let steps = rollout_order(&p.spec, 32, &[]);
         assert!(steps.iter().any(|s| s.contains("1.30 → 1.31 → 1.32")));

@@ -1,6 +1,8 @@
 //! Adapters: each reads the [`ObjectSet`](crate::ObjectSet), calls one pure engine crate, and
 //! turns its answers into [`Finding`](crate::Finding)s with file and line.
 
+pub mod alerts;
+pub mod backup;
 pub mod deprecations;
 pub mod hygiene;
 pub mod netpol;

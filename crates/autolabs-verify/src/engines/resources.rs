@@ -89,6 +89,16 @@ pub fn check(set: &ObjectSet, nodes: &[NodeCapacity]) -> Vec<Finding> {
             }
             meta.namespace = Some(ns.clone());
             let pod = Pod { metadata: meta, spec: Some(t.spec.clone()), status: None };
+            // How many more of these pods fit the quota (and the nodes, when known).
+            if o.kind != "Pod" && !namespace.quotas.is_empty() {
+                let report = autolabs_resources::capacity::capacity(&namespace, &pod, nodes);
+                if report.rejection.is_none() {
+                    out.push(
+                        Finding::new("resources", "capacity", Severity::Info, format!("{} {}: {}", o.kind, o.name, report.summary))
+                            .at(o, &t.spec_path),
+                    );
+                }
+            }
             if let Err(r) = admit_pod(&namespace, &pod) {
                 let rule = match r.source {
                     RejectionSource::Decode => "invalid-quantity",

@@ -14,12 +14,19 @@ pub struct Args {
     from: String,
     /// Destination, written like FROM.
     to: String,
-    /// `80`, `TCP/80` or `UDP/53`.
-    port: String,
     /// Manifests (files, directories, `-`). Without any, the baseline rendered from
     /// platform.yaml, with probe pods standing in for the pods the matrix names (`NAMESPACE/probe:…`).
+    paths: Vec<PathBuf>,
+    /// `80`, `80/TCP`, `TCP/80` or `53/UDP`. Without it: every allowed connection, and why
+    /// traffic is denied when nothing is.
+    #[arg(long)]
+    port: Option<String>,
+    /// More manifests (same as PATH).
     #[arg(short = 'f', long = "filename")]
     files: Vec<PathBuf>,
+    /// `text` or `json` (`{"allowed": bool, "egress": …, "ingress": …}`).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
 }
 
 fn endpoint(a: &Analysis, text: &str) -> anyhow::Result<Endpoint> {
@@ -49,11 +56,13 @@ fn endpoint(a: &Analysis, text: &str) -> anyhow::Result<Endpoint> {
 
 fn port(text: &str) -> anyhow::Result<(Protocol, u16)> {
     let (proto, number) = match text.split_once('/') {
-        Some((p, n)) => (
-            Protocol::parse(&p.to_ascii_uppercase())
-                .ok_or_else(|| anyhow!("unknown protocol {p:?}: use TCP, UDP or SCTP"))?,
-            n,
-        ),
+        // `80/TCP` (as `--port` is documented) or `TCP/80`.
+        Some((a, b)) => {
+            let (p, n) = if a.chars().all(|c| c.is_ascii_digit()) { (b, a) } else { (a, b) };
+            let proto = Protocol::parse(&p.to_ascii_uppercase())
+                .ok_or_else(|| anyhow!("unknown protocol {p:?}: use TCP, UDP or SCTP"))?;
+            (proto, n)
+        }
         None => (Protocol::Tcp, text),
     };
     let n: u16 = number
@@ -65,11 +74,13 @@ fn port(text: &str) -> anyhow::Result<(Protocol, u16)> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (set, intent) = if args.files.is_empty() {
+    let mut files = args.paths.clone();
+    files.extend(args.files.iter().cloned());
+    let (set, intent) = if files.is_empty() {
         let (platform, _) = super::config::load(None)?;
         (super::verify::rendered_set(&platform), Some(Intent::of_platform(&platform)))
     } else {
-        (ObjectSet::read_paths(&args.files), None)
+        (ObjectSet::read_paths(&files), None)
     };
     for e in &set.errors {
         eprintln!("error: {e}");
@@ -88,8 +99,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let (from, to) = (endpoint(&a, &args.from)?, endpoint(&a, &args.to)?);
-    let (protocol, number) = port(&args.port)?;
+    let Some(port_text) = &args.port else {
+        let allowed = a.allowed(from, to);
+        if args.format == "json" {
+            println!("{:#}", serde_json::json!({"from": args.from, "to": args.to, "allowed": !allowed.is_empty(), "connections": allowed.to_string()}));
+        } else {
+            println!("{} → {}: {}", args.from, args.to, if allowed.is_empty() { "nothing is allowed".to_string() } else { format!("allowed on {allowed}") });
+            if allowed.is_empty() {
+                let e = a.explain(from, to, Protocol::Tcp, 80)?;
+                println!("  egress of the source:        {}", e.egress);
+                println!("  ingress of the destination:  {}", e.ingress);
+            } else {
+                println!("  (add --port to see the rules that allow one port)");
+            }
+        }
+        return Ok(if allowed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS });
+    };
+    let (protocol, number) = port(port_text)?;
     let e = a.explain(from, to, protocol, number)?;
+    if args.format == "json" {
+        println!("{:#}", autolabs_verify::connlist::explanation_json(&e));
+        return Ok(if e.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     println!(
         "{} → {} on {} {}: {}",
         e.from,

@@ -23,7 +23,8 @@ pub enum Format {
 }
 
 /// The engines `--only`/`--skip` choose from.
-pub const ENGINES: [&str; 7] = ["pss", "rbac", "resources", "netpol", "intent", "hygiene", "load"];
+pub const ENGINES: [&str; 10] =
+    ["pss", "rbac", "resources", "netpol", "intent", "hygiene", "backup", "deprecations", "alerts", "load"];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -39,12 +40,20 @@ pub struct Args {
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, default_value = "error", value_parser = ["error", "warning", "info"])]
     fail_on: String,
-    /// Run only these engines (comma-separated: pss,rbac,resources,netpol,intent,hygiene,load).
+    /// Run only these engines (comma-separated: pss,rbac,resources,netpol,intent,hygiene,backup,deprecations,alerts,load).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Skip these engines.
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+    /// Also report APIs removed or deprecated in this Kubernetes version (e.g. 1.32) and older
+    /// Pod Security label pins.
+    #[arg(long = "target-version", value_name = "1.N")]
+    target_version: Option<String>,
+    /// The isolation intent to prove: an `IsolationIntent` file, or a platform.yaml whose matrix
+    /// applies (for clusters that are not rendered by autolabs).
+    #[arg(long, value_name = "FILE")]
+    intent: Option<PathBuf>,
     /// Print the namespace × namespace matrix of allowed connections.
     #[arg(long)]
     matrix: bool,
@@ -73,6 +82,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
+    let target_minor = match &args.target_version {
+        Some(v) => Some(engines::deprecations::parse_target(v).map_err(|e| anyhow::anyhow!("--target-version: {e}"))?),
+        None => None,
+    };
+
     let needs_config = args.paths.is_empty() || args.config.is_some();
     let platform: Option<Platform> =
         if needs_config { Some(super::config::load(args.config.as_deref())?.0) } else { None };
@@ -98,11 +112,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             platform.iter().map(|p| p.spec.oidc.rbac_group(&p.spec.oidc.admin_group)).collect();
         findings.extend(engines::rbac::check(&set, &engines::rbac::Options { admin_groups }));
     }
+    let intent = match &args.intent {
+        Some(path) => Some(super::connlist::read_intent_file(path)?),
+        None => platform.as_ref().map(autolabs_verify::intent::Intent::of_platform),
+    };
     let mut proof = None;
-    match &platform {
-        Some(p) if enabled("intent") => {
-            let intent = autolabs_verify::intent::Intent::of_platform(p);
-            let result = autolabs_verify::intent::prove(&set, &intent);
+    match &intent {
+        Some(intent) if enabled("intent") => {
+            let result = autolabs_verify::intent::prove(&set, intent);
             findings.extend(result.findings.iter().cloned());
             proof = Some(result);
         }
@@ -116,8 +133,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if enabled("hygiene") {
         findings.extend(engines::hygiene::check(&set));
     }
+    if enabled("alerts") {
+        findings.extend(engines::alerts::check(&set));
+    }
+    if enabled("backup") {
+        let opts = engines::backup::Options {
+            control_plane_backup_expected: platform
+                .as_ref()
+                .is_some_and(|p| args.paths.is_empty() || p.spec.profile == autolabs_model::Profile::Production),
+            snapshots_supported: platform.as_ref().is_some_and(|p| p.spec.snapshots_supported()),
+        };
+        // In verify a missing backup is a warning; `autolabs backup check` treats it as an error.
+        findings.extend(engines::backup::check(&set, opts).into_iter().map(|mut f| {
+            f.severity = f.severity.min(Severity::Warning);
+            f
+        }));
+    }
+    if let Some(target) = target_minor
+        && enabled("deprecations")
+    {
+        findings.extend(engines::deprecations::check(&set, target));
+    }
     report::sort(&mut findings);
-    let summary = Summary::of(&findings, set.objects.len(), set.files);
+    let mut summary = Summary::of(&findings, set.objects.len(), set.files);
+    for o in set.objects.iter().filter(|o| !autolabs_verify::finding::is_read_by_an_engine(o.group(), &o.kind)) {
+        *summary.skipped.entry(o.kind.clone()).or_default() += 1;
+    }
     let text = match args.format {
         Format::Table => report::table(&findings, &summary),
         Format::Json => report::json(&findings, &summary),
@@ -132,8 +173,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let picture = match ext {
             "dot" | "gv" => report::matrix_dot(&p.matrix),
-            "svg" => report::matrix_svg(&p.matrix),
-            "html" | "htm" => report::matrix_html(&p.matrix),
+            "svg" => report::matrix_svg(&p.matrix, Some(&p.intended)),
+            "html" | "htm" => report::matrix_html(&p.matrix, Some(&p.intended)),
             _ => bail!("--matrix-out {}: use a .dot, .svg or .html file", path.display()),
         };
         std::fs::write(path, picture).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

@@ -1,0 +1,1157 @@
+//! `autolabs apply`: server-side apply of the rendered baseline, with dry run and prune.
+//!
+//! # Model: effects as data
+//!
+//! 1. [`read_state`] (async) asks the server what it serves (discovery), reads the live
+//!    version of every desired object, and — with `--prune` — lists every object labelled
+//!    as this platform's. That is a [`ClusterState`].
+//! 2. [`plan`] (pure) turns the desired manifests and that state into a [`Plan`]: one
+//!    [`Step`] per object — apply, skip (its CRD is absent), prune, keep — in dependency
+//!    order: `autolabs_model::render::apply_rank` (CRDs, namespaces and cluster-scoped
+//!    kinds, RBAC, policies and quotas, then workloads), prunes last in reverse order.
+//! 3. [`execute`] (async, thin) sends each step: a server-side apply patch with field
+//!    manager [`FIELD_MANAGER`] (`force` only when asked), `dryRun=All` for a dry run, a
+//!    background delete with a uid precondition for a prune. Each result is classified by
+//!    the pure [`outcome_of_apply`]: created when nothing existed, unchanged when the
+//!    server's answer equals the live object once server-maintained fields are ignored,
+//!    configured otherwise. So a re-run is all `unchanged`, and a dry run reports exactly
+//!    what a real run would change.
+//!
+//! # What prune may delete
+//!
+//! Only objects carrying both `app.kubernetes.io/managed-by: autolabs` and
+//! `autolabs.io/platform: <this platform>`, of the kinds autolabs renders, that are no longer
+//! rendered — and of those never: a lab object (`autolabs.io/lab-id`; lab objects carry no
+//! platform label anyway), an object with an ownerReference (a controller's copy, such as the
+//! ReplicaSet of a Deployment or the Job of a CronJob, which inherit the template's labels), or
+//! a Namespace (deleting one deletes everything in it, ours or not: it is reported as kept).
+//!
+//! # Ordering and waiting
+//!
+//! Objects are applied one at a time in plan order. A kind whose CRD is not served is skipped
+//! with a warning naming what to install — unless the desired set itself holds that CRD: then
+//! the objects wait until the server reports the CRD `Established` and are applied after it.
+//! In a dry run nothing is created, so objects in a namespace (or of a CRD) that this run would
+//! create cannot be checked by the server; they are reported as created, with that note.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use kube::Client;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use kube::discovery::{Discovery, Scope};
+use serde_json::Value;
+
+use autolabs_model::Manifest;
+use autolabs_model::lab::LAB_ID_LABEL;
+use autolabs_model::render::apply_rank;
+use autolabs_model::topology::{MANAGED_BY, PLATFORM_LABEL};
+
+use crate::live::{ClusterError, api_version, describe_error, error_code, list_all, strip_managed_fields};
+
+/// The field manager of every apply, so the server records which fields autolabs owns.
+pub const FIELD_MANAGER: &str = "autolabs";
+
+/// How long to wait for a CRD applied in this run to become `Established`.
+pub const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Concurrent reads of live objects (writes stay sequential, in order).
+const READ_CONCURRENCY: usize = 8;
+
+/// The kinds autolabs renders (or has rendered): what prune lists, besides the desired kinds,
+/// so a kind that vanished from the rendering entirely is still cleaned up.
+pub const RENDERED_KINDS: &[(&str, &str)] = &[
+    ("v1", "Namespace"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("storage.k8s.io/v1", "StorageClass"),
+    ("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("v1", "ResourceQuota"),
+    ("v1", "LimitRange"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("v1", "Secret"),
+    ("v1", "ConfigMap"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "Service"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("batch/v1", "CronJob"),
+    ("batch/v1", "Job"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+];
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// `metadata.name` of the platform: the value of the `autolabs.io/platform` label.
+    pub platform: String,
+    /// The server's dry run (`dryRun=All`): nothing is persisted.
+    pub dry_run: bool,
+    /// Delete this platform's objects that are no longer rendered.
+    pub prune: bool,
+    /// Take over fields another field manager owns (`force=true`) instead of failing.
+    pub force: bool,
+}
+
+impl ApplyOptions {
+    /// A plain apply of `platform`: no dry run, no prune, no force.
+    pub fn new(platform: impl Into<String>) -> Self {
+        ApplyOptions { platform: platform.into(), dry_run: false, prune: false, force: false }
+    }
+}
+
+/// An object's identity in the cluster. The API version is left out on purpose: one object
+/// is served under several versions (`autoscaling/v1` and `v2` HPAs are the same object).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    /// API group, empty for the core group.
+    pub group: String,
+    pub kind: String,
+    /// `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// The key of a JSON object (`apiVersion`, `kind`, `metadata.namespace`/`name`).
+    pub fn of_value(value: &Value) -> ObjectKey {
+        let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+        ObjectKey {
+            group: group_of(&text("/apiVersion")).to_string(),
+            kind: text("/kind"),
+            namespace: Some(text("/metadata/namespace")).filter(|ns| !ns.is_empty()),
+            name: text("/metadata/name"),
+        }
+    }
+
+    fn of_manifest(manifest: &Manifest) -> ObjectKey {
+        ObjectKey {
+            group: group_of(&manifest.api_version).to_string(),
+            kind: manifest.kind.clone(),
+            namespace: manifest.namespace.clone(),
+            name: manifest.name.clone(),
+        }
+    }
+}
+
+/// `namespace/Kind/name` or `Kind/name`, as `Manifest::id` writes it.
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}/{}", self.kind, self.name),
+            None => write!(f, "{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map(|(group, _)| group).unwrap_or("")
+}
+
+/// One kind the server serves, from discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedKind {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// URL segment: `networkpolicies`.
+    pub plural: String,
+    pub namespaced: bool,
+}
+
+impl ServedKind {
+    /// The resource in kube's dynamic form.
+    pub fn api_resource(&self) -> ApiResource {
+        ApiResource {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            api_version: api_version(&self.group, &self.version),
+            kind: self.kind.clone(),
+            plural: self.plural.clone(),
+        }
+    }
+}
+
+/// Every kind the server serves, by `(apiVersion, kind)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServedKinds(BTreeMap<(String, String), ServedKind>);
+
+impl ServedKinds {
+    pub fn insert(&mut self, kind: ServedKind) {
+        self.0.insert((api_version(&kind.group, &kind.version), kind.kind.clone()), kind);
+    }
+
+    pub fn get(&self, api_version: &str, kind: &str) -> Option<&ServedKind> {
+        self.0.get(&(api_version.to_string(), kind.to_string()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What the server has, as far as an apply needs to know.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterState {
+    pub served: ServedKinds,
+    /// The live version of each desired object that exists (without `managedFields`).
+    pub live: BTreeMap<ObjectKey, Value>,
+    /// Desired objects whose live version could not be read, with the server's message.
+    pub read_errors: BTreeMap<ObjectKey, String>,
+    /// Objects carrying this platform's labels, of the kinds prune considers (read only for
+    /// `--prune`).
+    pub labelled: Vec<Value>,
+}
+
+/// What to do with one object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Server-side apply of `body`; `before` is the live object (`None`: it will be created).
+    Apply {
+        body: Value,
+        before: Option<Value>,
+        /// The CRD (by name) this run applies and that must be established first.
+        awaits_crd: Option<String>,
+    },
+    /// Dry run only: the object would be created, but the server cannot check it because
+    /// what it needs (its namespace, its CRD) is created by this same run.
+    CreateUnchecked { because: String },
+    /// Not applied: the server does not serve its kind.
+    Skip { reason: String },
+    /// Not applied: the object cannot be sent (the reason says why).
+    Fail { reason: String },
+    /// Deleted: ours, no longer rendered. The uid guards against deleting a re-created object.
+    Prune { uid: Option<String> },
+    /// A Namespace of ours that is no longer rendered, deliberately not deleted.
+    KeepNamespace,
+}
+
+/// One object and what happens to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub key: ObjectKey,
+    /// The apiVersion requests for this object use.
+    pub api_version: String,
+    pub action: Action,
+}
+
+/// Every step, in execution order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+/// How one object ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+    Pruned,
+    /// Not applied; the warning says why and what to install.
+    Skipped(String),
+    /// Ours and no longer rendered, but kept (namespaces).
+    Kept(String),
+    /// The server's (or our) message.
+    Failed(String),
+}
+
+impl Outcome {
+    /// The word printed for it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Configured => "configured",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Pruned => "pruned",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Kept(_) => "kept",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// One object's result, as a progress line prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectResult {
+    pub key: ObjectKey,
+    pub outcome: Outcome,
+    /// Extra information (a dry-run caveat).
+    pub note: Option<String>,
+}
+
+impl fmt::Display for ObjectResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<10} {}", self.outcome.word(), self.key)?;
+        match &self.outcome {
+            Outcome::Skipped(why) | Outcome::Kept(why) | Outcome::Failed(why) => write!(f, ": {why}")?,
+            _ => {}
+        }
+        if let Some(note) = &self.note {
+            write!(f, " ({note})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything an apply did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub dry_run: bool,
+    pub results: Vec<ObjectResult>,
+}
+
+impl ApplyReport {
+    /// Objects whose outcome has this word (`created`, `failed`, …).
+    pub fn count(&self, word: &str) -> usize {
+        self.results.iter().filter(|r| r.outcome.word() == word).count()
+    }
+
+    /// The failed objects.
+    pub fn failures(&self) -> impl Iterator<Item = &ObjectResult> {
+        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    /// `3 created, 1 configured, 120 unchanged, 0 pruned, 1 skipped, 0 failed`.
+    pub fn summary(&self) -> String {
+        let words = ["created", "configured", "unchanged", "pruned", "skipped", "kept", "failed"];
+        let mut parts: Vec<String> = words
+            .iter()
+            .filter(|w| !matches!(**w, "kept" | "pruned") || self.count(w) > 0)
+            .map(|w| format!("{} {w}", self.count(w)))
+            .collect();
+        if self.dry_run {
+            parts.push("server dry run, nothing was changed".into());
+        }
+        parts.join(", ")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pure decisions
+// ---------------------------------------------------------------------------------------
+
+/// Server-maintained parts of an object, left out when comparing before and after.
+// k8s.io/apimachinery/pkg/apis/meta/v1/types.go ObjectMeta (fields "populated by the system")
+const SERVER_METADATA: [&str; 4] = ["managedFields", "resourceVersion", "generation", "creationTimestamp"];
+
+/// The object as far as a change of configuration is concerned: no status (controllers
+/// write it), no server bookkeeping.
+pub fn comparable(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Value::Object(map) = &mut copy {
+        map.remove("status");
+        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+            for field in SERVER_METADATA {
+                metadata.remove(field);
+            }
+        }
+    }
+    copy
+}
+
+/// Created, configured or unchanged: what an apply answered `after` did to `before`.
+// sigs.k8s.io/kubectl printers: "created" / "configured" / "unchanged" (apply.go printObjects)
+pub fn outcome_of_apply(before: Option<&Value>, after: &Value) -> Outcome {
+    match before {
+        None => Outcome::Created,
+        Some(before) if comparable(before) == comparable(after) => Outcome::Unchanged,
+        Some(_) => Outcome::Configured,
+    }
+}
+
+fn labels(object: &Value) -> BTreeMap<&str, &str> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|map| map.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))).collect())
+        .unwrap_or_default()
+}
+
+/// The label selector of this platform's objects (both labels must match).
+pub fn platform_selector(platform: &str) -> String {
+    format!("{}={},{}={}", MANAGED_BY.0, MANAGED_BY.1, PLATFORM_LABEL, platform)
+}
+
+/// Whether a live object is this platform's to prune, and how; `None` leaves it alone.
+/// `desired` holds the keys still rendered.
+pub fn prune_action(object: &Value, platform: &str, desired: &BTreeSet<ObjectKey>) -> Option<Action> {
+    let labels = labels(object);
+    let ours =
+        labels.get(MANAGED_BY.0) == Some(&MANAGED_BY.1) && labels.get(PLATFORM_LABEL) == Some(&platform);
+    if !ours || labels.contains_key(LAB_ID_LABEL) {
+        return None;
+    }
+    // A controller's copy (ReplicaSet of a Deployment, Job of a CronJob) belongs to its owner.
+    let owned =
+        object.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|o| !o.is_empty());
+    let deleting = object.pointer("/metadata/deletionTimestamp").is_some();
+    let key = ObjectKey::of_value(object);
+    if owned || deleting || desired.contains(&key) {
+        return None;
+    }
+    if key.group.is_empty() && key.kind == "Namespace" {
+        return Some(Action::KeepNamespace);
+    }
+    let uid = object.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
+    Some(Action::Prune { uid })
+}
+
+/// What to install when a kind is not served.
+fn missing_kind_hint(group: &str) -> &'static str {
+    match group {
+        "snapshot.storage.k8s.io" => "install the CSI external-snapshotter CRDs and snapshot controller",
+        "monitoring.coreos.com" => {
+            "install the Prometheus Operator, or load the rendered rules file into Prometheus"
+        }
+        _ => "install the CustomResourceDefinition that defines it",
+    }
+}
+
+/// The CRDs in the desired set, by the `(group, kind)` they define → CRD name.
+fn desired_crds(desired: &[Manifest]) -> BTreeMap<(String, String), String> {
+    desired
+        .iter()
+        .filter(|m| {
+            m.kind == "CustomResourceDefinition" && group_of(&m.api_version) == "apiextensions.k8s.io"
+        })
+        .filter_map(|m| {
+            let group = m.value.pointer("/spec/group")?.as_str()?.to_string();
+            let kind = m.value.pointer("/spec/names/kind")?.as_str()?.to_string();
+            Some(((group, kind), m.name.clone()))
+        })
+        .collect()
+}
+
+/// The apply body: the manifest with its namespace where the kind needs one and nowhere else.
+fn apply_body(manifest: &Manifest, namespaced: bool) -> Result<Value, String> {
+    let mut body = manifest.value.clone();
+    let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return Err("the object has no metadata".into());
+    };
+    match (namespaced, &manifest.namespace) {
+        (true, Some(ns)) => {
+            metadata.insert("namespace".into(), Value::String(ns.clone()));
+        }
+        // kubectl would use the context's namespace; a baseline must say where things go.
+        (true, None) => {
+            return Err(format!("{} is namespaced but the object names no namespace", manifest.kind));
+        }
+        (false, _) => {
+            metadata.remove("namespace");
+        }
+    }
+    Ok(body)
+}
+
+/// The whole plan, in execution order: applies by `apply_rank` (stable within a rank), then
+/// prunes in reverse rank order (workloads before what they depend on).
+pub fn plan(desired: &[Manifest], state: &ClusterState, options: &ApplyOptions) -> Plan {
+    let crds = desired_crds(desired);
+    let desired_keys: BTreeSet<ObjectKey> = desired.iter().map(ObjectKey::of_manifest).collect();
+    // Namespaces this run creates: absent now, rendered, and not failing to read.
+    let new_namespaces: BTreeSet<&str> = desired
+        .iter()
+        .filter(|m| m.kind == "Namespace" && m.api_version == "v1")
+        .filter(|m| {
+            let key = ObjectKey::of_manifest(m);
+            !state.live.contains_key(&key) && !state.read_errors.contains_key(&key)
+        })
+        .map(|m| m.name.as_str())
+        .collect();
+
+    let mut ordered: Vec<&Manifest> = desired.iter().collect();
+    ordered.sort_by_key(|m| apply_rank(&m.kind));
+    let mut steps = Vec::new();
+    for manifest in ordered {
+        let key = ObjectKey::of_manifest(manifest);
+        let group = group_of(&manifest.api_version).to_string();
+        let crd = crds.get(&(group.clone(), manifest.kind.clone())).cloned();
+        let action = match (state.served.get(&manifest.api_version, &manifest.kind), crd) {
+            (None, None) => Action::Skip {
+                reason: format!(
+                    "the server does not serve {} {} (CRD absent): {}",
+                    manifest.api_version,
+                    manifest.kind,
+                    missing_kind_hint(&group)
+                ),
+            },
+            (None, Some(crd)) if options.dry_run => Action::CreateUnchecked {
+                because: format!("its CustomResourceDefinition {crd} is created by this apply"),
+            },
+            (None, Some(crd)) => match apply_body(manifest, manifest.namespace.is_some()) {
+                Ok(body) => Action::Apply { body, before: None, awaits_crd: Some(crd) },
+                Err(reason) => Action::Fail { reason },
+            },
+            (Some(served), _) => {
+                if let Some(message) = state.read_errors.get(&key) {
+                    Action::Fail { reason: format!("cannot read the live object: {message}") }
+                } else {
+                    match apply_body(manifest, served.namespaced) {
+                        Err(reason) => Action::Fail { reason },
+                        Ok(_)
+                            if options.dry_run
+                                && served.namespaced
+                                && manifest
+                                    .namespace
+                                    .as_deref()
+                                    .is_some_and(|ns| new_namespaces.contains(ns)) =>
+                        {
+                            Action::CreateUnchecked {
+                                because: format!(
+                                    "namespace {} is created by this apply",
+                                    manifest.namespace.as_deref().unwrap_or_default()
+                                ),
+                            }
+                        }
+                        Ok(body) => {
+                            Action::Apply { body, before: state.live.get(&key).cloned(), awaits_crd: None }
+                        }
+                    }
+                }
+            }
+        };
+        steps.push(Step { key, api_version: manifest.api_version.clone(), action });
+    }
+
+    if options.prune {
+        let mut prunes: Vec<(u8, Step)> = state
+            .labelled
+            .iter()
+            .filter_map(|object| {
+                let action = prune_action(object, &options.platform, &desired_keys)?;
+                let key = ObjectKey::of_value(object);
+                let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+                Some((apply_rank(&key.kind), Step { key, api_version, action }))
+            })
+            .collect();
+        prunes.sort_by(|(rank_a, a), (rank_b, b)| rank_b.cmp(rank_a).then_with(|| a.key.cmp(&b.key)));
+        prunes.dedup_by(|(_, a), (_, b)| a.key == b.key);
+        steps.extend(prunes.into_iter().map(|(_, step)| step));
+    }
+    Plan { steps }
+}
+
+// ---------------------------------------------------------------------------------------
+// The thin async layer
+// ---------------------------------------------------------------------------------------
+
+/// Every kind the server serves, in every served version. Aggregated discovery (two
+/// requests) when the server offers it, else the classic per-group walk.
+pub async fn discover(client: &Client) -> Result<ServedKinds, ClusterError> {
+    let discovery = match Discovery::new(client.clone()).run_aggregated().await {
+        Ok(discovery) => discovery,
+        Err(_) => Discovery::new(client.clone()).run().await.map_err(ClusterError::Discovery)?,
+    };
+    let mut served = ServedKinds::default();
+    for group in discovery.groups() {
+        for version in group.versions() {
+            for (resource, capabilities) in group.versioned_resources(version) {
+                served.insert(ServedKind {
+                    group: resource.group,
+                    version: resource.version,
+                    kind: resource.kind,
+                    plural: resource.plural,
+                    namespaced: capabilities.scope == Scope::Namespaced,
+                });
+            }
+        }
+    }
+    Ok(served)
+}
+
+fn api_for(client: &Client, served: &ServedKind, namespace: Option<&str>) -> Api<DynamicObject> {
+    let resource = served.api_resource();
+    match (served.namespaced, namespace) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
+        _ => Api::all_with(client.clone(), &resource),
+    }
+}
+
+fn to_json(object: &DynamicObject, served: &ServedKind) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("apiVersion".into(), Value::String(api_version(&served.group, &served.version)));
+        map.insert("kind".into(), Value::String(served.kind.clone()));
+    }
+    strip_managed_fields(&mut value);
+    value
+}
+
+/// Reads what [`plan`] needs: discovery, the live desired objects, and (with prune) every
+/// object labelled as this platform's.
+pub async fn read_state(
+    client: &Client,
+    desired: &[Manifest],
+    options: &ApplyOptions,
+) -> Result<ClusterState, ClusterError> {
+    let served = discover(client).await?;
+    let reads: Vec<(ObjectKey, ServedKind)> = desired
+        .iter()
+        .filter_map(|m| Some((ObjectKey::of_manifest(m), served.get(&m.api_version, &m.kind)?.clone())))
+        .collect();
+    let answers: Vec<(ObjectKey, Result<Option<Value>, String>)> = futures::stream::iter(reads)
+        .map(|(key, kind)| async move {
+            let api = api_for(client, &kind, key.namespace.as_deref());
+            let answer = api
+                .get_opt(&key.name)
+                .await
+                .map(|found| found.map(|object| to_json(&object, &kind)))
+                .map_err(|e| describe_error(&e));
+            (key, answer)
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+    let mut state = ClusterState { served, ..Default::default() };
+    for (key, answer) in answers {
+        match answer {
+            Ok(Some(value)) => {
+                state.live.insert(key, value);
+            }
+            Ok(None) => {}
+            Err(message) => {
+                state.read_errors.insert(key, message);
+            }
+        }
+    }
+    if options.prune {
+        let mut kinds: BTreeSet<(String, String)> =
+            RENDERED_KINDS.iter().map(|(v, k)| (v.to_string(), k.to_string())).collect();
+        kinds.extend(desired.iter().map(|m| (m.api_version.clone(), m.kind.clone())));
+        let selector = platform_selector(&options.platform);
+        let listed: Vec<Vec<Value>> = futures::stream::iter(kinds)
+            .filter_map(|(version, kind)| {
+                let served = state.served.get(&version, &kind).cloned();
+                async move { served }
+            })
+            .map(|kind| {
+                let selector = selector.clone();
+                async move {
+                    list_all(client, &kind.api_resource(), Some(&selector)).await.map_err(|source| {
+                        ClusterError::List { resource: format!("{} {}", kind.kind, kind.group), source }
+                    })
+                }
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        state.labelled = listed.into_iter().flatten().collect();
+    }
+    Ok(state)
+}
+
+/// The server's message for a failed write, with what to do about an apply conflict.
+fn write_failure(error: &kube::Error) -> String {
+    let message = describe_error(error);
+    if error_code(error) == Some(409) {
+        // k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager: apply conflicts are 409 Conflict
+        format!("{message}; another field manager owns these fields: re-run with --force to take them over")
+    } else {
+        message
+    }
+}
+
+/// Waits for a CRD applied in this run to report `Established=True`.
+async fn wait_established(client: &Client, crd: &str) -> Result<(), String> {
+    let resource = ApiResource {
+        group: "apiextensions.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "apiextensions.k8s.io/v1".into(),
+        kind: "CustomResourceDefinition".into(),
+        plural: "customresourcedefinitions".into(),
+    };
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let deadline = tokio::time::Instant::now() + CRD_ESTABLISHED_TIMEOUT;
+    loop {
+        if let Ok(Some(object)) = api.get_opt(crd).await {
+            let value = serde_json::to_value(&object).unwrap_or(Value::Null);
+            // k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/helpers.go IsCRDConditionTrue(Established)
+            let established = value
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+            if established {
+                return Ok(());
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "CustomResourceDefinition {crd} was not Established within {}s",
+                CRD_ESTABLISHED_TIMEOUT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Runs a plan, calling `progress` after each object, and returns every result. Object
+/// failures are results, not errors; the error is for discovery failing mid-run.
+pub async fn execute<F: FnMut(&ObjectResult)>(
+    client: &Client,
+    plan: &Plan,
+    served: &ServedKinds,
+    options: &ApplyOptions,
+    mut progress: F,
+) -> Result<ApplyReport, ClusterError> {
+    let mut served = served.clone();
+    let mut established: BTreeSet<String> = BTreeSet::new();
+    let mut report = ApplyReport { dry_run: options.dry_run, results: Vec::new() };
+    for step in &plan.steps {
+        let (outcome, note) = match &step.action {
+            Action::Skip { reason } => (Outcome::Skipped(reason.clone()), None),
+            Action::Fail { reason } => (Outcome::Failed(reason.clone()), None),
+            Action::KeepNamespace => (
+                Outcome::Kept(
+                    "no longer rendered, but a namespace is never pruned (deleting it deletes everything \
+                     in it): delete it by hand once it is empty"
+                        .into(),
+                ),
+                None,
+            ),
+            Action::CreateUnchecked { because } => {
+                (Outcome::Created, Some(format!("not checked by the server: {because}")))
+            }
+            Action::Apply { body, before, awaits_crd } => {
+                let mut ready = Ok(());
+                if let Some(crd) = awaits_crd
+                    && !established.contains(crd)
+                {
+                    ready = wait_established(client, crd).await;
+                    if ready.is_ok() {
+                        established.insert(crd.clone());
+                        served = discover(client).await?;
+                    }
+                }
+                match (ready, served.get(&step.api_version, &step.key.kind).cloned()) {
+                    (Err(reason), _) => (Outcome::Failed(reason), None),
+                    (Ok(()), None) => (
+                        Outcome::Failed(format!(
+                            "the server does not serve {} {}",
+                            step.api_version, step.key.kind
+                        )),
+                        None,
+                    ),
+                    (Ok(()), Some(kind)) => {
+                        let api = api_for(client, &kind, step.key.namespace.as_deref());
+                        let mut params = PatchParams::apply(FIELD_MANAGER);
+                        params.force = options.force;
+                        params.dry_run = options.dry_run;
+                        match api.patch(&step.key.name, &params, &Patch::Apply(body)).await {
+                            Ok(after) => (outcome_of_apply(before.as_ref(), &to_json(&after, &kind)), None),
+                            Err(error) => (Outcome::Failed(write_failure(&error)), None),
+                        }
+                    }
+                }
+            }
+            Action::Prune { uid } => match served.get(&step.api_version, &step.key.kind).cloned() {
+                None => (Outcome::Failed(format!("the server no longer serves {}", step.api_version)), None),
+                Some(kind) => {
+                    let api = api_for(client, &kind, step.key.namespace.as_deref());
+                    let mut params = DeleteParams::background();
+                    params.dry_run = options.dry_run;
+                    params.preconditions = Some(Preconditions { uid: uid.clone(), resource_version: None });
+                    match api.delete(&step.key.name, &params).await {
+                        Ok(_) => (Outcome::Pruned, None),
+                        // Already gone: what prune wanted.
+                        Err(error) if error_code(&error) == Some(404) => (Outcome::Pruned, None),
+                        Err(error) => (Outcome::Failed(write_failure(&error)), None),
+                    }
+                }
+            },
+        };
+        let result = ObjectResult { key: step.key.clone(), outcome, note };
+        progress(&result);
+        report.results.push(result);
+    }
+    Ok(report)
+}
+
+/// Reads the state, plans and executes: the whole `autolabs apply`.
+pub async fn apply<F: FnMut(&ObjectResult)>(
+    client: &Client,
+    desired: &[Manifest],
+    options: &ApplyOptions,
+    progress: F,
+) -> Result<ApplyReport, ClusterError> {
+    let state = read_state(client, desired, options).await?;
+    let plan = plan(desired, &state, options);
+    execute(client, &plan, &state.served, options, progress).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PLATFORM: &str = "autolabs";
+
+    fn manifest(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Manifest {
+        let mut metadata =
+            json!({"name": name, "labels": {MANAGED_BY.0: MANAGED_BY.1, PLATFORM_LABEL: PLATFORM}});
+        if let Some(ns) = namespace {
+            metadata["namespace"] = json!(ns);
+        }
+        Manifest {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+            value: json!({"apiVersion": api_version, "kind": kind, "metadata": metadata}),
+        }
+    }
+
+    fn served(api_version: &str, kind: &str, plural: &str, namespaced: bool) -> ServedKind {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        ServedKind {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: plural.into(),
+            namespaced,
+        }
+    }
+
+    fn state() -> ClusterState {
+        let mut served_kinds = ServedKinds::default();
+        for kind in [
+            served("v1", "Namespace", "namespaces", false),
+            served("v1", "ConfigMap", "configmaps", true),
+            served("apps/v1", "Deployment", "deployments", true),
+            served("rbac.authorization.k8s.io/v1", "Role", "roles", true),
+            served("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false),
+        ] {
+            served_kinds.insert(kind);
+        }
+        ClusterState { served: served_kinds, ..Default::default() }
+    }
+
+    fn live(api_version: &str, kind: &str, namespace: Option<&str>, name: &str, labels: Value) -> Value {
+        let mut object = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "uid": format!("uid-{name}"), "labels": labels}});
+        if let Some(ns) = namespace {
+            object["metadata"]["namespace"] = json!(ns);
+        }
+        object
+    }
+
+    fn ours() -> Value {
+        json!({MANAGED_BY.0: MANAGED_BY.1, PLATFORM_LABEL: PLATFORM})
+    }
+
+    #[test]
+    fn prune_touches_only_this_platforms_unowned_unrendered_objects() {
+        let rendered = BTreeSet::from([ObjectKey {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: Some("platform".into()),
+            name: "kept".into(),
+        }]);
+        let prune = |name: &str| Some(Action::Prune { uid: Some(format!("uid-{name}")) });
+        let mut owned = live("apps/v1", "ReplicaSet", Some("platform"), "web-1", ours());
+        owned["metadata"]["ownerReferences"] = json!([{"kind": "Deployment", "name": "web"}]);
+        let mut deleting = live("v1", "ConfigMap", Some("platform"), "going", ours());
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        // (why, object, expected): each row one rule of `prune_action`.
+        let rows: Vec<(&str, Value, Option<Action>)> = vec![
+            (
+                "both labels, not rendered: pruned",
+                live("v1", "ConfigMap", Some("platform"), "old", ours()),
+                prune("old"),
+            ),
+            (
+                "still rendered: applied, not pruned",
+                live("v1", "ConfigMap", Some("platform"), "kept", ours()),
+                None,
+            ),
+            (
+                "another platform's object",
+                live(
+                    "v1",
+                    "ConfigMap",
+                    Some("platform"),
+                    "x",
+                    json!({MANAGED_BY.0: MANAGED_BY.1, PLATFORM_LABEL: "other"}),
+                ),
+                None,
+            ),
+            ("no labels at all", live("v1", "ConfigMap", Some("platform"), "x", json!({})), None),
+            (
+                "platform label without managed-by",
+                live("v1", "ConfigMap", Some("platform"), "x", json!({PLATFORM_LABEL: PLATFORM})),
+                None,
+            ),
+            (
+                "a lab object (managed-by, lab id, no platform label): the provisioner's",
+                live(
+                    "v1",
+                    "Pod",
+                    Some("labs"),
+                    "lab-a",
+                    json!({MANAGED_BY.0: MANAGED_BY.1, LAB_ID_LABEL: "a"}),
+                ),
+                None,
+            ),
+            (
+                "a lab object even if it carried the platform label",
+                live(
+                    "v1",
+                    "Pod",
+                    Some("labs"),
+                    "lab-b",
+                    json!({MANAGED_BY.0: MANAGED_BY.1, PLATFORM_LABEL: PLATFORM, LAB_ID_LABEL: "b"}),
+                ),
+                None,
+            ),
+            ("a controller's copy (ownerReference) belongs to its owner", owned, None),
+            ("already being deleted", deleting, None),
+            (
+                "a namespace is kept, never deleted",
+                live("v1", "Namespace", None, "old-ns", ours()),
+                Some(Action::KeepNamespace),
+            ),
+        ];
+        for (why, object, expected) in rows {
+            assert_eq!(prune_action(&object, PLATFORM, &rendered), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn outcomes_ignore_server_maintained_fields() {
+        let before = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "5", "generation": 1, "managedFields": [{"manager": "autolabs"}]}, "data": {"k": "v"}});
+        let mut bookkeeping = before.clone();
+        bookkeeping["metadata"]["resourceVersion"] = json!("9");
+        bookkeeping["metadata"]["managedFields"] = json!([{"manager": "autolabs", "time": "later"}]);
+        bookkeeping["status"] = json!({"phase": "whatever a controller wrote"});
+        let mut changed = before.clone();
+        changed["data"]["k"] = json!("w");
+        let mut relabelled = before.clone();
+        relabelled["metadata"]["labels"] = json!({"a": "b"});
+        // (why, before, after, outcome)
+        let rows = [
+            ("nothing existed", None, before.clone(), Outcome::Created),
+            ("identical", Some(before.clone()), before.clone(), Outcome::Unchanged),
+            (
+                "only server bookkeeping and status differ",
+                Some(before.clone()),
+                bookkeeping,
+                Outcome::Unchanged,
+            ),
+            ("data changed", Some(before.clone()), changed, Outcome::Configured),
+            ("labels changed", Some(before.clone()), relabelled, Outcome::Configured),
+        ];
+        for (why, before, after, expected) in rows {
+            assert_eq!(outcome_of_apply(before.as_ref(), &after), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn plan_orders_by_apply_rank_and_prunes_last_in_reverse() {
+        let desired = vec![
+            manifest("apps/v1", "Deployment", Some("platform"), "web"),
+            manifest("rbac.authorization.k8s.io/v1", "Role", Some("platform"), "reader"),
+            manifest("v1", "Namespace", None, "platform"),
+            manifest("rbac.authorization.k8s.io/v1", "ClusterRole", None, "viewer"),
+        ];
+        let mut cluster = state();
+        cluster.labelled = vec![
+            live("v1", "ConfigMap", Some("platform"), "old-config", ours()),
+            live("apps/v1", "Deployment", Some("platform"), "old-web", ours()),
+            live("v1", "Namespace", None, "old-ns", ours()),
+        ];
+        let options = ApplyOptions { prune: true, ..ApplyOptions::new(PLATFORM) };
+        let order: Vec<String> =
+            plan(&desired, &cluster, &options).steps.iter().map(|s| s.key.to_string()).collect();
+        assert_eq!(
+            order,
+            [
+                "Namespace/platform",
+                "ClusterRole/viewer",
+                "platform/Role/reader",
+                "platform/Deployment/web",
+                "platform/Deployment/old-web",
+                "platform/ConfigMap/old-config",
+                "Namespace/old-ns",
+            ]
+        );
+    }
+
+    #[test]
+    fn plan_decides_each_object() {
+        let mut crd =
+            manifest("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, "widgets.example.com");
+        crd.value["spec"] = json!({"group": "example.com", "names": {"kind": "Widget"}});
+        let mut stray_namespace = manifest("rbac.authorization.k8s.io/v1", "ClusterRole", None, "viewer");
+        stray_namespace.value["metadata"]["namespace"] = json!("platform");
+        stray_namespace.namespace = Some("platform".into());
+        let desired = vec![
+            manifest("v1", "Namespace", None, "platform"),
+            manifest("v1", "Namespace", None, "existing"),
+            manifest("v1", "ConfigMap", Some("platform"), "in-new-namespace"),
+            manifest("v1", "ConfigMap", Some("existing"), "in-existing-namespace"),
+            manifest("v1", "ConfigMap", None, "no-namespace"),
+            manifest("monitoring.coreos.com/v1", "PrometheusRule", Some("existing"), "alerts"),
+            manifest("snapshot.storage.k8s.io/v1", "VolumeSnapshotClass", None, "snapshots"),
+            crd,
+            manifest("example.com/v1", "Widget", Some("existing"), "w"),
+            stray_namespace,
+            manifest("apps/v1", "Deployment", Some("existing"), "unreadable"),
+        ];
+        let mut cluster = state();
+        cluster
+            .live
+            .insert(ObjectKey::of_manifest(&desired[1]), live("v1", "Namespace", None, "existing", ours()));
+        cluster.read_errors.insert(ObjectKey::of_manifest(&desired[10]), "forbidden".into());
+        let action_of = |options: &ApplyOptions, id: &str| {
+            plan(&desired, &cluster, options)
+                .steps
+                .into_iter()
+                .find(|s| s.key.to_string() == id)
+                .map(|s| s.action)
+                .unwrap_or_else(|| panic!("{id} not planned"))
+        };
+        let apply = ApplyOptions::new(PLATFORM);
+        let dry_run = ApplyOptions { dry_run: true, ..ApplyOptions::new(PLATFORM) };
+        let is_apply = |a: &Action, exists: bool| matches!(a, Action::Apply { before, awaits_crd: None, .. } if before.is_some() == exists);
+        let is_skip = |a: &Action, hint: &str| matches!(a, Action::Skip { reason } if reason.contains(hint));
+        let is_fail = |a: &Action, text: &str| matches!(a, Action::Fail { reason } if reason.contains(text));
+        let is_unchecked = |a: &Action, text: &str| matches!(a, Action::CreateUnchecked { because } if because.contains(text));
+        // (why, options, object, check)
+        type Check<'a> = Box<dyn Fn(&Action) -> bool + 'a>;
+        let rows: Vec<(&str, &ApplyOptions, &str, Check)> = vec![
+            ("absent namespace: created", &apply, "Namespace/platform", Box::new(|a| is_apply(a, false))),
+            (
+                "existing namespace: applied over the live one",
+                &apply,
+                "Namespace/existing",
+                Box::new(|a| is_apply(a, true)),
+            ),
+            (
+                "real run in a new namespace: applied after it",
+                &apply,
+                "platform/ConfigMap/in-new-namespace",
+                Box::new(|a| is_apply(a, false)),
+            ),
+            (
+                "dry run in a namespace this run creates: the server cannot check it",
+                &dry_run,
+                "platform/ConfigMap/in-new-namespace",
+                Box::new(|a| is_unchecked(a, "namespace platform")),
+            ),
+            (
+                "dry run in an existing namespace: the server's dry run",
+                &dry_run,
+                "existing/ConfigMap/in-existing-namespace",
+                Box::new(|a| is_apply(a, false)),
+            ),
+            (
+                "namespaced kind without a namespace",
+                &apply,
+                "ConfigMap/no-namespace",
+                Box::new(|a| is_fail(a, "names no namespace")),
+            ),
+            (
+                "PrometheusRule without the operator: skipped",
+                &apply,
+                "existing/PrometheusRule/alerts",
+                Box::new(|a| is_skip(a, "Prometheus Operator")),
+            ),
+            (
+                "VolumeSnapshotClass without the snapshot CRDs: skipped",
+                &apply,
+                "VolumeSnapshotClass/snapshots",
+                Box::new(|a| is_skip(a, "external-snapshotter")),
+            ),
+            (
+                "a kind whose CRD this run applies waits for it",
+                &apply,
+                "existing/Widget/w",
+                Box::new(
+                    |a| matches!(a, Action::Apply { awaits_crd: Some(crd), .. } if crd == "widgets.example.com"),
+                ),
+            ),
+            (
+                "the same in a dry run cannot be checked",
+                &dry_run,
+                "existing/Widget/w",
+                Box::new(|a| is_unchecked(a, "widgets.example.com")),
+            ),
+            (
+                "a cluster-scoped object loses a stray namespace",
+                &apply,
+                "platform/ClusterRole/viewer",
+                Box::new(
+                    |a| matches!(a, Action::Apply { body, .. } if body.pointer("/metadata/namespace").is_none()),
+                ),
+            ),
+            (
+                "a live object that cannot be read",
+                &apply,
+                "existing/Deployment/unreadable",
+                Box::new(|a| is_fail(a, "forbidden")),
+            ),
+        ];
+        for (why, options, id, check) in rows {
+            let action = action_of(options, id);
+            assert!(check(&action), "{why}: {id} got {action:?}");
+        }
+        assert!(
+            !plan(&desired, &cluster, &apply).steps.iter().any(|s| matches!(s.action, Action::Prune { .. })),
+            "no prune without --prune"
+        );
+    }
+
+    #[test]
+    fn summary_and_lines_read_well() {
+        let key = ObjectKey {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: Some("ns".into()),
+            name: "a".into(),
+        };
+        let report = ApplyReport {
+            dry_run: true,
+            results: vec![
+                ObjectResult {
+                    key: key.clone(),
+                    outcome: Outcome::Created,
+                    note: Some("not checked by the server: x".into()),
+                },
+                ObjectResult {
+                    key: key.clone(),
+                    outcome: Outcome::Failed("boom (Invalid, HTTP 422)".into()),
+                    note: None,
+                },
+            ],
+        };
+        assert_eq!(report.results[0].to_string(), "created    ns/ConfigMap/a (not checked by the server: x)");
+        assert_eq!(report.results[1].to_string(), "failed     ns/ConfigMap/a: boom (Invalid, HTTP 422)");
+        assert_eq!(
+            report.summary(),
+            "1 created, 0 configured, 0 unchanged, 0 skipped, 1 failed, server dry run, nothing was changed"
+        );
+        assert!(!report.succeeded());
+    }
+
+    #[test]
+    fn the_prune_selector_requires_both_labels() {
+        assert_eq!(platform_selector("p"), "app.kubernetes.io/managed-by=autolabs,autolabs.io/platform=p");
+    }
+}

@@ -1,0 +1,1462 @@
+//! The fake's storage: what etcd and the generic registry do for kube-apiserver.
+//!
+//! One map holds every object as JSON, keyed like etcd (`group/resource/namespace/name`), so a
+//! list is a key range and comes back in upstream's order. One global revision counter is
+//! every object's `metadata.resourceVersion`, bumped by every write. Each write is recorded as
+//! a [`Change`] in a bounded history that watches replay; a watch or continue token older than
+//! the history's start is answered 410 Expired, as after an etcd compaction.
+//!
+//! The verbs follow `k8s.io/apiserver/pkg/registry/generic/registry/store.go`: create (name
+//! generation, namespace lifecycle, validation, decode, admission, AlreadyExists), update
+//! (optimistic concurrency on `resourceVersion`, status subresource split, no-op writes keep
+//! the revision), patch (merge, strategic-as-merge, JSON patch), server-side apply
+//! (create-or-replace), delete (preconditions, finalizers, ownerReference cascade) and
+//! deletecollection. `dryRun` runs everything but the commit.
+//!
+//! Everything here is synchronous and runs under the server's one lock, so admission (quota
+//! checks included) and the commit that follows are atomic, like the real quota plugin's
+//! serialized status updates.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use autolabs_k8s::Quantity;
+use autolabs_k8s::k8s::{LimitRange, Namespace, PriorityClass, ResourceQuota};
+use autolabs_resources::QuotaState;
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use super::admission::{Admission, AdmissionCtx, Operation};
+use super::apply::merge_applied;
+use super::defaults::set_defaults;
+use super::faults::XorShift;
+use super::patch::{json_patch, merge_patch};
+use super::quota::{adjust, object_usage, quota_counts, state_with_spec_hard, write_status};
+use super::resources::{self, ResourceType};
+use super::selectors::{FieldQuery, LabelQuery};
+use super::status::Status;
+use super::validation::validate;
+
+/// Where an object lives: ordered like etcd keys, so each resource (and each namespace within
+/// it) is one contiguous range.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub group: &'static str,
+    pub plural: &'static str,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(resource: &'static ResourceType, namespace: &str, name: &str) -> Self {
+        ObjectKey {
+            group: resource.group,
+            plural: resource.plural,
+            namespace: if resource.namespaced { namespace.to_string() } else { String::new() },
+            name: name.to_string(),
+        }
+    }
+
+    fn resource(&self) -> Option<&'static ResourceType> {
+        resources::RESOURCES.iter().find(|r| r.group == self.group && r.plural == self.plural)
+    }
+}
+
+/// The type of a watch event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed write, as watches replay it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub revision: u64,
+    pub resource: &'static ResourceType,
+    pub namespace: String,
+    pub event: EventType,
+    /// The new state; for a deletion the last state, carrying the deletion's revision.
+    pub object: Arc<Value>,
+    /// The state before the write (for selector transitions).
+    pub previous: Option<Arc<Value>>,
+}
+
+/// `propagationPolicy` of a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+/// Options of a delete (query parameters and `DeleteOptions` body merged).
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub dry_run: bool,
+    pub propagation: Option<Propagation>,
+    pub precondition_uid: Option<String>,
+    pub precondition_resource_version: Option<String>,
+}
+
+/// Options of a create, update or patch.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_manager: Option<String>,
+    pub force: bool,
+}
+
+/// The patch flavours, by `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `application/merge-patch+json`
+    Merge,
+    /// `application/strategic-merge-patch+json`, served as a merge patch.
+    Strategic,
+    /// `application/json-patch+json`
+    Json,
+    /// `application/apply-patch+yaml`
+    Apply,
+}
+
+/// The filters and paging of a list.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub labels: LabelQuery,
+    pub fields: FieldQuery,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            labels: LabelQuery::everything(),
+            fields: FieldQuery::default(),
+            limit: None,
+            continue_token: None,
+        }
+    }
+}
+
+/// The object store with its history and admission chain.
+pub struct Store {
+    objects: BTreeMap<ObjectKey, Arc<Value>>,
+    revision: u64,
+    history: VecDeque<Arc<Change>>,
+    /// Watches and continue tokens must be at or after this revision (everything newer is in
+    /// `history`).
+    oldest_servable: u64,
+    history_limit: usize,
+    rng: XorShift,
+    notify: watch::Sender<u64>,
+    admission: Vec<Arc<dyn Admission>>,
+    quota_accounting: bool,
+    next_service_ip: u32,
+    /// uid → key, and owner uid → dependents, for ownerReference cascades.
+    by_uid: HashMap<String, ObjectKey>,
+    dependents: HashMap<String, BTreeSet<ObjectKey>>,
+    /// uid → field manager → the configuration it last applied (server-side apply).
+    applied_configs: HashMap<String, HashMap<String, Value>>,
+}
+
+/// The settings the store needs from the server configuration.
+pub struct StoreSettings {
+    pub history_limit: usize,
+    pub seed: u64,
+    pub admission: Vec<Arc<dyn Admission>>,
+    pub quota_accounting: bool,
+}
+
+fn meta_str<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object.get("metadata").and_then(|m| m.get(key)).and_then(Value::as_str)
+}
+
+fn meta_mut(object: &mut Value) -> &mut Map<String, Value> {
+    if !object.is_object() {
+        *object = json!({});
+    }
+    let Value::Object(map) = object else { unreachable_object() };
+    let meta = map.entry("metadata").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    match meta {
+        Value::Object(m) => m,
+        _ => unreachable_object(),
+    }
+}
+
+/// Both callers of this have just made the value an object.
+#[allow(clippy::panic)]
+fn unreachable_object() -> ! {
+    panic!("value was just made a JSON object")
+}
+
+/// The object's labels (non-string values ignored).
+pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+fn owner_uids(object: &Value) -> Vec<String> {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .map(|refs| {
+            refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from)).collect()
+        })
+        .unwrap_or_default()
+}
+
+fn has_finalizers(object: &Value) -> bool {
+    object.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+}
+
+/// `metav1.Now()` in the API's RFC 3339 form.
+pub fn now_rfc3339() -> String {
+    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The part of an object that `metadata.generation` tracks: everything but metadata and status.
+fn spec_part(object: &Value) -> Value {
+    match object {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn without_resource_version(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    copy
+}
+
+/// `Pod in version "v1" cannot be handled as a Pod: …` (400).
+// k8s.io/apiserver/pkg/endpoints/handlers/rest.go transformDecodeError
+fn decode_error(resource: &ResourceType, why: &str) -> Status {
+    Status::bad_request(format!(
+        "{} in version {:?} cannot be handled as a {}: {why}",
+        resource.kind, resource.version, resource.kind
+    ))
+}
+
+impl Store {
+    pub fn new(settings: StoreSettings, notify: watch::Sender<u64>) -> Self {
+        Store {
+            objects: BTreeMap::new(),
+            revision: 0,
+            history: VecDeque::new(),
+            oldest_servable: 0,
+            history_limit: settings.history_limit.max(1),
+            rng: XorShift::new(settings.seed),
+            notify,
+            admission: settings.admission,
+            quota_accounting: settings.quota_accounting,
+            next_service_ip: 1,
+            by_uid: HashMap::new(),
+            dependents: HashMap::new(),
+            applied_configs: HashMap::new(),
+        }
+    }
+
+    /// The current (latest) revision.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Every stored object, in key order.
+    pub fn objects(&self) -> impl Iterator<Item = (&ObjectKey, &Arc<Value>)> {
+        self.objects.iter()
+    }
+
+    /// Forgets the whole history, as an etcd compaction at the current revision: watches and
+    /// continue tokens from older revisions then get 410.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.oldest_servable = self.revision;
+    }
+
+    fn range<'a>(
+        &'a self,
+        resource: &'static ResourceType,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
+        let start = ObjectKey {
+            group: resource.group,
+            plural: resource.plural,
+            namespace: namespace.unwrap_or("").to_string(),
+            name: String::new(),
+        };
+        self.objects.range(start..).take_while(move |(k, _)| {
+            k.group == resource.group
+                && k.plural == resource.plural
+                && namespace.is_none_or(|n| k.namespace == n)
+        })
+    }
+
+    fn namespace_exists(&self, namespace: &str) -> bool {
+        self.objects.contains_key(&ObjectKey {
+            group: "",
+            plural: "namespaces",
+            namespace: String::new(),
+            name: namespace.to_string(),
+        })
+    }
+
+    fn new_uid(&mut self) -> String {
+        let a = self.rng.next_u64();
+        let b = self.rng.next_u64();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0x0fff,
+            ((b >> 48) & 0x3fff) | 0x8000,
+            b & 0xffff_ffff_ffff
+        )
+    }
+
+    /// `names.SimpleNameGenerator`: the prefix (cut to 58 bytes) and five random characters.
+    // k8s.io/apiserver/pkg/storage/names/generate.go GenerateName
+    fn generate_name(&mut self, prefix: &str) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        const MAX_PREFIX: usize = 63 - 5;
+        let mut cut = prefix.len().min(MAX_PREFIX);
+        while !prefix.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut name = prefix[..cut].to_string();
+        for _ in 0..5 {
+            name.push(ALPHABET[(self.rng.next_u64() % ALPHABET.len() as u64) as usize] as char);
+        }
+        name
+    }
+
+    /// Checks the body's `apiVersion`/`kind`, sets them, and reconciles the namespace with the path.
+    fn prepare_body(
+        &self,
+        resource: &'static ResourceType,
+        path_namespace: Option<&str>,
+        body: &mut Value,
+    ) -> Result<(), Status> {
+        if !body.is_object() {
+            return Err(decode_error(resource, "the request body must be a JSON object"));
+        }
+        let api_version = resource.api_version();
+        if let Some(given) = body.get("apiVersion").and_then(Value::as_str)
+            && !given.is_empty()
+            && given != api_version
+        {
+            // k8s.io/apiserver/pkg/endpoints/handlers/create.go (decoding into the wrong version)
+            return Err(Status::bad_request(format!(
+                "the API version in the data ({given}) does not match the expected API version ({api_version})"
+            )));
+        }
+        if let Some(given) = body.get("kind").and_then(Value::as_str)
+            && !given.is_empty()
+            && given != resource.kind
+        {
+            return Err(decode_error(
+                resource,
+                &format!("the kind in the data ({given}) is not {}", resource.kind),
+            ));
+        }
+        body["apiVersion"] = json!(api_version);
+        body["kind"] = json!(resource.kind);
+        let meta = meta_mut(body);
+        if resource.namespaced {
+            let path_namespace = path_namespace.unwrap_or("");
+            match meta.get("namespace").and_then(Value::as_str) {
+                Some(given) if !given.is_empty() && given != path_namespace => {
+                    // k8s.io/apiserver/pkg/endpoints/handlers/rest.go checkName / EnsureObjectNamespaceMatchesRequestNamespace
+                    return Err(Status::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                _ => {
+                    meta.insert("namespace".into(), json!(path_namespace));
+                }
+            }
+        } else {
+            meta.remove("namespace");
+        }
+        Ok(())
+    }
+
+    /// Runs the admission chain (a create when there is no `old` object, else an update) with
+    /// the typed namespace, LimitRanges and ResourceQuotas the plugins read.
+    fn run_admission(
+        &self,
+        resource: &'static ResourceType,
+        subresource: Option<&str>,
+        namespace: &str,
+        old: Option<&Value>,
+        object: &mut Value,
+        dry_run: bool,
+    ) -> Result<(), Status> {
+        if self.admission.is_empty() {
+            return Ok(());
+        }
+        let priority_classes: Vec<PriorityClass> = if resource.plural == "pods" {
+            self.range(find("priorityclasses"), None)
+                .filter_map(|(_, v)| serde_json::from_value((**v).clone()).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (namespace_object, limit_ranges, quotas): (
+            Option<Namespace>,
+            Vec<LimitRange>,
+            Vec<ResourceQuota>,
+        ) = if resource.namespaced {
+            let ns_key = ObjectKey {
+                group: "",
+                plural: "namespaces",
+                namespace: String::new(),
+                name: namespace.into(),
+            };
+            fn typed<T: serde::de::DeserializeOwned>(value: &Arc<Value>) -> Option<T> {
+                serde_json::from_value((**value).clone()).ok()
+            }
+            (
+                self.objects.get(&ns_key).and_then(typed),
+                self.range(find("limitranges"), Some(namespace)).filter_map(|(_, v)| typed(v)).collect(),
+                self.range(find("resourcequotas"), Some(namespace)).filter_map(|(_, v)| typed(v)).collect(),
+            )
+        } else {
+            (None, Vec::new(), Vec::new())
+        };
+        let ctx = AdmissionCtx {
+            resource,
+            subresource,
+            namespace: resource.namespaced.then_some(namespace),
+            namespace_object: namespace_object.as_ref(),
+            limit_ranges: &limit_ranges,
+            resource_quotas: &quotas,
+            priority_classes: &priority_classes,
+            old_object: old,
+            dry_run,
+        };
+        let operation = if old.is_some() { Operation::Update } else { Operation::Create };
+        for plugin in &self.admission {
+            plugin.admit(&ctx, operation, object)?;
+        }
+        Ok(())
+    }
+
+    /// The registry strategies' `PrepareForCreate` and the defaults a lab platform relies on.
+    // k8s.io/kubernetes/pkg/registry/core/pod/strategy.go PrepareForCreate (and namespace, service)
+    fn prepare_for_create(&mut self, resource: &'static ResourceType, object: &mut Value) {
+        set_defaults(resource, object);
+        let uid = self.new_uid();
+        let name = meta_str(object, "name").unwrap_or("").to_string();
+        let meta = meta_mut(object);
+        meta.insert("uid".into(), json!(uid));
+        meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+        meta.insert("generation".into(), json!(1));
+        for system in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+            meta.remove(system);
+        }
+        if resource.has_status {
+            object["status"] = json!({});
+        }
+        match (resource.group, resource.plural) {
+            ("", "namespaces") => {
+                // k8s.io/kubernetes/pkg/apis/core/v1/defaults.go SetDefaults_Namespace (metadata.name label)
+                let labels = meta_mut(object).entry("labels").or_insert_with(|| json!({}));
+                labels["kubernetes.io/metadata.name"] = json!(name);
+                object["spec"] = json!({"finalizers": ["kubernetes"]});
+                object["status"] = json!({"phase": "Active"});
+            }
+            ("", "pods") => {
+                // k8s.io/kubernetes/pkg/registry/core/pod/strategy.go PrepareForCreate
+                let qos = pod_qos_class(object);
+                object["status"] = json!({"phase": "Pending", "qosClass": qos});
+            }
+            ("", "services") => {
+                // k8s.io/kubernetes/pkg/registry/core/service/storage/alloc.go (ClusterIP allocation)
+                let n = self.next_service_ip;
+                if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+                    let is_external_name = spec.get("type").and_then(Value::as_str) == Some("ExternalName");
+                    if !is_external_name
+                        && spec.get("clusterIP").and_then(Value::as_str).unwrap_or("").is_empty()
+                    {
+                        let ip = format!("10.96.{}.{}", n / 250, n % 250 + 1);
+                        self.next_service_ip += 1;
+                        spec.insert("clusterIP".into(), json!(ip));
+                        spec.insert("clusterIPs".into(), json!([ip]));
+                    }
+                    if !is_external_name {
+                        spec.entry("ipFamilies").or_insert(json!(["IPv4"]));
+                        spec.entry("ipFamilyPolicy").or_insert(json!("SingleStack"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Stores (or removes) an object at a new revision and records the change.
+    fn commit(
+        &mut self,
+        resource: &'static ResourceType,
+        key: ObjectKey,
+        event: EventType,
+        mut object: Value,
+        previous: Option<Arc<Value>>,
+    ) -> Value {
+        self.revision += 1;
+        meta_mut(&mut object).insert("resourceVersion".into(), json!(self.revision.to_string()));
+        let object = Arc::new(object);
+        match event {
+            EventType::Deleted => {
+                self.objects.remove(&key);
+            }
+            EventType::Added | EventType::Modified => {
+                self.objects.insert(key.clone(), Arc::clone(&object));
+            }
+        }
+        self.reindex(&key, previous.as_deref(), (event != EventType::Deleted).then_some(&*object));
+        self.history.push_back(Arc::new(Change {
+            revision: self.revision,
+            resource,
+            namespace: key.namespace.clone(),
+            event,
+            object: Arc::clone(&object),
+            previous: previous.clone(),
+        }));
+        while self.history.len() > self.history_limit {
+            if let Some(dropped) = self.history.pop_front() {
+                self.oldest_servable = dropped.revision;
+            }
+        }
+        self.notify.send_replace(self.revision);
+        if self.quota_accounting && resource.namespaced && resource.plural != "resourcequotas" {
+            self.account(
+                resource,
+                &key.namespace,
+                previous.as_deref(),
+                (event != EventType::Deleted).then_some(&*object),
+            );
+        }
+        (*object).clone()
+    }
+
+    fn reindex(&mut self, key: &ObjectKey, old: Option<&Value>, new: Option<&Value>) {
+        if let Some(old) = old {
+            if let Some(uid) = meta_str(old, "uid") {
+                self.by_uid.remove(uid);
+                if new.is_none() {
+                    self.applied_configs.remove(uid);
+                }
+            }
+            for owner in owner_uids(old) {
+                if let Some(set) = self.dependents.get_mut(&owner) {
+                    set.remove(key);
+                    if set.is_empty() {
+                        self.dependents.remove(&owner);
+                    }
+                }
+            }
+        }
+        if let Some(new) = new {
+            if let Some(uid) = meta_str(new, "uid") {
+                self.by_uid.insert(uid.to_string(), key.clone());
+            }
+            for owner in owner_uids(new) {
+                self.dependents.entry(owner).or_default().insert(key.clone());
+            }
+        }
+    }
+
+    /// The quota controller: moves each affected quota's `status.used` by the object's usage.
+    fn account(
+        &mut self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
+        let quota_resource = find("resourcequotas");
+        let quotas: Vec<(ObjectKey, Arc<Value>)> =
+            self.range(quota_resource, Some(namespace)).map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
+        if quotas.is_empty() {
+            return;
+        }
+        let removed = old.map(|o| object_usage(resource, o)).unwrap_or_default();
+        let added = new.map(|o| object_usage(resource, o)).unwrap_or_default();
+        for (key, quota_object) in quotas {
+            let Some(state) = serde_json::from_value::<ResourceQuota>((*quota_object).clone())
+                .ok()
+                .and_then(|q| QuotaState::from_k8s(&q).ok())
+            else {
+                continue;
+            };
+            let empty = Default::default();
+            let add = if new.is_some_and(|o| quota_counts(&state, resource, o)) { &added } else { &empty };
+            let remove =
+                if old.is_some_and(|o| quota_counts(&state, resource, o)) { &removed } else { &empty };
+            let used = adjust(&state, add, remove);
+            if used != state.used || quota_object.pointer("/status/used").is_none() {
+                let mut updated = (*quota_object).clone();
+                write_status(&mut updated, &state.hard, &used);
+                self.commit(quota_resource, key, EventType::Modified, updated, Some(quota_object));
+            }
+        }
+    }
+
+    /// A quota with its status recounted from scratch over the namespace's objects.
+    fn recount_quota(&self, namespace: &str, quota: &mut Value) {
+        let Some(mut state) = state_with_spec_hard(quota) else { return };
+        for (key, object) in self.objects.iter().filter(|(k, _)| k.namespace == namespace) {
+            let Some(resource) = key.resource() else { continue };
+            if resource.plural == "resourcequotas" || !quota_counts(&state, resource, object) {
+                continue;
+            }
+            state.used = adjust(&state, &object_usage(resource, object), &Default::default());
+        }
+        write_status(quota, &state.hard, &state.used);
+    }
+
+    fn hard_changed(old: Option<&Value>, new: &Value) -> bool {
+        old.is_none_or(|o| o.pointer("/spec/hard") != new.pointer("/spec/hard"))
+    }
+
+    /// POST: creates an object.
+    pub fn create(
+        &mut self,
+        resource: &'static ResourceType,
+        path_namespace: Option<&str>,
+        mut body: Value,
+        options: &WriteOptions,
+    ) -> Result<Value, Status> {
+        self.prepare_body(resource, path_namespace, &mut body)?;
+        let mut name = meta_str(&body, "name").unwrap_or("").to_string();
+        if name.is_empty()
+            && let Some(prefix) = meta_str(&body, "generateName").filter(|p| !p.is_empty()).map(String::from)
+        {
+            name = self.generate_name(&prefix);
+            meta_mut(&mut body).insert("name".into(), json!(name));
+        }
+        let namespace =
+            if resource.namespaced { path_namespace.unwrap_or("").to_string() } else { String::new() };
+        // k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go Admit
+        if resource.namespaced && !namespace.is_empty() && !self.namespace_exists(&namespace) {
+            return Err(Status::not_found("namespaces", "", &namespace));
+        }
+        let errors = validate(resource, &body, None);
+        if !errors.is_empty() {
+            return Err(Status::invalid(resource.kind, resource.group, &name, &errors));
+        }
+        let mut object = resource.normalize(body).map_err(|e| decode_error(resource, &e))?;
+        self.prepare_for_create(resource, &mut object);
+        self.run_admission(resource, None, &namespace, None, &mut object, options.dry_run)?;
+        let key = ObjectKey::new(resource, &namespace, &name);
+        if self.objects.contains_key(&key) {
+            return Err(Status::already_exists(resource.plural, resource.group, &name));
+        }
+        if resource.plural == "resourcequotas" {
+            self.recount_quota(&namespace, &mut object);
+        }
+        if options.dry_run {
+            return Ok(object);
+        }
+        Ok(self.commit(resource, key, EventType::Added, object, None))
+    }
+
+    /// GET: one object.
+    pub fn get(
+        &self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, Status> {
+        self.objects
+            .get(&ObjectKey::new(resource, namespace, name))
+            .cloned()
+            .ok_or_else(|| Status::not_found(resource.plural, resource.group, name))
+    }
+
+    /// GET on a collection: filtered, paged list at the current revision.
+    pub fn list(
+        &self,
+        resource: &'static ResourceType,
+        namespace: Option<&str>,
+        query: &ListQuery,
+    ) -> Result<Value, Status> {
+        let start_after = match &query.continue_token {
+            Some(token) => Some(self.decode_continue(token)?),
+            None => None,
+        };
+        let mut items = Vec::new();
+        let mut next_key: Option<&ObjectKey> = None;
+        let mut remaining = 0usize;
+        for (key, object) in self.range(resource, namespace) {
+            if let Some((ns, name)) = &start_after
+                && (key.namespace.as_str(), key.name.as_str()) <= (ns.as_str(), name.as_str())
+            {
+                continue;
+            }
+            if !query.labels.matches(&labels_of(object)) || !query.fields.matches(object) {
+                continue;
+            }
+            if query.limit.is_some_and(|limit| limit > 0 && items.len() >= limit) {
+                remaining += 1;
+                continue;
+            }
+            next_key = Some(key);
+            items.push((**object).clone());
+        }
+        let mut metadata = json!({"resourceVersion": self.revision.to_string()});
+        if remaining > 0
+            && let Some(last) = next_key
+        {
+            metadata["continue"] = json!(encode_continue(self.revision, &last.namespace, &last.name));
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go GetList: only without a selector
+            if query.labels.is_everything() && query.fields.is_everything() {
+                metadata["remainingItemCount"] = json!(remaining);
+            }
+        }
+        Ok(json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": resource.api_version(),
+            "metadata": metadata,
+            "items": items,
+        }))
+    }
+
+    fn decode_continue(&self, token: &str) -> Result<(String, String), Status> {
+        let bad = || Status::bad_request(format!("continue key is not valid: {token:?}"));
+        let text = decode_hex(token).ok_or_else(bad)?;
+        let mut parts = text.splitn(3, '\n');
+        let revision: u64 = parts.next().and_then(|r| r.parse().ok()).ok_or_else(bad)?;
+        let namespace = parts.next().ok_or_else(bad)?.to_string();
+        let name = parts.next().ok_or_else(bad)?.to_string();
+        if revision < self.oldest_servable {
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go (compacted continue token)
+            return Err(Status::expired(
+                "The provided continue parameter is too old to display a consistent list result. You can start a \
+                 new list without the continue parameter, or use the continue token in this response to retrieve \
+                 the remainder of the results. Continuing with the provided token results in an inconsistent list - \
+                 objects that were created, modified, or deleted between the time the first chunk was returned and \
+                 now may show up in the list.",
+            ));
+        }
+        Ok((namespace, name))
+    }
+
+    /// PUT: replaces an object (or its status), with optimistic concurrency.
+    pub fn update(
+        &mut self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        subresource: Option<&str>,
+        mut body: Value,
+        options: &WriteOptions,
+    ) -> Result<Value, Status> {
+        self.prepare_body(resource, Some(namespace), &mut body)?;
+        match meta_str(&body, "name") {
+            Some(given) if !given.is_empty() && given != name => {
+                // k8s.io/apiserver/pkg/endpoints/handlers/update.go (name mismatch)
+                return Err(Status::bad_request(format!(
+                    "the name of the object ({given}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {
+                meta_mut(&mut body).insert("name".into(), json!(name));
+            }
+        }
+        let key = ObjectKey::new(resource, namespace, name);
+        let current = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Status::not_found(resource.plural, resource.group, name))?;
+        self.update_existing(resource, key, current, body, subresource, options)
+    }
+
+    /// The shared tail of update, patch and apply.
+    fn update_existing(
+        &mut self,
+        resource: &'static ResourceType,
+        key: ObjectKey,
+        current: Arc<Value>,
+        mut body: Value,
+        subresource: Option<&str>,
+        options: &WriteOptions,
+    ) -> Result<Value, Status> {
+        let name = key.name.clone();
+        // k8s.io/apiserver/pkg/registry/generic/registry/store.go Update (optimistic concurrency)
+        if let Some(given) = meta_str(&body, "resourceVersion").filter(|rv| !rv.is_empty())
+            && Some(given) != meta_str(&current, "resourceVersion")
+        {
+            return Err(Status::conflict(resource.plural, resource.group, &name));
+        }
+        if let Some(given) = meta_str(&body, "uid").filter(|uid| !uid.is_empty())
+            && let Some(stored) = meta_str(&current, "uid")
+            && given != stored
+        {
+            // k8s.io/apiserver/pkg/registry/rest/update.go (UID precondition)
+            return Err(Status::conflict_because(
+                resource.plural,
+                resource.group,
+                &name,
+                &format!("Precondition failed: UID in precondition: {given}, UID in object meta: {stored}"),
+            ));
+        }
+        if resource.has_status {
+            if subresource == Some("status") {
+                // status strategies' PrepareForUpdate: only the status changes.
+                let status = body.get("status").cloned();
+                body = (*current).clone();
+                match status {
+                    Some(status) => body["status"] = status,
+                    None => {
+                        body.as_object_mut().map(|m| m.remove("status"));
+                    }
+                }
+            } else {
+                match current.get("status") {
+                    Some(status) => body["status"] = status.clone(),
+                    None => {
+                        body.as_object_mut().map(|m| m.remove("status"));
+                    }
+                }
+            }
+        }
+        {
+            let stored_meta = current.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+            let meta = meta_mut(&mut body);
+            for system in
+                ["uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"]
+            {
+                match stored_meta.get(system) {
+                    Some(v) => meta.insert(system.into(), v.clone()),
+                    None => meta.remove(system),
+                };
+            }
+            meta.remove("resourceVersion");
+        }
+        if resource.plural == "namespaces" && resource.group.is_empty() {
+            let labels = meta_mut(&mut body).entry("labels").or_insert_with(|| json!({}));
+            if labels.is_object() {
+                labels["kubernetes.io/metadata.name"] = json!(name);
+            }
+            // k8s.io/kubernetes/pkg/registry/core/namespace/strategy.go PrepareForUpdate
+            body["spec"] = current.get("spec").cloned().unwrap_or_else(|| json!({}));
+        }
+        set_defaults(resource, &mut body);
+        keep_allocated_values(resource, &current, &mut body);
+        let errors = validate(resource, &body, Some(&current));
+        if !errors.is_empty() {
+            return Err(Status::invalid(resource.kind, resource.group, &name, &errors));
+        }
+        let mut object = resource.normalize(body).map_err(|e| decode_error(resource, &e))?;
+        if spec_part(&object) != spec_part(&current) {
+            let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            meta_mut(&mut object).insert("generation".into(), json!(generation + 1));
+        }
+        self.run_admission(
+            resource,
+            subresource,
+            &key.namespace,
+            Some(&current),
+            &mut object,
+            options.dry_run,
+        )?;
+        if resource.plural == "resourcequotas" && Self::hard_changed(Some(&current), &object) {
+            self.recount_quota(&key.namespace, &mut object);
+        }
+        // Removing the last finalizer of an object being deleted completes the deletion.
+        // k8s.io/apiserver/pkg/registry/generic/registry/store.go shouldDeleteDuringUpdate
+        let finishing = meta_str(&object, "deletionTimestamp").is_some() && !has_finalizers(&object);
+        if options.dry_run {
+            meta_mut(&mut object)
+                .insert("resourceVersion".into(), json!(meta_str(&current, "resourceVersion").unwrap_or("")));
+            return Ok(object);
+        }
+        if finishing {
+            meta_mut(&mut object).remove("resourceVersion");
+            return Ok(self.commit(resource, key, EventType::Deleted, object, Some(current)));
+        }
+        // A write that changes nothing keeps the revision and sends no event (GuaranteedUpdate).
+        if without_resource_version(&object) == without_resource_version(&current) {
+            return Ok((*current).clone());
+        }
+        Ok(self.commit(resource, key, EventType::Modified, object, Some(current)))
+    }
+
+    /// PATCH: merge, strategic (as merge), JSON patch, or server-side apply.
+    /// Returns the HTTP code (201 when apply created the object) and the object.
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch(
+        &mut self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        subresource: Option<&str>,
+        kind: PatchKind,
+        body: &[u8],
+        options: &WriteOptions,
+    ) -> Result<(u16, Value), Status> {
+        if kind == PatchKind::Apply {
+            return self.apply(resource, namespace, name, subresource, body, options);
+        }
+        let patch: Value = serde_json::from_slice(body)
+            .map_err(|e| Status::bad_request(format!("error decoding patch: {e}")))?;
+        let key = ObjectKey::new(resource, namespace, name);
+        let current = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Status::not_found(resource.plural, resource.group, name))?;
+        let mut candidate = (*current).clone();
+        match kind {
+            PatchKind::Merge | PatchKind::Strategic => {
+                if !patch.is_object() {
+                    return Err(Status::bad_request("a merge patch must be a JSON object"));
+                }
+                merge_patch(&mut candidate, &patch);
+            }
+            PatchKind::Json => json_patch(&mut candidate, &patch).map_err(|e| {
+                // k8s.io/apiserver/pkg/endpoints/handlers/patch.go (jsonPatcher errors are 422)
+                Status::invalid(
+                    resource.kind,
+                    resource.group,
+                    name,
+                    &[(String::new(), format!("Invalid value: {e}"))],
+                )
+            })?,
+            PatchKind::Apply => {}
+        }
+        self.prepare_body(resource, Some(namespace), &mut candidate)?;
+        if meta_str(&candidate, "name") != Some(name) {
+            return Err(Status::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(&candidate, "name").unwrap_or("")
+            )));
+        }
+        let object = self.update_existing(resource, key, current, candidate, subresource, options)?;
+        Ok((200, object))
+    }
+
+    /// Server-side apply with create-or-replace semantics: the applied configuration becomes
+    /// the object; uid, creationTimestamp, generation and (on the main resource) status stay.
+    // k8s.io/apiserver/pkg/endpoints/handlers/patch.go applyPatcher
+    fn apply(
+        &mut self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        subresource: Option<&str>,
+        body: &[u8],
+        options: &WriteOptions,
+    ) -> Result<(u16, Value), Status> {
+        if options.field_manager.as_deref().unwrap_or("").is_empty() {
+            // k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go ValidatePatchOptions
+            return Err(Status::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                &[("fieldManager".into(), "Required value: is required for apply patch".into())],
+            ));
+        }
+        let mut applied: Value = match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(_) => {
+                let text = std::str::from_utf8(body)
+                    .map_err(|e| Status::bad_request(format!("error decoding YAML: {e}")))?;
+                serde_saphyr::from_str(text)
+                    .map_err(|e| Status::bad_request(format!("error decoding YAML: {e}")))?
+            }
+        };
+        if !applied.is_object() {
+            return Err(Status::bad_request("an apply configuration must be an object"));
+        }
+        for field in ["apiVersion", "kind"] {
+            if applied.get(field).and_then(Value::as_str).unwrap_or("").is_empty() {
+                // sigs.k8s.io/structured-merge-diff (apply configurations need apiVersion and kind)
+                return Err(Status::bad_request(format!("invalid object type: {field} must be set")));
+            }
+        }
+        match meta_str(&applied, "name") {
+            Some(given) if !given.is_empty() && given != name => {
+                return Err(Status::bad_request(format!(
+                    "the name of the object ({given}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {
+                meta_mut(&mut applied).insert("name".into(), json!(name));
+            }
+        }
+        let key = ObjectKey::new(resource, namespace, name);
+        let manager = options.field_manager.clone().unwrap_or_default();
+        let (code, object) = match self.objects.get(&key).cloned() {
+            None if subresource.is_some() => {
+                return Err(Status::not_found(resource.plural, resource.group, name));
+            }
+            None => (201, self.create(resource, Some(namespace), applied.clone(), options)?),
+            Some(current) => {
+                self.prepare_body(resource, Some(namespace), &mut applied)?;
+                let previous = meta_str(&current, "uid")
+                    .and_then(|uid| self.applied_configs.get(uid))
+                    .and_then(|by_manager| by_manager.get(&manager));
+                let merged = merge_applied(&current, previous, &applied);
+                (200, self.update_existing(resource, key, current, merged, subresource, options)?)
+            }
+        };
+        if !options.dry_run
+            && let Some(uid) = meta_str(&object, "uid")
+            && self.by_uid.contains_key(uid)
+        {
+            self.applied_configs.entry(uid.to_string()).or_default().insert(manager, applied);
+        }
+        Ok((code, object))
+    }
+
+    /// DELETE: removes an object (or marks it, when it has finalizers) and cascades to its
+    /// dependents. Returns the HTTP code and the response body.
+    pub fn delete(
+        &mut self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<(u16, Value), Status> {
+        let key = ObjectKey::new(resource, namespace, name);
+        let current = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Status::not_found(resource.plural, resource.group, name))?;
+        // k8s.io/apiserver/pkg/registry/generic/registry/store.go Delete (preconditions)
+        if let Some(uid) = &options.precondition_uid
+            && Some(uid.as_str()) != meta_str(&current, "uid")
+        {
+            return Err(Status::conflict_because(
+                resource.plural,
+                resource.group,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&current, "uid").unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(rv) = &options.precondition_resource_version
+            && Some(rv.as_str()) != meta_str(&current, "resourceVersion")
+        {
+            return Err(Status::conflict_because(
+                resource.plural,
+                resource.group,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta_str(&current, "resourceVersion").unwrap_or("")
+                ),
+            ));
+        }
+        if options.dry_run {
+            return Ok((200, deleted_response(resource, &current)));
+        }
+        let is_namespace = resource.plural == "namespaces" && resource.group.is_empty();
+        if has_finalizers(&current) && !is_namespace {
+            // k8s.io/apiserver/pkg/registry/generic/registry/store.go updateForGracefulDeletionAndFinalizers
+            if options.propagation == Some(Propagation::Orphan) {
+                self.orphan_dependents(&current);
+            }
+            if meta_str(&current, "deletionTimestamp").is_some() {
+                return Ok((200, (*current).clone()));
+            }
+            let mut marked = (*current).clone();
+            let meta = meta_mut(&mut marked);
+            meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            return Ok((200, self.commit(resource, key, EventType::Modified, marked, Some(current))));
+        }
+        if is_namespace {
+            // The namespace controller empties the namespace; the fake does it at once.
+            let contents: Vec<ObjectKey> =
+                self.objects.keys().filter(|k| k.namespace == name).cloned().collect();
+            for dependent in contents {
+                self.remove_now(&dependent);
+            }
+        }
+        let propagation = options.propagation.unwrap_or(Propagation::Background);
+        match propagation {
+            Propagation::Orphan => {
+                self.orphan_dependents(&current);
+                self.remove_now(&key);
+            }
+            Propagation::Foreground => {
+                self.delete_dependents(&current);
+                self.remove_now(&key);
+            }
+            Propagation::Background => {
+                self.remove_now(&key);
+                self.delete_dependents(&current);
+            }
+        }
+        let mut answer = (*current).clone();
+        if is_namespace {
+            answer["status"] = json!({"phase": "Terminating"});
+            meta_mut(&mut answer).insert("deletionTimestamp".into(), json!(now_rfc3339()));
+        }
+        Ok((200, deleted_response(resource, &answer)))
+    }
+
+    /// Deletes an object immediately (no finalizers, no cascade).
+    fn remove_now(&mut self, key: &ObjectKey) {
+        let Some(current) = self.objects.get(key).cloned() else { return };
+        let Some(resource) = key.resource() else { return };
+        self.commit(resource, key.clone(), EventType::Deleted, (*current).clone(), Some(current));
+    }
+
+    /// The garbage collector's foreground/background cascade: dependents whose owners are all
+    /// gone are deleted (recursively); dependents with another live owner just lose the reference.
+    // k8s.io/kubernetes/pkg/controller/garbagecollector/garbagecollector.go attemptToDeleteItem
+    fn delete_dependents(&mut self, owner: &Value) {
+        let Some(owner_uid) = meta_str(owner, "uid").map(String::from) else { return };
+        let dependents: Vec<ObjectKey> =
+            self.dependents.get(&owner_uid).into_iter().flatten().cloned().collect();
+        for key in dependents {
+            let Some(dependent) = self.objects.get(&key).cloned() else { continue };
+            let Some(resource) = key.resource() else { continue };
+            let live_owners = owner_uids(&dependent)
+                .into_iter()
+                .filter(|uid| *uid != owner_uid && self.by_uid.contains_key(uid))
+                .count();
+            if live_owners > 0 {
+                self.drop_owner_reference(resource, &key, &dependent, &owner_uid);
+            } else {
+                let _ = self.delete(
+                    resource,
+                    &key.namespace,
+                    &key.name,
+                    &DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() },
+                );
+            }
+        }
+    }
+
+    // k8s.io/kubernetes/pkg/controller/garbagecollector/garbagecollector.go orphanDependents
+    fn orphan_dependents(&mut self, owner: &Value) {
+        let Some(owner_uid) = meta_str(owner, "uid").map(String::from) else { return };
+        let dependents: Vec<ObjectKey> =
+            self.dependents.get(&owner_uid).into_iter().flatten().cloned().collect();
+        for key in dependents {
+            let Some(dependent) = self.objects.get(&key).cloned() else { continue };
+            let Some(resource) = key.resource() else { continue };
+            self.drop_owner_reference(resource, &key, &dependent, &owner_uid);
+        }
+    }
+
+    fn drop_owner_reference(
+        &mut self,
+        resource: &'static ResourceType,
+        key: &ObjectKey,
+        dependent: &Arc<Value>,
+        owner_uid: &str,
+    ) {
+        let mut updated = (**dependent).clone();
+        if let Some(refs) = updated.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
+            if refs.is_empty() {
+                meta_mut(&mut updated).remove("ownerReferences");
+            }
+        }
+        self.commit(resource, key.clone(), EventType::Modified, updated, Some(Arc::clone(dependent)));
+    }
+
+    /// DELETE on a collection: deletes every matching object; answers with the list of them.
+    pub fn delete_collection(
+        &mut self,
+        resource: &'static ResourceType,
+        namespace: Option<&str>,
+        query: &ListQuery,
+        options: &DeleteOptions,
+    ) -> Result<Value, Status> {
+        let keys: Vec<ObjectKey> = self
+            .range(resource, namespace)
+            .filter(|(_, o)| query.labels.matches(&labels_of(o)) && query.fields.matches(o))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut items = Vec::new();
+        for key in keys {
+            let Some(object) = self.objects.get(&key).cloned() else { continue };
+            match self.delete(resource, &key.namespace, &key.name, options) {
+                Ok(_) => items.push((*object).clone()),
+                Err(status) if status.code == 404 => {}
+                Err(status) => return Err(status),
+            }
+        }
+        Ok(json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": resource.api_version(),
+            "metadata": {"resourceVersion": self.revision.to_string()},
+            "items": items,
+        }))
+    }
+
+    /// The objects a watch from "now" starts with, and the revision it then follows from.
+    pub fn current_matching(
+        &self,
+        resource: &'static ResourceType,
+        namespace: Option<&str>,
+        labels: &LabelQuery,
+        fields: &FieldQuery,
+    ) -> (u64, Vec<Arc<Value>>) {
+        let objects = self
+            .range(resource, namespace)
+            .filter(|(_, o)| labels.matches(&labels_of(o)) && fields.matches(o))
+            .map(|(_, o)| Arc::clone(o))
+            .collect();
+        (self.revision, objects)
+    }
+
+    /// Every change after `revision`, or `None` when some of them are no longer retained.
+    pub fn changes_after(&self, revision: u64) -> Option<Vec<Arc<Change>>> {
+        if revision < self.oldest_servable {
+            return None;
+        }
+        let start = self.history.partition_point(|c| c.revision <= revision);
+        Some(self.history.range(start..).cloned().collect())
+    }
+
+    /// The oldest revision a watch can start from.
+    pub fn oldest_servable(&self) -> u64 {
+        self.oldest_servable
+    }
+
+    /// Seeds an object as a controller or `kubectl` with admin rights would leave it: no
+    /// validation or admission, status kept as given; create or replace.
+    pub fn seed(&mut self, mut object: Value) -> Result<Value, Status> {
+        let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+        let resource = resources::find_kind(&api_version, &kind).ok_or_else(|| {
+            Status::bad_request(format!(
+                "no resource is served for apiVersion {api_version:?}, kind {kind:?}"
+            ))
+        })?;
+        let name = meta_str(&object, "name").unwrap_or("").to_string();
+        if name.is_empty() {
+            return Err(Status::invalid(
+                resource.kind,
+                resource.group,
+                "",
+                &[("metadata.name".into(), "Required value".into())],
+            ));
+        }
+        let namespace = if resource.namespaced {
+            meta_str(&object, "namespace").unwrap_or("default").to_string()
+        } else {
+            String::new()
+        };
+        if resource.namespaced {
+            meta_mut(&mut object).insert("namespace".into(), json!(namespace));
+            if !self.namespace_exists(&namespace) {
+                return Err(Status::not_found("namespaces", "", &namespace));
+            }
+        }
+        let mut object = resource.normalize(object).map_err(|e| decode_error(resource, &e))?;
+        let key = ObjectKey::new(resource, &namespace, &name);
+        let previous = self.objects.get(&key).cloned();
+        {
+            let uid = match previous.as_deref().and_then(|p| meta_str(p, "uid")) {
+                Some(uid) => uid.to_string(),
+                None => self.new_uid(),
+            };
+            let created =
+                previous.as_deref().and_then(|p| meta_str(p, "creationTimestamp")).map(String::from);
+            let meta = meta_mut(&mut object);
+            meta.insert("uid".into(), json!(uid));
+            meta.insert("creationTimestamp".into(), json!(created.unwrap_or_else(now_rfc3339)));
+            meta.entry("generation").or_insert(json!(1));
+        }
+        if resource.plural == "namespaces" && resource.group.is_empty() {
+            let labels = meta_mut(&mut object).entry("labels").or_insert_with(|| json!({}));
+            labels["kubernetes.io/metadata.name"] = json!(name);
+            if object.pointer("/status/phase").is_none() {
+                object["status"] = json!({"phase": "Active"});
+            }
+        }
+        if resource.plural == "resourcequotas" && Self::hard_changed(previous.as_deref(), &object) {
+            self.recount_quota(&namespace, &mut object);
+        }
+        let event = if previous.is_some() { EventType::Modified } else { EventType::Added };
+        Ok(self.commit(resource, key, event, object, previous))
+    }
+
+    /// Changes a stored object's status as a controller would (no admission), e.g. the kubelet.
+    pub fn modify_status(
+        &mut self,
+        resource: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Result<Value, Status> {
+        let key = ObjectKey::new(resource, namespace, name);
+        let current = self
+            .objects
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Status::not_found(resource.plural, resource.group, name))?;
+        let mut updated = (*current).clone();
+        change(&mut updated);
+        if updated == *current {
+            return Ok(updated);
+        }
+        Ok(self.commit(resource, key, EventType::Modified, updated, Some(current)))
+    }
+}
+
+/// Values the server allocated that an update body may omit: a service's cluster IPs.
+// k8s.io/kubernetes/pkg/registry/core/service/storage/storage.go patchAllocatedValues
+fn keep_allocated_values(resource: &ResourceType, current: &Value, body: &mut Value) {
+    if resource.plural != "services" || !resource.group.is_empty() {
+        return;
+    }
+    let Some(spec) = body.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        let missing = spec.get(field).is_none_or(|v| v.is_null() || v.as_str() == Some(""));
+        if missing && let Some(stored) = current.pointer(&format!("/spec/{field}")) {
+            spec.insert(field.into(), stored.clone());
+        }
+    }
+}
+
+/// What a DELETE answers: the object for registries with `ReturnDeletedObject`, else a
+/// success `Status` naming it.
+// k8s.io/apiserver/pkg/registry/generic/registry/store.go Delete (ReturnDeletedObject)
+fn deleted_response(resource: &ResourceType, object: &Value) -> Value {
+    if resource.returns_deleted_object {
+        return object.clone();
+    }
+    let mut details = json!({"name": meta_str(object, "name").unwrap_or(""), "kind": resource.plural});
+    if !resource.group.is_empty() {
+        details["group"] = json!(resource.group);
+    }
+    if let Some(uid) = meta_str(object, "uid") {
+        details["uid"] = json!(uid);
+    }
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+fn find(plural: &str) -> &'static ResourceType {
+    match resources::find_plural(plural) {
+        Some(resource) => resource,
+        None => missing_table_row(plural),
+    }
+}
+
+/// The table is static; a lookup of a core row the store itself names cannot fail.
+#[allow(clippy::panic)]
+fn missing_table_row(plural: &str) -> ! {
+    panic!("resource table lacks {plural}")
+}
+
+fn encode_continue(revision: u64, namespace: &str, name: &str) -> String {
+    format!("{revision}\n{namespace}\n{name}").bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(token: &str) -> Option<String> {
+    if !token.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// `GetPodQOS`: BestEffort without any cpu/memory request or limit, Guaranteed when every
+/// container limits both and requests equal limits, Burstable otherwise.
+// k8s.io/kubernetes/pkg/apis/core/helper/qos/qos.go GetPodQOS
+fn pod_qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|list| pod.pointer(&format!("/spec/{list}")).and_then(Value::as_array))
+        .flatten()
+        .collect();
+    let quantity = |c: &Value, side: &str, name: &str| -> Option<Quantity> {
+        c.pointer(&format!("/resources/{side}/{name}"))
+            .and_then(Value::as_str)
+            .and_then(|q| Quantity::parse(q).ok())
+    };
+    let mut any = false;
+    let mut guaranteed = true;
+    for container in containers {
+        for name in ["cpu", "memory"] {
+            let request = quantity(container, "requests", name);
+            let limit = quantity(container, "limits", name);
+            if request.is_some_and(|q| !q.is_zero()) || limit.is_some_and(|q| !q.is_zero()) {
+                any = true;
+            }
+            match (request, limit) {
+                (_, None) => guaranteed = false,
+                (Some(r), Some(l)) if r != l => guaranteed = false,
+                _ => {}
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let token = encode_continue(7, "ns", "a-b");
+        assert_eq!(decode_hex(&token).unwrap(), "7\nns\na-b");
+        assert!(decode_hex("zz").is_none());
+    }
+
+    #[test]
+    fn qos_classes() {
+        // qos.GetPodQOS: one row per class
+        let pod = |resources: Value| json!({"spec": {"containers": [{"name": "c", "resources": resources}]}});
+        assert_eq!(pod_qos_class(&pod(json!({}))), "BestEffort");
+        assert_eq!(pod_qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))), "Guaranteed");
+        assert_eq!(
+            pod_qos_class(&pod(
+                json!({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
+            )),
+            "Guaranteed"
+        );
+        assert_eq!(pod_qos_class(&pod(json!({"requests": {"cpu": "100m"}}))), "Burstable");
+    }
+}

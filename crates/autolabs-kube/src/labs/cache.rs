@@ -1,0 +1,136 @@
+//! Watched caches of the `labs` namespace (`kube::runtime::reflector` over `watcher`): its
+//! ResourceQuotas and LimitRanges, read by every preflight without an API call, and the lab
+//! Pods, read by the metrics. The service is ready once every cache has done its first list.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use autolabs_resources::Namespace;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{LimitRange, Pod, ResourceQuota};
+use kube::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::task::JoinHandle;
+
+use super::error::LabsError;
+
+/// The label selector of everything the provisioner creates.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=autolabs";
+
+/// The caches and the tasks that keep them current (stopped when dropped).
+pub struct LabsCache {
+    quotas: Store<ResourceQuota>,
+    limit_ranges: Store<LimitRange>,
+    pods: Store<Pod>,
+    synced: Arc<[AtomicBool; 3]>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LabsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabsCache").field("synced", &self.is_synced()).finish_non_exhaustive()
+    }
+}
+
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    synced: Arc<[AtomicBool; 3]>,
+    slot: usize,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    tasks.push(tokio::spawn(async move {
+        stream.for_each(|_| futures::future::ready(())).await;
+    }));
+    let ready = reader.clone();
+    tasks.push(tokio::spawn(async move {
+        if ready.wait_until_ready().await.is_ok() {
+            synced[slot].store(true, Ordering::Release);
+        }
+    }));
+    reader
+}
+
+impl LabsCache {
+    /// Starts watching `namespace`. Must be called inside a tokio runtime.
+    pub fn start(client: kube::Client, namespace: &str) -> LabsCache {
+        let synced: Arc<[AtomicBool; 3]> =
+            Arc::new([AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false)]);
+        let mut tasks = Vec::new();
+        let quotas = reflect(
+            Api::namespaced(client.clone(), namespace),
+            watcher::Config::default(),
+            Arc::clone(&synced),
+            0,
+            &mut tasks,
+        );
+        let limit_ranges = reflect(
+            Api::namespaced(client.clone(), namespace),
+            watcher::Config::default(),
+            Arc::clone(&synced),
+            1,
+            &mut tasks,
+        );
+        let pods = reflect(
+            Api::namespaced(client, namespace),
+            watcher::Config::default().labels(MANAGED_SELECTOR),
+            Arc::clone(&synced),
+            2,
+            &mut tasks,
+        );
+        LabsCache { quotas, limit_ranges, pods, synced, tasks }
+    }
+
+    /// Whether every cache has done its first list.
+    pub fn is_synced(&self) -> bool {
+        self.synced.iter().all(|s| s.load(Ordering::Acquire))
+    }
+
+    /// Waits until [`is_synced`](Self::is_synced), at most `timeout`.
+    pub async fn wait_synced(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.is_synced() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    /// The namespace's LimitRanges and ResourceQuotas as the admission engine reads them.
+    pub fn namespace(&self) -> Result<Namespace, LabsError> {
+        if !self.is_synced() {
+            return Err(LabsError::NotReady);
+        }
+        let limit_ranges: Vec<LimitRange> = self.limit_ranges.state().iter().map(|l| (**l).clone()).collect();
+        let quotas: Vec<ResourceQuota> = self.quotas.state().iter().map(|q| (**q).clone()).collect();
+        Namespace::from_k8s(&limit_ranges, &quotas).map_err(|e| LabsError::Namespace(e.to_string()))
+    }
+
+    /// The cached lab Pods.
+    pub fn pods(&self) -> Vec<Arc<Pod>> {
+        self.pods.state()
+    }
+}
+
+impl Drop for LabsCache {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

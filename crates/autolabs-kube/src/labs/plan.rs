@@ -1,0 +1,535 @@
+//! The provisioner's and the reaper's decisions, as pure functions of objects read from the
+//! API and the current time; the async layer only executes them.
+//!
+//! - [`headroom`] / [`preflight`]: how many more labs of a template the `labs` quotas admit,
+//!   from the ResourceQuota and LimitRange engines of `autolabs-resources` (the Pod's
+//!   charges) plus one object of each other kind a lab creates (Service, Ingress,
+//!   NetworkPolicy) for object-count quotas.
+//! - [`missing_children`]: which of a lab's Service, NetworkPolicy and Ingress do not exist
+//!   (owned by this Pod's uid), so a create can be resumed or rolled back.
+//! - [`reap_plan`]: expired labs, labs left half-made (a Pod without its objects past a grace
+//!   period: a provisioner died mid-create), orphaned objects whose Pod is gone, and failed
+//!   Pods to mark.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use autolabs_k8s::Quantity;
+use autolabs_model::lab;
+use autolabs_resources::capacity::{Binding, capacity};
+use autolabs_resources::{Namespace, RejectionSource};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::error::{ClusterFull, LabsError};
+use super::view::FAILED_ANNOTATION;
+
+/// The kinds a lab consists of besides its Pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChildKind {
+    Service,
+    NetworkPolicy,
+    Ingress,
+}
+
+impl ChildKind {
+    pub const ALL: [ChildKind; 3] = [ChildKind::Service, ChildKind::NetworkPolicy, ChildKind::Ingress];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChildKind::Service => "Service",
+            ChildKind::NetworkPolicy => "NetworkPolicy",
+            ChildKind::Ingress => "Ingress",
+        }
+    }
+
+    /// Object-count quota names that one object of this kind is charged to
+    /// (`k8s.io/kubernetes/pkg/quota/v1/evaluator/core/services.go` charges `services`;
+    /// `k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go` ObjectCountQuotaResourceNameFor
+    /// charges `count/<resource>.<group>`).
+    fn count_resources(self) -> &'static [&'static str] {
+        match self {
+            ChildKind::Service => &["services", "count/services"],
+            ChildKind::NetworkPolicy => &["count/networkpolicies.networking.k8s.io"],
+            ChildKind::Ingress => &["count/ingresses.networking.k8s.io"],
+        }
+    }
+}
+
+/// How many more labs of one template fit, and the quota resource that runs out first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headroom {
+    /// `None`: no quota bounds this template.
+    pub fits: Option<u64>,
+    /// The binding quota resource with its numbers.
+    pub binding: Option<ClusterFull>,
+}
+
+fn text(q: Quantity) -> String {
+    q.to_string()
+}
+
+/// [`Headroom`] of a lab Pod in a namespace (its LimitRanges and ResourceQuotas as cached).
+/// Errors only when the Pod itself is refused by validation or the LimitRange: a template
+/// problem the load-time check should have caught.
+pub fn headroom(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Headroom, LabsError> {
+    // The Pod's charges come from the admission engine on an empty copy of the quotas, so they
+    // are known even when the real quota is already exhausted.
+    let mut empty = namespace.clone();
+    for quota in &mut empty.quotas {
+        quota.used.clear();
+    }
+    let unconstrained = capacity(&empty, pod, &[]);
+    if let Some(rejection) = &unconstrained.rejection
+        && rejection.source != RejectionSource::ResourceQuota
+    {
+        return Err(LabsError::TemplateRejected {
+            template: template.to_string(),
+            problems: vec![rejection.message.clone()],
+        });
+    }
+    let mut best: Option<(u64, ClusterFull)> = None;
+    let mut consider = |fits: u64, numbers: ClusterFull| {
+        if best.as_ref().is_none_or(|(b, _)| fits < *b) {
+            best = Some((fits, numbers));
+        }
+    };
+    let charges = unconstrained.admitted.as_ref().map(|a| a.charges.clone()).unwrap_or_default();
+    for charge in &charges {
+        let Some(quota) = namespace.quota(&charge.quota) else { continue };
+        for (resource, per_lab) in &charge.requested {
+            consider_quota(quota, resource, *per_lab, template, &mut consider);
+        }
+    }
+    for quota in namespace.quotas.iter().filter(|q| q.scopes.is_empty()) {
+        // Quota scopes only select pods (k8s.io/kubernetes/pkg/quota/v1/evaluator/core/pods.go
+        // MatchingScopes); other kinds are counted by unscoped quotas only.
+        for kind in ChildKind::ALL {
+            for resource in kind.count_resources() {
+                if quota.hard.contains_key(*resource) {
+                    consider_quota(quota, resource, Quantity::from_units(1), template, &mut consider);
+                }
+            }
+        }
+    }
+    // The engine's own verdict on the real quotas must agree: a Pod it refuses fits 0 times.
+    let real = capacity(namespace, pod, &[]);
+    if matches!(real.binding, Some(Binding::Rejected)) && best.as_ref().is_some_and(|(fits, _)| *fits > 0) {
+        if let Some((fits, _)) = best.as_mut() {
+            *fits = 0;
+        }
+    }
+    Ok(match best {
+        Some((fits, numbers)) => Headroom { fits: Some(fits), binding: Some(numbers) },
+        None => Headroom { fits: None, binding: None },
+    })
+}
+
+fn consider_quota(
+    quota: &autolabs_resources::QuotaState,
+    resource: &str,
+    per_lab: Quantity,
+    template: &str,
+    consider: &mut impl FnMut(u64, ClusterFull),
+) {
+    let Some(hard) = quota.hard.get(resource).copied() else { return };
+    let used = quota.used.get(resource).copied().unwrap_or(Quantity::ZERO);
+    let remaining = hard.checked_sub(used).filter(|r| !r.is_negative()).unwrap_or(Quantity::ZERO);
+    // k8s.io/apiserver/pkg/quota/v1/resources.go LessThanOrEqual: used + requested <= hard.
+    let fits = if per_lab.is_zero() {
+        u64::MAX
+    } else {
+        remaining.fits(per_lab).map_or(u64::MAX, |n| u64::try_from(n.max(0)).unwrap_or(u64::MAX))
+    };
+    consider(
+        fits,
+        ClusterFull {
+            template: template.to_string(),
+            quota: quota.name.clone(),
+            resource: resource.to_string(),
+            used: text(used),
+            hard: text(hard),
+            per_lab: text(per_lab),
+        },
+    );
+}
+
+/// `Ok(labs that fit)` or `cluster_full` with the numbers when not even one more fits.
+pub fn preflight(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Option<u64>, LabsError> {
+    let room = headroom(namespace, pod, template)?;
+    match (room.fits, room.binding) {
+        (Some(0), Some(numbers)) => Err(LabsError::ClusterFull(numbers)),
+        (fits, _) => Ok(fits),
+    }
+}
+
+fn owned_by_uid(meta: &ObjectMeta, uid: &str) -> bool {
+    meta.owner_references.iter().flatten().any(|o| o.kind == "Pod" && o.uid == uid)
+}
+
+fn labels(meta: &ObjectMeta) -> BTreeMap<String, String> {
+    meta.labels.clone().unwrap_or_default()
+}
+
+/// One lab object as the reaper sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildRef {
+    pub kind: ChildKind,
+    pub name: String,
+    pub lab_id: String,
+    /// The uids of the Pods that own it.
+    pub owners: Vec<String>,
+    pub being_deleted: bool,
+}
+
+fn child_ref(kind: ChildKind, meta: &ObjectMeta) -> Option<ChildRef> {
+    let lab_id = lab::lab_id_of(&labels(meta))?.to_string();
+    Some(ChildRef {
+        kind,
+        name: meta.name.clone()?,
+        lab_id,
+        owners: meta
+            .owner_references
+            .iter()
+            .flatten()
+            .filter(|o| o.kind == "Pod")
+            .map(|o| o.uid.clone())
+            .collect(),
+        being_deleted: meta.deletion_timestamp.is_some(),
+    })
+}
+
+/// Lab objects read from the `labs` namespace. The children must be listed **before** the
+/// Pods: a child is only ever created after its Pod, so every child seen then has its Pod in
+/// the later Pod list unless that Pod is really gone.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub pods: Vec<Pod>,
+    pub children: Vec<ChildRef>,
+}
+
+impl Observed {
+    pub fn new(
+        pods: Vec<Pod>,
+        services: &[Service],
+        policies: &[NetworkPolicy],
+        ingresses: &[Ingress],
+    ) -> Self {
+        let mut children = Vec::new();
+        children.extend(services.iter().filter_map(|o| child_ref(ChildKind::Service, &o.metadata)));
+        children.extend(policies.iter().filter_map(|o| child_ref(ChildKind::NetworkPolicy, &o.metadata)));
+        children.extend(ingresses.iter().filter_map(|o| child_ref(ChildKind::Ingress, &o.metadata)));
+        Observed { pods, children }
+    }
+}
+
+/// Which of the lab's objects are missing: those not named `lab-<id>` with an owner
+/// reference to this Pod's uid.
+pub fn missing_children(pod_uid: &str, id: &str, present: &[(ChildKind, ObjectMeta)]) -> Vec<ChildKind> {
+    let name = lab::object_name(id);
+    ChildKind::ALL
+        .into_iter()
+        .filter(|kind| {
+            !present.iter().any(|(k, meta)| {
+                k == kind && meta.name.as_deref() == Some(&name) && owned_by_uid(meta, pod_uid)
+            })
+        })
+        .collect()
+}
+
+/// Why the reaper deletes a whole lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReapReason {
+    /// Its `autolabs.io/expires-at` has passed.
+    Expired,
+    /// Its Pod has been without all of its objects for longer than the grace period (a
+    /// provisioner stopped in the middle of a create and nobody retried it).
+    Incomplete,
+}
+
+impl ReapReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReapReason::Expired => "expired",
+            ReapReason::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// One thing the reaper does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReapAction {
+    /// Delete the lab's Pod and its objects.
+    DeleteLab { id: String, pod: String, reason: ReapReason },
+    /// Delete an object whose Pod is gone (or is another Pod than the one that owned it).
+    DeleteOrphan { kind: ChildKind, name: String, id: String },
+    /// Annotate a Pod that cannot run with [`FAILED_ANNOTATION`].
+    MarkFailed { id: String, pod: String, reason: String },
+}
+
+/// The reaper's decisions at `now` (unix seconds): labs whose time is up
+/// ([`lab::is_expired`]), labs whose Pod still lacks objects `incomplete_grace` seconds
+/// after its creation, orphans, failed Pods not yet marked.
+pub fn reap_plan(observed: &Observed, now: u64, incomplete_grace: u64) -> Vec<ReapAction> {
+    let mut actions = Vec::new();
+    let mut live_pods: BTreeMap<String, String> = BTreeMap::new();
+    let mut deleted_labs: BTreeSet<String> = BTreeSet::new();
+    for pod in &observed.pods {
+        let Some(id) = lab::lab_id_of(&labels(&pod.metadata)).map(str::to_string) else { continue };
+        let (Some(name), Some(uid)) = (pod.metadata.name.clone(), pod.metadata.uid.clone()) else { continue };
+        if pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        live_pods.insert(uid.clone(), id.clone());
+        if lab::is_expired(pod, now) {
+            deleted_labs.insert(id.clone());
+            actions.push(ReapAction::DeleteLab { id, pod: name, reason: ReapReason::Expired });
+            continue;
+        }
+        let present: Vec<(ChildKind, ObjectMeta)> = observed
+            .children
+            .iter()
+            .filter(|c| c.lab_id == id && !c.being_deleted)
+            .map(|c| {
+                let meta = ObjectMeta {
+                    name: Some(c.name.clone()),
+                    owner_references: Some(
+                        c.owners
+                            .iter()
+                            .map(|o| k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                                kind: "Pod".into(),
+                                uid: o.clone(),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                };
+                (c.kind, meta)
+            })
+            .collect();
+        // A Pod without a readable created-at is as old as it can be: it is not ours to keep.
+        let age = lab::created_at(pod).map_or(u64::MAX, |created| now.saturating_sub(created));
+        if !missing_children(&uid, &id, &present).is_empty() && age >= incomplete_grace {
+            deleted_labs.insert(id.clone());
+            actions.push(ReapAction::DeleteLab { id, pod: name, reason: ReapReason::Incomplete });
+            continue;
+        }
+        let failed = lab::phase(pod) == lab::LabPhase::Failed;
+        let marked = pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(FAILED_ANNOTATION));
+        if failed && !marked {
+            actions.push(ReapAction::MarkFailed { id, pod: name, reason: super::view::failure_reason(pod) });
+        }
+    }
+    for child in &observed.children {
+        if child.being_deleted || deleted_labs.contains(&child.lab_id) {
+            continue;
+        }
+        let owner_alive = child.owners.iter().any(|uid| live_pods.get(uid) == Some(&child.lab_id));
+        if !owner_alive {
+            actions.push(ReapAction::DeleteOrphan {
+                kind: child.kind,
+                name: child.name.clone(),
+                id: child.lab_id.clone(),
+            });
+        }
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+    use serde_json::json;
+
+    fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_value(value).expect("test object")
+    }
+
+    fn namespace(used: serde_json::Value) -> Namespace {
+        let quota: ResourceQuota = typed(json!({
+            "metadata": {"name": "labs-quota"},
+            "spec": {"hard": {"pods": "20", "requests.cpu": "5", "limits.cpu": "10",
+                              "requests.memory": "5Gi", "limits.memory": "10Gi", "services": "20",
+                              "count/ingresses.networking.k8s.io": "20"}},
+            "status": {"hard": {"pods": "20", "requests.cpu": "5", "limits.cpu": "10",
+                                "requests.memory": "5Gi", "limits.memory": "10Gi", "services": "20",
+                                "count/ingresses.networking.k8s.io": "20"},
+                       "used": used}
+        }));
+        let limits: LimitRange = typed(json!({
+            "metadata": {"name": "lab-pod-limits"},
+            "spec": {"limits": [{"type": "Container",
+                "default": {"cpu": "1", "memory": "1Gi"}, "defaultRequest": {"cpu": "500m", "memory": "512Mi"},
+                "max": {"cpu": "1", "memory": "1Gi"}, "min": {"cpu": "100m", "memory": "128Mi"}}]}
+        }));
+        Namespace::from_k8s(&[limits], &[quota]).expect("namespace")
+    }
+
+    fn pod(cpu: &str) -> Pod {
+        typed(json!({
+            "metadata": {"name": "lab-a"},
+            "spec": {"containers": [{"name": "lab", "image": "x:1",
+                "resources": {"requests": {"cpu": cpu, "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}}}]}
+        }))
+    }
+
+    #[test]
+    fn headroom_rows() {
+        // (what, used, pod cpu request, fits, binding resource)
+        let rows: Vec<(&str, serde_json::Value, &str, u64, &str)> = vec![
+            // quota.go: requests.cpu 5 / 500m = 10 labs, limits.cpu 10/1 = 10: the first minimum wins
+            ("empty namespace, cpu bound", json!({}), "500m", 10, "limits.cpu"),
+            ("requests.cpu nearly used", json!({"requests.cpu": "4600m"}), "500m", 0, "requests.cpu"),
+            ("pods count exhausted", json!({"pods": "20"}), "100m", 0, "pods"),
+            // services.go: one Service per lab is charged to `services`
+            ("services count bound", json!({"services": "18"}), "100m", 2, "services"),
+            (
+                "ingress count bound",
+                json!({"count/ingresses.networking.k8s.io": "19"}),
+                "100m",
+                1,
+                "count/ingresses.networking.k8s.io",
+            ),
+        ];
+        for (what, used, cpu, fits, resource) in rows {
+            let room = headroom(&namespace(used), &pod(cpu), "t").expect(what);
+            assert_eq!(room.fits, Some(fits), "{what}: {room:?}");
+            if fits == 0 || resource != "limits.cpu" {
+                assert_eq!(room.binding.as_ref().map(|b| b.resource.as_str()), Some(resource), "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn preflight_refuses_with_numbers() {
+        let error = preflight(&namespace(json!({"pods": "20"})), &pod("100m"), "linux-basics").unwrap_err();
+        let LabsError::ClusterFull(full) = error else { panic!("{error:?}") };
+        assert_eq!((full.used.as_str(), full.hard.as_str(), full.per_lab.as_str()), ("20", "20", "1"));
+        assert_eq!(preflight(&namespace(json!({})), &pod("100m"), "t").unwrap(), Some(10));
+    }
+
+    #[test]
+    fn limit_range_violations_are_template_problems() {
+        // limitranger.go: max cpu 1 per container; a 2-cpu request is refused whatever the quota
+        let error = headroom(&namespace(json!({})), &pod("2"), "t").unwrap_err();
+        assert_eq!(error.code(), "template_rejected");
+    }
+
+    fn lab_pod(id: &str, uid: &str, created: &str, expires: &str) -> Pod {
+        typed(json!({
+            "metadata": {"name": format!("lab-{id}"), "uid": uid,
+                "labels": {"app.kubernetes.io/managed-by": "autolabs", "autolabs.io/lab-id": id},
+                "annotations": {"autolabs.io/created-at": created, "autolabs.io/expires-at": expires}},
+            "spec": {"containers": [{"name": "lab", "image": "x:1"}]}
+        }))
+    }
+
+    fn child(kind: ChildKind, id: &str, owner: &str) -> ChildRef {
+        ChildRef {
+            kind,
+            name: format!("lab-{id}"),
+            lab_id: id.into(),
+            owners: vec![owner.into()],
+            being_deleted: false,
+        }
+    }
+
+    fn complete(id: &str, owner: &str) -> Vec<ChildRef> {
+        ChildKind::ALL.into_iter().map(|k| child(k, id, owner)).collect()
+    }
+
+    const T0: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+    const CREATED: &str = "2026-01-01T00:00:00Z";
+    const EXPIRES: &str = "2026-01-01T02:00:00Z";
+
+    #[test]
+    fn reap_plan_rows() {
+        let rows: Vec<(&str, Observed, u64, Vec<ReapAction>)> = vec![
+            (
+                "complete lab in time: nothing",
+                Observed { pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)], children: complete("a", "u1") },
+                T0 + 10,
+                vec![],
+            ),
+            // decide.rs is_expired: expires-at <= now
+            (
+                "expired lab is deleted",
+                Observed { pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)], children: complete("a", "u1") },
+                T0 + 7200,
+                vec![ReapAction::DeleteLab {
+                    id: "a".into(),
+                    pod: "lab-a".into(),
+                    reason: ReapReason::Expired,
+                }],
+            ),
+            (
+                "half-made lab within grace is kept",
+                Observed {
+                    pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)],
+                    children: vec![child(ChildKind::Service, "a", "u1")],
+                },
+                T0 + 5,
+                vec![],
+            ),
+            (
+                "half-made lab past grace is deleted",
+                Observed {
+                    pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)],
+                    children: vec![child(ChildKind::Service, "a", "u1")],
+                },
+                T0 + 60,
+                vec![ReapAction::DeleteLab {
+                    id: "a".into(),
+                    pod: "lab-a".into(),
+                    reason: ReapReason::Incomplete,
+                }],
+            ),
+            (
+                "object without its pod is an orphan",
+                Observed { pods: vec![], children: vec![child(ChildKind::Ingress, "b", "u9")] },
+                T0,
+                vec![ReapAction::DeleteOrphan {
+                    kind: ChildKind::Ingress,
+                    name: "lab-b".into(),
+                    id: "b".into(),
+                }],
+            ),
+            (
+                "object owned by an older pod of the same id is an orphan",
+                Observed {
+                    pods: vec![lab_pod("a", "u2", CREATED, EXPIRES)],
+                    children: [complete("a", "u2"), vec![child(ChildKind::Service, "a", "u1")]].concat(),
+                },
+                T0,
+                vec![ReapAction::DeleteOrphan {
+                    kind: ChildKind::Service,
+                    name: "lab-a".into(),
+                    id: "a".into(),
+                }],
+            ),
+        ];
+        for (what, observed, now, expected) in rows {
+            assert_eq!(reap_plan(&observed, now, 30), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn failed_pods_are_marked_once() {
+        let mut pod = lab_pod("a", "u1", CREATED, EXPIRES);
+        pod.status = Some(typed(json!({"phase": "Failed", "reason": "Evicted"})));
+        let observed = Observed { pods: vec![pod.clone()], children: complete("a", "u1") };
+        assert_eq!(
+            reap_plan(&observed, T0, 30),
+            vec![ReapAction::MarkFailed {
+                id: "a".into(),
+                pod: "lab-a".into(),
+                reason: "pod Failed: Evicted".into()
+            }]
+        );
+        pod.metadata.annotations.get_or_insert_default().insert(FAILED_ANNOTATION.into(), "x".into());
+        let observed = Observed { pods: vec![pod], children: complete("a", "u1") };
+        assert!(reap_plan(&observed, T0, 30).is_empty());
+    }
+}

@@ -1,0 +1,125 @@
+//! `autolabs backup check [PATH…]` and `autolabs backup restore-plan`.
+//!
+//! Without PATHs both read the baseline rendered from platform.yaml (or the built-in
+//! default). `check` exits 1 when a finding reaches `--fail-on`, 2 on unreadable input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use autolabs_model::Profile;
+use autolabs_verify::engines::backup;
+use autolabs_verify::finding::Summary;
+use autolabs_verify::{Finding, ObjectSet, Severity, report};
+
+use super::verify::Format;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Find each stateful workload without a backup (on real storage, scheduled, with retention)
+    /// or without a restore path; report the RPO each schedule implies.
+    Check(CheckArgs),
+    /// Print the ordered restore steps for the rendered platform (or the given manifests).
+    RestorePlan(RestorePlanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Files, directories (recursive) or `-`; without any, the rendered baseline.
+    paths: Vec<PathBuf>,
+    /// platform.yaml: what gets rendered without PATHs, and what decides the two expectations below.
+    #[arg(short = 'f', long = "config")]
+    config: Option<PathBuf>,
+    /// Require an etcd snapshot CronJob (default: when platform.yaml's profile is production,
+    /// or there are no PATHs).
+    #[arg(long = "expect-etcd-backup")]
+    expect_etcd_backup: bool,
+    /// Require a VolumeSnapshotClass (default: when platform.yaml's provider supports snapshots).
+    #[arg(long = "snapshots-supported")]
+    snapshots_supported: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Exit 1 when a finding is at least this severe.
+    #[arg(long, default_value = "error", value_parser = ["error", "warning", "info"])]
+    fail_on: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestorePlanArgs {
+    /// Files, directories (recursive) or `-`; without any, the rendered baseline.
+    paths: Vec<PathBuf>,
+    /// platform.yaml to render (default ./platform.yaml, else the built-in default).
+    #[arg(short = 'f', long = "config")]
+    config: Option<PathBuf>,
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Check(a) => check(a),
+        Command::RestorePlan(a) => restore_plan(a),
+    }
+}
+
+fn input(
+    paths: &[PathBuf],
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<(ObjectSet, Option<autolabs_model::Platform>)> {
+    let platform =
+        if paths.is_empty() || config.is_some() { Some(super::config::load(config)?.0) } else { None };
+    let set = match (&platform, paths.is_empty()) {
+        (Some(p), true) => super::verify::rendered_set(p),
+        _ => ObjectSet::read_paths(paths),
+    };
+    Ok((set, platform))
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (set, platform) = input(&args.paths, args.config.as_deref())?;
+    let opts = backup::Options {
+        control_plane_backup_expected: args.expect_etcd_backup
+            || platform
+                .as_ref()
+                .is_some_and(|p| args.paths.is_empty() || p.spec.profile == Profile::Production),
+        snapshots_supported: args.snapshots_supported
+            || platform.as_ref().is_some_and(|p| p.spec.snapshots_supported()),
+    };
+    let mut findings: Vec<Finding> = set
+        .errors
+        .iter()
+        .map(|e| {
+            let mut f = Finding::new("load", "unreadable", Severity::Error, e.message.clone());
+            f.file = Some(e.file.clone());
+            f.line = (e.line > 0).then_some(e.line);
+            f
+        })
+        .collect();
+    findings.extend(backup::check(&set, opts));
+    report::sort(&mut findings);
+    let summary = Summary::of(&findings, set.objects.len(), set.files);
+    let text = match args.format {
+        Format::Table => report::table(&findings, &summary),
+        Format::Json => report::json(&findings, &summary),
+        Format::Sarif => report::sarif(&findings),
+        Format::Junit => report::junit(&findings, &summary),
+    };
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+    if !set.errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    let threshold = Severity::parse(&args.fail_on).unwrap_or(Severity::Error);
+    Ok(if findings.iter().any(|f| f.severity >= threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn restore_plan(args: RestorePlanArgs) -> anyhow::Result<ExitCode> {
+    let (set, _) = input(&args.paths, args.config.as_deref())?;
+    for e in &set.errors {
+        eprintln!("{e}");
+    }
+    for (i, step) in backup::restore_plan(&set).iter().enumerate() {
+        println!("{}. {step}", i + 1);
+    }
+    Ok(if set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}

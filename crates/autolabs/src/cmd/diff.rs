@@ -1,0 +1,47 @@
+//! `autolabs diff OLD NEW`: connections added, removed and changed between two manifest sets,
+//! at workload granularity — a pull-request gate for NetworkPolicy changes.
+//!
+//! Exit codes: 0 no change, 1 something changed, 2 usage or input errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use autolabs_verify::diff;
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Md,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The manifests before the change: a file or a directory (recursive).
+    old: PathBuf,
+    /// The manifests after the change.
+    new: PathBuf,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let old = match super::connlist::list_paths(std::slice::from_ref(&args.old)) {
+        Ok(list) => list,
+        Err(code) => return Ok(code),
+    };
+    let new = match super::connlist::list_paths(std::slice::from_ref(&args.new)) {
+        Ok(list) => list,
+        Err(code) => return Ok(code),
+    };
+    let d = diff::diff(&old, &new);
+    let text = match args.format {
+        Format::Table => diff::to_table(&d),
+        Format::Json => format!("{:#}\n", diff::to_json(&d)),
+        Format::Md => diff::to_md(&d),
+    };
+    print!("{text}");
+    Ok(if d.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

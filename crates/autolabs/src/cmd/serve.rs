@@ -1,0 +1,203 @@
+//! `autolabs serve`: the lab provisioner's HTTP API (see `serve/router.rs`) over the cluster
+//! of the current kubeconfig (or the in-cluster ServiceAccount), with the reaper running
+//! beside it. Stateless: every replica reads and writes only Kubernetes objects.
+//!
+//! Shuts down gracefully on SIGTERM/Ctrl-C: stops accepting, finishes requests in flight,
+//! stops the reaper.
+
+pub mod router;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use autolabs_kube::labs::{Metrics, Provisioner, ProvisionerConfig};
+use autolabs_model::Platform;
+use autolabs_model::lab::{Templates, load_templates};
+
+use super::config;
+
+/// The templates shipped in the repository's `templates/`, built into the binary: what
+/// `serve` (and `up --simulate`) start when no `--templates` is given.
+pub const SHIPPED_TEMPLATES: [(&str, &str); 3] = [
+    ("templates/linux-basics.yaml", include_str!("../../../../templates/linux-basics.yaml")),
+    ("templates/python-internet.yaml", include_str!("../../../../templates/python-internet.yaml")),
+    ("templates/web-dev.yaml", include_str!("../../../../templates/web-dev.yaml")),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// platform.yaml (default ./platform.yaml, else the built-in default).
+    #[arg(short = 'f', long = "config")]
+    pub config: Option<PathBuf>,
+    /// Directory of LabTemplate YAML files (default: the shipped templates).
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// File holding the bearer token (a mounted Secret); else AUTOLABS_API_TOKEN.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Namespace of the labs.
+    #[arg(long, default_value = "labs")]
+    pub namespace: String,
+    /// Seconds between reaper passes (it also runs on every lab Pod change).
+    #[arg(long, default_value_t = 30)]
+    pub reaper_interval: u64,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Starts logging to stderr, as text or one JSON object a line. A second call does nothing.
+pub fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Loads templates from `dir` (every `*.yaml`), or the shipped ones.
+pub fn templates(dir: Option<&Path>, platform: &Platform) -> anyhow::Result<Templates> {
+    let files: Vec<(String, String)> = match dir {
+        None => SHIPPED_TEMPLATES.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect(),
+        Some(dir) => {
+            let mut files = Vec::new();
+            for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    files.push((path.display().to_string(), text));
+                }
+            }
+            files.sort();
+            files
+        }
+    };
+    match load_templates(&files, platform) {
+        Ok(templates) if templates.is_empty() => bail!("no lab templates found"),
+        Ok(templates) => Ok(templates),
+        Err(errors) => {
+            eprintln!("{errors}");
+            bail!("the lab templates are not valid ({} problem(s))", errors.0.len())
+        }
+    }
+}
+
+/// The bearer token: `--token-file`, else `AUTOLABS_API_TOKEN`; never empty.
+fn token(file: Option<&Path>) -> anyhow::Result<String> {
+    let token = match file {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+        None => std::env::var("AUTOLABS_API_TOKEN").unwrap_or_default(),
+    };
+    let token = token.trim().to_string();
+    if token.is_empty() {
+        bail!("no API token: give --token-file or set AUTOLABS_API_TOKEN (serve refuses to run without one)");
+    }
+    Ok(token)
+}
+
+/// Builds the provisioner, refusing templates that Pod Security `restricted` or the LimitRange
+/// would reject.
+pub fn provisioner(client: kube::Client, config: ProvisionerConfig) -> anyhow::Result<Provisioner> {
+    Provisioner::new(client, config, Metrics::new()).map_err(|errors| {
+        for error in &errors {
+            eprintln!("error: {error}");
+        }
+        anyhow::anyhow!("{} lab template(s) would be rejected by the cluster", errors.len())
+    })
+}
+
+/// Serves the lab API on `listener` and runs the reaper until `shutdown` resolves, then
+/// finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    provisioner: Provisioner,
+    token: &str,
+    reaper_interval: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let reaper = {
+        let provisioner = provisioner.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            provisioner
+                .run_reaper(reaper_interval, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    };
+    let app = router::router(provisioner, token);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    let _ = reaper.await;
+    result.context("the lab API server failed")
+}
+
+/// SIGTERM (Kubernetes stopping the Pod) or Ctrl-C.
+pub async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    let token = token(args.token_file.as_deref())?;
+    let (platform, source) = config::load(args.config.as_deref())?;
+    let templates = templates(args.templates.as_deref(), &platform)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_default().await.context("cannot build a Kubernetes client (kubeconfig or in-cluster)")?;
+        let mut config = ProvisionerConfig::new(platform, templates);
+        config.namespace = args.namespace.clone();
+        let provisioner = provisioner(client, config)?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tracing::info!(
+            listen = %args.listen,
+            platform = %source,
+            namespace = %args.namespace,
+            templates = ?provisioner.config().templates.names(),
+            "lab API serving"
+        );
+        serve(listener, provisioner, &token, Duration::from_secs(args.reaper_interval.max(1)), termination()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,148 @@
+//! The lab API end to end in one process: the router on a loopback port, the provisioner,
+//! and the fake API server (a test double) behind it.
+
+use std::time::Duration;
+
+use autolabs_kube::fake::{FakeApiServer, FakeConfig, KubeletConfig};
+use autolabs_kube::labs::ProvisionerConfig;
+use autolabs_model::Platform;
+use serde_json::{Value, json};
+
+use super::{provisioner, serve, templates};
+use crate::cmd::lab::{Answer, LabClient};
+
+const TOKEN: &str = "test-token";
+
+struct Api {
+    server: FakeApiServer,
+    url: String,
+    /// Dropping it stops the lab API.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Api {
+    fn client(&self, token: &str, lang: &str) -> LabClient {
+        LabClient::new(&self.url, token, lang)
+    }
+}
+
+async fn start() -> Api {
+    let server = FakeApiServer::start(FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() })
+        .await
+        .expect("fake server");
+    let platform = Platform::default();
+    for manifest in autolabs_model::render(&platform).manifests {
+        let in_labs =
+            manifest.namespace.as_deref() == Some("labs") || (manifest.kind == "Namespace" && manifest.name == "labs");
+        if (in_labs && matches!(manifest.kind.as_str(), "Namespace" | "ResourceQuota" | "LimitRange"))
+            || manifest.kind == "PriorityClass"
+        {
+            server.apply_object(manifest.value).expect("seed");
+        }
+    }
+    let templates = templates(None, &platform).expect("shipped templates");
+    let provisioner = provisioner(server.client_without_retries().expect("client"), ProvisionerConfig::new(platform, templates))
+        .expect("templates pass");
+    assert!(provisioner.wait_synced(Duration::from_secs(5)).await);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, provisioner, TOKEN, Duration::from_secs(3600), async move {
+        let _ = stopped.await;
+    }));
+    Api { server, url, _stop: stop }
+}
+
+fn error_of(answer: &Answer) -> (u16, String) {
+    (answer.status, answer.body["error"].as_str().unwrap_or("").to_string())
+}
+
+#[tokio::test]
+async fn lab_lifecycle_over_http() {
+    let api = start().await;
+    let client = api.client(TOKEN, "en");
+    let body = json!({"id": "web1", "template": "linux-basics", "ttlSeconds": 3600});
+    let created = client.send("POST", "/v1/labs", Some(body.clone())).await.unwrap();
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    for field in ["id", "template", "phase", "url", "createdAt", "expiresAt"] {
+        assert!(created.body.get(field).is_some(), "{field} missing in {}", created.body);
+    }
+    // Idempotent: 200 with the same lab.
+    let again = client.send("POST", "/v1/labs", Some(body)).await.unwrap();
+    assert_eq!((again.status, &again.body["createdAt"]), (200, &created.body["createdAt"]));
+    // Another template under the id: 409.
+    let other = client.send("POST", "/v1/labs", Some(json!({"id": "web1", "template": "web-dev"}))).await.unwrap();
+    assert_eq!(error_of(&other), (409, "template_conflict".into()));
+
+    assert_eq!(client.send("GET", "/v1/labs/web1", None).await.unwrap().status, 200);
+    let list = client.send("GET", "/v1/labs?template=linux-basics&limit=10", None).await.unwrap();
+    assert_eq!(list.body["items"].as_array().map(Vec::len), Some(1), "{}", list.body);
+    let extended = client.send("POST", "/v1/labs/web1/extend", Some(json!({"seconds": 600}))).await.unwrap();
+    assert_eq!(extended.status, 200, "{}", extended.body);
+    let capacity = client.send("GET", "/v1/capacity", None).await.unwrap();
+    assert_eq!(capacity.status, 200);
+    assert!(capacity.body["templates"].as_array().is_some_and(|t| t.len() == 3), "{}", capacity.body);
+
+    assert_eq!(client.send("DELETE", "/v1/labs/web1", None).await.unwrap().status, 204);
+    assert_eq!(error_of(&client.send("DELETE", "/v1/labs/web1", None).await.unwrap()), (404, "not_found".into()));
+    assert_eq!(error_of(&client.send("GET", "/v1/labs/web1", None).await.unwrap()), (404, "not_found".into()));
+    drop(api.server.snapshot());
+}
+
+#[tokio::test]
+async fn refusals_are_json_in_the_callers_language() {
+    let api = start().await;
+    let en = api.client(TOKEN, "en-US,en;q=0.9");
+    let ru = api.client(TOKEN, "ru-RU,ru;q=0.9,en;q=0.5");
+    // (what, method, path, body, status, code)
+    let rows: Vec<(&str, &str, &str, Option<Value>, u16, &str)> = vec![
+        ("DNS-1123 id", "POST", "/v1/labs", Some(json!({"id": "Bad_Id", "template": "linux-basics"})), 400, "invalid_id"),
+        ("unknown template", "POST", "/v1/labs", Some(json!({"id": "a", "template": "nope"})), 404, "unknown_template"),
+        ("unknown field", "POST", "/v1/labs", Some(json!({"id": "a", "template": "linux-basics", "x": 1})), 400, "invalid_body"),
+        ("ttl above max", "POST", "/v1/labs", Some(json!({"id": "a", "template": "linux-basics", "ttlSeconds": 999999})), 400, "ttl_too_long"),
+        ("body too large", "POST", "/v1/labs", Some(json!({"id": "x".repeat(20_000), "template": "t"})), 413, "body_too_large"),
+        ("unknown lab", "GET", "/v1/labs/ghost", None, 404, "not_found"),
+        ("unknown route", "GET", "/v2/nothing", None, 404, "not_found"),
+        ("bad limit", "GET", "/v1/labs?limit=x", None, 400, "invalid_query"),
+    ];
+    for (what, method, path, body, status, code) in rows {
+        let answer = en.send(method, path, body.clone()).await.unwrap();
+        assert_eq!(error_of(&answer), (status, code.to_string()), "{what}: {}", answer.body);
+        assert!(answer.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}");
+        let russian = ru.send(method, path, body).await.unwrap();
+        let message = russian.body["message"].as_str().unwrap_or("");
+        assert!(message.chars().any(|c| ('а'..='я').contains(&c.to_ascii_lowercase()) || ('А'..='Я').contains(&c)) || code == "invalid_body", "{what}: not Russian: {message}");
+    }
+}
+
+#[tokio::test]
+async fn every_v1_call_needs_the_bearer_token() {
+    let api = start().await;
+    for token in ["", "wrong-token", "test-toke", "test-token-and-more"] {
+        let client = api.client(token, "en");
+        for (method, path) in [("GET", "/v1/labs"), ("POST", "/v1/labs"), ("GET", "/v1/capacity"), ("DELETE", "/v1/labs/a")] {
+            let answer = client.send(method, path, Some(json!({}))).await.unwrap();
+            assert_eq!(error_of(&answer), (401, "unauthorized".into()), "{token:?} {method} {path}");
+        }
+    }
+    // Probes and metrics are open (the kubelet and Prometheus have no token).
+    let anonymous = api.client("", "en");
+    assert_eq!(anonymous.send("GET", "/healthz", None).await.unwrap().status, 200);
+    assert_eq!(anonymous.send("GET", "/readyz", None).await.unwrap().status, 200);
+    let metrics = anonymous.send("GET", "/metrics", None).await.unwrap();
+    assert_eq!(metrics.status, 200);
+    let text = metrics.body.as_str().unwrap_or("");
+    assert!(text.contains("autolabs_labs{phase=\"Running\",template=\"linux-basics\"}"), "{text}");
+    assert!(text.contains("# EOF"), "{text}");
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_api_is_gone() {
+    let Api { server, url, _stop } = start().await;
+    let client = LabClient::new(&url, TOKEN, "ru");
+    assert_eq!(client.send("GET", "/readyz", None).await.unwrap().status, 200);
+    server.shutdown().await;
+    let answer = client.send("GET", "/readyz", None).await.unwrap();
+    assert_eq!(error_of(&answer), (503, "not_ready".into()), "{}", answer.body);
+    assert!(answer.body["message"].as_str().is_some_and(|m| m.contains("недоступен")), "{}", answer.body);
+}

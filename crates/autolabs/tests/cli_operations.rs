@@ -1,0 +1,116 @@
+//! `autolabs plan`, `autolabs backup check|restore-plan` and `autolabs upgrade plan` as a user
+//! runs them: the built binary, run from an empty temporary directory (so no platform.yaml is
+//! picked up), checking stdout and exit codes.
+
+use std::process::{Command, Output};
+
+fn autolabs(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_autolabs")).args(args).current_dir(dir).output().expect("run autolabs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn plan_refuses_50_students_on_one_node_and_says_what_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        autolabs(&["plan", "--students", "50", "--lab-cpu", "500m", "--lab-memory", "512Mi"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("DOES NOT FIT (10 labs fit"), "{text}");
+    assert!(text.contains("3 × control-plane (4 CPU / 8Gi) + 5 × worker (8 CPU / 16Gi)"), "{text}");
+
+    let out = autolabs(&["plan", "--students", "50", "--format", "json"], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["fits"], false);
+    assert_eq!(json["labsThatFit"], 10);
+    assert_eq!(json["nodes"]["recommended"][1]["count"], 5);
+    assert!(json["reasons"].as_array().is_some_and(|r| r.len() >= 5));
+
+    let out = autolabs(&["plan", "--students", "10"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let out = autolabs(&["plan", "--students", "10", "--lab-cpu", "lots"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--lab-cpu \"lots\""));
+}
+
+#[test]
+fn backup_check_passes_the_baseline_and_flags_a_path_without_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = autolabs(&["backup", "check"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("0 error(s)"));
+
+    let manifest = r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: data}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: db-backup, namespace: data}
+spec:
+  schedule: '0 2 * * *'
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: dump
+            image: postgres
+            command: [sh, -c, 'pg_dump -h db.data.svc -f /backups/db.sql']
+"#;
+    std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+    let out = autolabs(&["backup", "check", "m.yaml", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> =
+        json["findings"].as_array().unwrap().iter().filter_map(|f| f["rule"].as_str()).collect();
+    for rule in ["write-path-without-volume", "no-restore", "backup-without-storage", "rpo", "no-retention"] {
+        assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
+    }
+}
+
+#[test]
+fn restore_plan_and_upgrade_plan_print_ordered_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = autolabs(&["backup", "restore-plan"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("1. Stop writers"), "{text}");
+    assert!(text.find("Restore etcd first") < text.find("infrastructure/StatefulSet/postgres"), "{text}");
+
+    std::fs::write(
+        dir.path().join("prod.yaml"),
+        "apiVersion: autolabs.io/v1alpha1\nkind: Platform\nspec:\n  profile: production\n",
+    )
+    .unwrap();
+    let out = autolabs(&["upgrade", "plan", "-f", "prod.yaml", "--target-version", "1.31"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("kubeadm upgrade apply v1.31.x") && text.contains("kubectl uncordon worker-4"),
+        "{text}"
+    );
+    assert!(text.contains("infrastructure/postgres (minAvailable 1 ≥ 1 replica)"), "{text}");
+
+    std::fs::write(
+        dir.path().join("old.yaml"),
+        "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c, namespace: x}\n",
+    )
+    .unwrap();
+    let out = autolabs(&["upgrade", "plan", "old.yaml", "--target-version", "1.25"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("batch/v1beta1 CronJob is no longer served as of 1.25"));
+    let out = autolabs(&["upgrade", "plan", "--target-version", "one-thirty"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}
