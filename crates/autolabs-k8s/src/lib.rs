@@ -12,6 +12,7 @@
 pub mod k8s;
 pub mod names;
 pub mod quantity;
+pub mod resource_names;
 pub mod selector;
 pub mod yaml;
 

@@ -7,25 +7,16 @@
 
 use serde_json::Value;
 
-use autolabs_k8s::yaml::{self, Locations};
+use autolabs_k8s::yaml;
 
-use crate::error::{ConfigError, ConfigErrors};
+use crate::error::{ConfigErrors, Located};
 use crate::platform::{API_VERSION, KIND, Platform, PlatformSpec};
 use crate::validate;
 
 /// Parses and validates a `platform.yaml` text; `file` is used in messages only.
 pub fn load_platform(text: &str, file: &str) -> Result<Platform, ConfigErrors> {
-    let doc = yaml::parse_one(text).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.into(),
-            line: e.pos.line,
-            column: e.pos.column,
-            field: String::new(),
-            message: format!("not valid YAML: {}", e.message),
-            hint: Some("fix the YAML syntax at this position".into()),
-        }])
-    })?;
-    let mut errors = Errors { file, locations: &doc.locations, list: Vec::new() };
+    let doc = yaml::parse_one(text).map_err(|e| ConfigErrors::from_yaml(file, &e))?;
+    let mut errors = Located::new(file, &doc.locations, "`autolabs schema`");
     let Value::Object(top) = &doc.value else {
         errors.push(
             "",
@@ -102,79 +93,10 @@ pub fn load_platform(text: &str, file: &str) -> Result<Platform, ConfigErrors> {
     for (field, message, hint) in validate::check(&platform) {
         errors.push(&field, &message, hint);
     }
-    if errors.list.is_empty() { Ok(platform) } else { Err(errors.finish()) }
+    if errors.is_empty() { Ok(platform) } else { Err(errors.finish()) }
 }
 
 fn starter_hint() -> String {
     "run `autolabs init` to write a commented starting file".into()
 }
 
-struct Errors<'a> {
-    file: &'a str,
-    locations: &'a Locations,
-    list: Vec<ConfigError>,
-}
-
-impl Errors<'_> {
-    fn push(&mut self, field: &str, message: &str, hint: Option<String>) {
-        let pos = self.locations.find(field).unwrap_or_default();
-        self.list.push(ConfigError {
-            file: self.file.into(),
-            line: pos.line,
-            column: pos.column,
-            field: field.into(),
-            message: message.into(),
-            hint,
-        });
-    }
-
-    /// Deserializes `value` (found at `prefix`), recording a located error on failure.
-    fn deserialize<T: serde::de::DeserializeOwned>(&mut self, prefix: &str, value: Value) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let mut path = prefix.to_string();
-                for seg in e.path().iter() {
-                    path = match seg {
-                        serde_path_to_error::Segment::Seq { index } => yaml::join_index(&path, *index),
-                        serde_path_to_error::Segment::Map { key }
-                        | serde_path_to_error::Segment::Enum { variant: key } => yaml::join_key(&path, key),
-                        serde_path_to_error::Segment::Unknown => path,
-                    };
-                }
-                let message = e.inner().to_string();
-                // serde reports an unknown field at its parent; point at the field itself.
-                if let Some(name) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
-                {
-                    let with_name = yaml::join_key("", name);
-                    if !path.ends_with(&with_name) {
-                        path = yaml::join_key(&path, name);
-                    }
-                }
-                let hint = hint_for(&message);
-                self.push(&path, &message, hint);
-                None
-            }
-        }
-    }
-
-    fn finish(mut self) -> ConfigErrors {
-        self.list.sort_by(|a, b| (a.line, a.column, &a.field).cmp(&(b.line, b.column, &b.field)));
-        self.list.dedup();
-        ConfigErrors(self.list)
-    }
-}
-
-fn hint_for(message: &str) -> Option<String> {
-    if message.starts_with("unknown field") {
-        Some("remove it, or check its spelling against `autolabs schema`".into())
-    } else if message.starts_with("invalid type") {
-        Some("give a value of the type the message names".into())
-    } else if message.starts_with("unknown variant") {
-        Some("use one of the values the message lists".into())
-    } else if message.starts_with("missing field") {
-        Some("add the field the message names".into())
-    } else {
-        None
-    }
-}

@@ -378,31 +378,13 @@ fn check_endpoint(field: &str, e: &Endpoint, bad: &mut impl FnMut(&str, String, 
     }
 }
 
-/// Resource names a ResourceQuota accepts (`pkg/apis/core/validation` ValidateResourceQuotaResourceName).
+/// Resource names a ResourceQuota accepts: the standard names, object counts, extended
+/// resources' requests and per-StorageClass storage
+/// (`pkg/apis/core/validation` ValidateResourceQuotaResourceName).
 fn is_quota_resource(name: &str) -> bool {
-    const STANDARD: [&str; 20] = [
-        "cpu",
-        "memory",
-        "ephemeral-storage",
-        "requests.cpu",
-        "requests.memory",
-        "requests.ephemeral-storage",
-        "requests.storage",
-        "limits.cpu",
-        "limits.memory",
-        "limits.ephemeral-storage",
-        "pods",
-        "services",
-        "replicationcontrollers",
-        "resourcequotas",
-        "secrets",
-        "configmaps",
-        "persistentvolumeclaims",
-        "services.nodeports",
-        "services.loadbalancers",
-        "storage",
-    ];
-    STANDARD.contains(&name)
+    use autolabs_k8s::resource_names::is_standard_resource;
+    is_standard_resource(name)
+        || name == "storage"
         || name.strip_prefix("count/").is_some_and(|r| !r.is_empty())
         || name.strip_prefix("requests.").is_some_and(|r| r.contains('/'))
         || name.ends_with(".storageclass.storage.k8s.io/requests.storage")

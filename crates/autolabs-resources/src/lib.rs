@@ -49,7 +49,7 @@ pub mod limit_range;
 pub mod pod;
 pub mod quota;
 pub mod resource_list;
-pub mod resource_names;
+pub use autolabs_k8s::resource_names;
 pub mod validation;
 
 pub use admission::{Admitted, Namespace, Rejection, RejectionSource, admit_pod};

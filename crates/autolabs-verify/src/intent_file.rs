@@ -24,9 +24,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use autolabs_k8s::names;
-use autolabs_k8s::yaml::{self, Locations};
+use autolabs_k8s::yaml;
 use autolabs_model::platform::{API_VERSION, Endpoint, Flow, NetworkSpec, PortSpec};
-use autolabs_model::{ConfigError, ConfigErrors, load_platform};
+use autolabs_model::error::Located;
+use autolabs_model::{ConfigErrors, load_platform};
 use serde_json::Value;
 
 use crate::intent::Intent;
@@ -34,67 +35,32 @@ use crate::intent::Intent;
 /// The kind of an intent file.
 pub const KIND: &str = "IsolationIntent";
 
-/// Collects located errors for one file.
-struct Errors<'a> {
-    file: &'a str,
-    locations: &'a Locations,
-    list: Vec<ConfigError>,
-}
+/// The shared located-error collector, in this file's call style.
+struct Errors<'a>(Located<'a>);
 
 impl Errors<'_> {
     fn push(&mut self, field: &str, message: impl Into<String>, hint: Option<&str>) {
-        let pos = self.locations.find(field).unwrap_or_default();
-        self.list.push(ConfigError {
-            file: self.file.to_string(),
-            line: pos.line,
-            column: pos.column,
-            field: field.to_string(),
-            message: message.into(),
-            hint: hint.map(str::to_string),
-        });
+        self.0.push(field, &message.into(), hint.map(str::to_string));
     }
 
-    /// Deserializes one value found at `field`; serde's "unknown field" is located at the
-    /// field itself rather than at its parent.
+    /// Deserializes one value found at `field`, locating any error at the exact field.
     fn read<T: serde::de::DeserializeOwned>(&mut self, field: &str, value: &Value) -> Option<T> {
-        match serde_json::from_value::<T>(value.clone()) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let message = e.to_string();
-                let path = match message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
-                    Some(name) => yaml::join_key(field, name),
-                    None => field.to_string(),
-                };
-                self.push(&path, message, None);
-                None
-            }
-        }
+        self.0.deserialize(field, value.clone())
     }
 
-    fn finish(mut self) -> ConfigErrors {
-        self.list.sort_by(|a, b| (a.line, a.column, &a.field).cmp(&(b.line, b.column, &b.field)));
-        self.list.dedup();
-        ConfigErrors(self.list)
+    fn finish(self) -> ConfigErrors {
+        self.0.finish()
     }
 }
 
 /// Reads an intent file: `kind: IsolationIntent`, or a whole `kind: Platform`. `file` is
 /// used in messages only.
 pub fn load_intent(text: &str, file: &str) -> Result<Intent, ConfigErrors> {
-    let doc = yaml::parse_one(text).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.to_string(),
-            line: e.pos.line,
-            column: e.pos.column,
-            field: String::new(),
-            message: format!("not valid YAML: {}", e.message),
-            hint: Some("fix the YAML syntax at this position".into()),
-        }])
-    })?;
+    let doc = yaml::parse_one(text).map_err(|e| ConfigErrors::from_yaml(file, &e))?;
     if doc.value["kind"].as_str() == Some(autolabs_model::platform::KIND) {
         return load_platform(text, file).map(|p| Intent::of_platform(&p));
     }
-    let mut errors = Errors { file, locations: &doc.locations, list: Vec::new() };
+    let mut errors = Errors(Located::new(file, &doc.locations, "the IsolationIntent fields"));
     let Value::Object(top) = &doc.value else {
         errors.push("", "the file must be a YAML mapping with apiVersion, kind and spec", None);
         return Err(errors.finish());
@@ -167,7 +133,7 @@ pub fn load_intent(text: &str, file: &str) -> Result<Intent, ConfigErrors> {
             network
         }
     };
-    if errors.list.is_empty() { Ok(Intent { flows, namespaces, network }) } else { Err(errors.finish()) }
+    if errors.0.is_empty() { Ok(Intent { flows, namespaces, network }) } else { Err(errors.finish()) }
 }
 
 fn read_namespaces(errors: &mut Errors<'_>, value: Option<&Value>) -> BTreeSet<String> {
@@ -240,7 +206,7 @@ fn read_flow(errors: &mut Errors<'_>, field: &str, item: &Value) -> Option<Flow>
         errors.push(field, "a flow must be a mapping with name, from, to and ports", None);
         return None;
     };
-    let before = errors.list.len();
+    let before = errors.0.len();
     for (key, value) in map {
         let path = yaml::join_key(field, key);
         match key.as_str() {
@@ -274,7 +240,7 @@ fn read_flow(errors: &mut Errors<'_>, field: &str, item: &Value) -> Option<Flow>
             errors.push(field, format!("missing field `{required}`"), None);
         }
     }
-    if errors.list.len() > before {
+    if errors.0.len() > before {
         return None;
     }
     errors.read::<Flow>(field, item)
@@ -419,7 +385,7 @@ spec:
         let errors = load_intent(&text, "i.yaml").err().map(|e| e.0).unwrap_or_default();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"spec.flows[0].ports[0]"), "{fields:?}");
-        assert!(fields.contains(&"spec.flows[1].to"), "{fields:?}");
+        assert!(fields.contains(&"spec.flows[1].to.internet"), "{fields:?}");
         // An endpoint problem is found even when another field of the same flow is broken.
         let text = GOOD.replacen("[8080, UDP/53]", "[0]", 1).replacen(
             "namespace: shop, pods: {app: web}",

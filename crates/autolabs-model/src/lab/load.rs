@@ -14,7 +14,7 @@ use autolabs_k8s::yaml::{self, Locations};
 
 use super::error::LabError;
 use super::template::{LabTemplate, LabTemplateSpec, TEMPLATE_API_VERSION, TEMPLATE_KIND, TemplateMetadata};
-use crate::error::{ConfigError, ConfigErrors};
+use crate::error::{ConfigError, ConfigErrors, Located};
 use crate::platform::Platform;
 
 /// The loaded templates, by name: only these can be started.
@@ -94,17 +94,8 @@ fn load_located(
     file: &str,
     platform: &Platform,
 ) -> Result<(LabTemplate, Locations), ConfigErrors> {
-    let doc = yaml::parse_one(text).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.into(),
-            line: e.pos.line,
-            column: e.pos.column,
-            field: String::new(),
-            message: format!("not valid YAML: {}", e.message),
-            hint: Some("fix the YAML syntax at this position".into()),
-        }])
-    })?;
-    let mut errors = Errors { file, locations: &doc.locations, list: Vec::new() };
+    let doc = yaml::parse_one(text).map_err(|e| ConfigErrors::from_yaml(file, &e))?;
+    let mut errors = Located::new(file, &doc.locations, "the LabTemplate fields");
     let Value::Object(top) = &doc.value else {
         errors.push(
             "",
@@ -193,76 +184,6 @@ fn load_located(
     for (field, message, hint) in template.problems(platform) {
         errors.push(&field, &message, hint);
     }
-    if errors.list.is_empty() { Ok((template, doc.locations.clone())) } else { Err(errors.finish()) }
+    if errors.is_empty() { Ok((template, doc.locations.clone())) } else { Err(errors.finish()) }
 }
 
-/// Problems of one file, located through the document's field positions.
-struct Errors<'a> {
-    file: &'a str,
-    locations: &'a Locations,
-    list: Vec<ConfigError>,
-}
-
-impl Errors<'_> {
-    fn push(&mut self, field: &str, message: &str, hint: Option<String>) {
-        let pos = self.locations.find(field).unwrap_or_default();
-        self.list.push(ConfigError {
-            file: self.file.into(),
-            line: pos.line,
-            column: pos.column,
-            field: field.into(),
-            message: message.into(),
-            hint,
-        });
-    }
-
-    /// Deserializes `value` (found at `prefix`), recording a located error on failure.
-    fn deserialize<T: serde::de::DeserializeOwned>(&mut self, prefix: &str, value: Value) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let mut path = prefix.to_string();
-                for seg in e.path().iter() {
-                    path = match seg {
-                        serde_path_to_error::Segment::Seq { index } => yaml::join_index(&path, *index),
-                        serde_path_to_error::Segment::Map { key }
-                        | serde_path_to_error::Segment::Enum { variant: key } => yaml::join_key(&path, key),
-                        serde_path_to_error::Segment::Unknown => path,
-                    };
-                }
-                let message = e.inner().to_string();
-                // serde reports an unknown field at its parent; point at the field itself.
-                if let Some(name) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
-                {
-                    let with_name = yaml::join_key("", name);
-                    if !path.ends_with(&with_name) {
-                        path = yaml::join_key(&path, name);
-                    }
-                }
-                let hint = hint_for(&message);
-                self.push(&path, &message, hint);
-                None
-            }
-        }
-    }
-
-    fn finish(mut self) -> ConfigErrors {
-        self.list.sort_by(|a, b| (a.line, a.column, &a.field).cmp(&(b.line, b.column, &b.field)));
-        self.list.dedup();
-        ConfigErrors(self.list)
-    }
-}
-
-fn hint_for(message: &str) -> Option<String> {
-    if message.starts_with("unknown field") {
-        Some("remove it, or check its spelling against the LabTemplate fields".into())
-    } else if message.starts_with("invalid type") {
-        Some("give a value of the type the message names".into())
-    } else if message.starts_with("unknown variant") {
-        Some("use one of the values the message lists".into())
-    } else if message.starts_with("missing field") {
-        Some("add the field the message names".into())
-    } else {
-        None
-    }
-}

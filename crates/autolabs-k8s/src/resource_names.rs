@@ -38,7 +38,7 @@ pub fn is_extended(name: &str) -> bool {
     if is_native(name) || name.starts_with(REQUESTS_PREFIX) {
         return false;
     }
-    autolabs_k8s::names::qualified_name(&format!("{REQUESTS_PREFIX}{name}")).is_empty()
+    crate::names::qualified_name(&format!("{REQUESTS_PREFIX}{name}")).is_empty()
 }
 
 /// `IsOvercommitAllowed`: native resources other than huge pages may have request < limit.
