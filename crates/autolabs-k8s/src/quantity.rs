@@ -143,14 +143,19 @@ impl Quantity {
         self.nanos < 0
     }
 
-    /// Exact sum; `None` on overflow. The format of `self` wins, as upstream's `Add`.
+    /// Exact sum; `None` on overflow. The format of `self` wins, except that a zero `self`
+    /// takes `other`'s (upstream `Quantity.Add`: `if q.IsZero() { q.Format = y.Format }`).
     pub fn checked_add(self, other: Quantity) -> Option<Quantity> {
-        Some(Quantity { nanos: self.nanos.checked_add(other.nanos)?, format: self.format })
+        Some(Quantity { nanos: self.nanos.checked_add(other.nanos)?, format: self.combined_format(other) })
     }
 
-    /// Exact difference; `None` on overflow.
+    /// Exact difference; `None` on overflow. Formats combine as in [`Self::checked_add`].
     pub fn checked_sub(self, other: Quantity) -> Option<Quantity> {
-        Some(Quantity { nanos: self.nanos.checked_sub(other.nanos)?, format: self.format })
+        Some(Quantity { nanos: self.nanos.checked_sub(other.nanos)?, format: self.combined_format(other) })
+    }
+
+    fn combined_format(self, other: Quantity) -> Format {
+        if self.nanos == 0 { other.format } else { self.format }
     }
 
     /// Exact product with an integer; `None` on overflow.
@@ -320,6 +325,13 @@ mod tests {
         for bad in ["", "abc", "1.2.3", "1Gb", "1 Gi", "1e", "--1", "m", ".", "1ki", "1KI"] {
             assert!(Quantity::parse(bad).is_err(), "{bad:?} must not parse");
         }
+    }
+
+    #[test]
+    fn zero_takes_the_other_format_when_adding() {
+        let sum = Quantity::ZERO.checked_add(q("512Mi")).unwrap();
+        assert_eq!(sum.to_string(), "512Mi");
+        assert_eq!(q("1").checked_add(q("1Ki")).unwrap().format(), Format::DecimalSI);
     }
 
     #[test]

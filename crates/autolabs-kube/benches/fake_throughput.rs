@@ -17,7 +17,11 @@ const CONFIG_MAPS: usize = 1_000;
 const WRITERS: usize = 8;
 
 fn rate(count: usize, elapsed: Duration) -> String {
-    format!("{count:>6} in {:>8.1} ms  = {:>8.0}/s", elapsed.as_secs_f64() * 1e3, count as f64 / elapsed.as_secs_f64())
+    format!(
+        "{count:>6} in {:>8.1} ms  = {:>8.0}/s",
+        elapsed.as_secs_f64() * 1e3,
+        count as f64 / elapsed.as_secs_f64()
+    )
 }
 
 fn pod(i: usize) -> Pod {

@@ -49,7 +49,9 @@ use autolabs_model::lab::LAB_ID_LABEL;
 use autolabs_model::render::apply_rank;
 use autolabs_model::topology::{MANAGED_BY, PLATFORM_LABEL};
 
-use crate::live::{ClusterError, api_version, describe_error, error_code, list_all, strip_managed_fields};
+use crate::live::{
+    ClusterError, api_version, describe_error, error_code, list_all, resource_name, strip_managed_fields,
+};
 
 /// The field manager of every apply, so the server records which fields autolabs owns.
 pub const FIELD_MANAGER: &str = "autolabs";
@@ -554,12 +556,27 @@ pub fn plan(desired: &[Manifest], state: &ClusterState, options: &ApplyOptions) 
 // The thin async layer
 // ---------------------------------------------------------------------------------------
 
-/// Every kind the server serves, in every served version. Aggregated discovery (two
-/// requests) when the server offers it, else the classic per-group walk.
-pub async fn discover(client: &Client) -> Result<ServedKinds, ClusterError> {
-    let discovery = match Discovery::new(client.clone()).run_aggregated().await {
+/// The API groups an apply needs to know about: those of the desired objects, of the kinds
+/// prune lists, and the CRDs' own group.
+pub fn groups_needed(desired: &[Manifest]) -> BTreeSet<String> {
+    let mut groups: BTreeSet<String> =
+        RENDERED_KINDS.iter().map(|(api_version, _)| group_of(api_version).to_string()).collect();
+    groups.extend(desired.iter().map(|m| group_of(&m.api_version).to_string()));
+    groups.insert("apiextensions.k8s.io".into());
+    groups
+}
+
+/// Every kind of these API groups the server serves, in every served version. Aggregated
+/// discovery (two requests) when the server offers it, else the classic per-group walk.
+/// Only the groups asked for are queried, so an unrelated aggregated API that is down (say
+/// `metrics.k8s.io`) cannot fail an apply.
+pub async fn discover(client: &Client, groups: &BTreeSet<String>) -> Result<ServedKinds, ClusterError> {
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let discovery = match Discovery::new(client.clone()).filter(&groups).run_aggregated().await {
         Ok(discovery) => discovery,
-        Err(_) => Discovery::new(client.clone()).run().await.map_err(ClusterError::Discovery)?,
+        Err(_) => {
+            Discovery::new(client.clone()).filter(&groups).run().await.map_err(ClusterError::Discovery)?
+        }
     };
     let mut served = ServedKinds::default();
     for group in discovery.groups() {
@@ -603,7 +620,7 @@ pub async fn read_state(
     desired: &[Manifest],
     options: &ApplyOptions,
 ) -> Result<ClusterState, ClusterError> {
-    let served = discover(client).await?;
+    let served = discover(client, &groups_needed(desired)).await?;
     let reads: Vec<(ObjectKey, ServedKind)> = desired
         .iter()
         .filter_map(|m| Some((ObjectKey::of_manifest(m), served.get(&m.api_version, &m.kind)?.clone())))
@@ -647,7 +664,7 @@ pub async fn read_state(
                 let selector = selector.clone();
                 async move {
                     list_all(client, &kind.api_resource(), Some(&selector)).await.map_err(|source| {
-                        ClusterError::List { resource: format!("{} {}", kind.kind, kind.group), source }
+                        ClusterError::List { resource: resource_name(&kind.plural, &kind.group), source }
                     })
                 }
             })
@@ -670,6 +687,14 @@ fn write_failure(error: &kube::Error) -> String {
     }
 }
 
+/// Whether a CustomResourceDefinition's `Established` condition is `True`: its kind is served.
+// k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/helpers.go IsCRDConditionTrue(Established)
+pub fn is_established(crd: &Value) -> bool {
+    crd.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|conditions| {
+        conditions.iter().any(|c| c["type"] == "Established" && c["status"] == "True")
+    })
+}
+
 /// Waits for a CRD applied in this run to report `Established=True`.
 async fn wait_established(client: &Client, crd: &str) -> Result<(), String> {
     let resource = ApiResource {
@@ -682,16 +707,10 @@ async fn wait_established(client: &Client, crd: &str) -> Result<(), String> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
     let deadline = tokio::time::Instant::now() + CRD_ESTABLISHED_TIMEOUT;
     loop {
-        if let Ok(Some(object)) = api.get_opt(crd).await {
-            let value = serde_json::to_value(&object).unwrap_or(Value::Null);
-            // k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/helpers.go IsCRDConditionTrue(Established)
-            let established = value
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
-            if established {
-                return Ok(());
-            }
+        if let Ok(Some(object)) = api.get_opt(crd).await
+            && is_established(&serde_json::to_value(&object).unwrap_or(Value::Null))
+        {
+            return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(format!(
@@ -738,7 +757,9 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
                     ready = wait_established(client, crd).await;
                     if ready.is_ok() {
                         established.insert(crd.clone());
-                        served = discover(client).await?;
+                        let groups: BTreeSet<String> =
+                            plan.steps.iter().map(|s| s.key.group.clone()).collect();
+                        served = discover(client, &groups).await?;
                     }
                 }
                 match (ready, served.get(&step.api_version, &step.key.kind).cloned()) {
@@ -1148,6 +1169,44 @@ mod tests {
             "1 created, 0 configured, 0 unchanged, 0 skipped, 1 failed, server dry run, nothing was changed"
         );
         assert!(!report.succeeded());
+    }
+
+    #[test]
+    fn a_crd_is_ready_once_established() {
+        // (why, status, established)
+        let rows = [
+            ("no status yet", json!({}), false),
+            (
+                "names accepted only",
+                json!({"conditions": [{"type": "NamesAccepted", "status": "True"}]}),
+                false,
+            ),
+            ("established false", json!({"conditions": [{"type": "Established", "status": "False"}]}), false),
+            (
+                "established",
+                json!({"conditions": [{"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}]}),
+                true,
+            ),
+        ];
+        for (why, status, expected) in rows {
+            assert_eq!(is_established(&json!({"status": status})), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn write_failures_keep_the_servers_words_and_say_what_to_do_on_conflicts() {
+        let status = |message: &str, reason: &str, code: u16| {
+            kube::Error::Api(Box::new(kube::core::Status::failure(message, reason).with_code(code)))
+        };
+        let conflict = write_failure(&status(
+            "Apply failed with 1 conflict: conflict with \"kubectl\"",
+            "Conflict",
+            409,
+        ));
+        assert!(conflict.starts_with("Apply failed with 1 conflict"), "{conflict}");
+        assert!(conflict.contains("--force"), "{conflict}");
+        let invalid = write_failure(&status("ConfigMap \"x\" is invalid", "Invalid", 422));
+        assert_eq!(invalid, "ConfigMap \"x\" is invalid (Invalid, HTTP 422)");
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub enum ClusterError {
     /// Discovery (`/api`, `/apis`) failed, so no kind can be resolved.
     #[error("API discovery failed: {0}")]
     Discovery(#[source] kube::Error),
+    /// The objects could not be written as YAML.
+    #[error("cannot write the objects as YAML: {0}")]
+    Yaml(String),
     /// Listing a resource failed for a reason other than it not being served.
     #[error("listing {resource}: {}", describe_error(.source))]
     List {
@@ -218,7 +221,7 @@ pub async fn read_cluster(client: &Client) -> Result<ObjectSet, ClusterError> {
             // Not served (an uninstalled CRD, an API the server lacks): the cluster has none.
             Err(error) if error_code(&error) == Some(404) => continue,
             Err(source) => {
-                return Err(ClusterError::List { resource: resource_name(kind), source });
+                return Err(ClusterError::List { resource: resource_name(kind.plural, kind.group), source });
             }
         };
         set.objects.extend(items.into_iter().filter_map(|value| Object::from_value(value, CLUSTER_FILE)));
@@ -228,15 +231,15 @@ pub async fn read_cluster(client: &Client) -> Result<ObjectSet, ClusterError> {
 }
 
 /// `deployments.apps` / `pods`: how kubectl names a resource.
-fn resource_name(kind: &LiveKind) -> String {
-    if kind.group.is_empty() { kind.plural.to_string() } else { format!("{}.{}", kind.plural, kind.group) }
+pub(crate) fn resource_name(plural: &str, group: &str) -> String {
+    if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") }
 }
 
 /// The set as one `kind: List` YAML document, which `autolabs verify FILE` reads back.
-pub fn dump_yaml(set: &ObjectSet) -> String {
+pub fn dump_yaml(set: &ObjectSet) -> Result<String, ClusterError> {
     let items: Vec<&Value> = set.objects.iter().map(|object| &object.value).collect();
     let list = json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items});
-    serde_saphyr::to_string(&list).unwrap_or_default()
+    serde_saphyr::to_string(&list).map_err(|e| ClusterError::Yaml(e.to_string()))
 }
 
 #[cfg(test)]
@@ -274,7 +277,7 @@ mod tests {
             set.objects.extend(Object::from_value(value, CLUSTER_FILE));
         }
         let mut again = ObjectSet::default();
-        again.add_text(&dump_yaml(&set), "dump.yaml");
+        again.add_text(&dump_yaml(&set).expect("yaml"), "dump.yaml");
         assert!(again.errors.is_empty(), "{:?}", again.errors);
         let ids = |s: &ObjectSet| s.objects.iter().map(|o| (o.id(), o.value.clone())).collect::<Vec<_>>();
         assert_eq!(ids(&again), ids(&set));

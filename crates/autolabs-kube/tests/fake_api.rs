@@ -75,6 +75,11 @@ async fn create_get_list_delete_round_trip() {
     let deleted = pods.delete("web", &DeleteParams::default()).await.unwrap();
     assert!(deleted.is_left());
     assert_eq!(api_error(pods.get("web").await).code, 404);
+    let counts = server.request_counts();
+    assert_eq!(
+        (counts["create pods"], counts["get pods"], counts["list pods"], counts["delete pods"]),
+        (1, 2, 1, 1)
+    );
     server.shutdown().await;
 }
 
@@ -897,4 +902,81 @@ async fn priority_class_must_exist() {
         .unwrap();
     let created = pods.create(&PostParams::default(), &lab).await.unwrap();
     assert_eq!(created.spec.unwrap().priority, Some(1000));
+}
+
+#[tokio::test]
+async fn apply_needs_a_field_manager_and_dry_run_values_are_checked() {
+    let server = server().await;
+    let client = server.client_without_retries().unwrap();
+    // ValidatePatchOptions: fieldManager is required for apply
+    let apply = http::Request::patch("/api/v1/namespaces/labs/configmaps/c")
+        .header("content-type", "application/apply-patch+yaml")
+        .body(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n".to_vec())
+        .unwrap();
+    let status = api_error(client.request::<Value>(apply).await);
+    assert_eq!(status.code, 422);
+    assert!(status.message.contains("fieldManager: Required value"), "{}", status.message);
+    // The same YAML with a manager creates the object (201).
+    let apply = http::Request::patch("/api/v1/namespaces/labs/configmaps/c?fieldManager=me")
+        .header("content-type", "application/apply-patch+yaml")
+        .body(b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\n".to_vec())
+        .unwrap();
+    let created: ConfigMap = client.request(apply).await.unwrap();
+    assert_eq!(created.data.unwrap()["k"], "v");
+    // ValidateDryRun: only All
+    let bad = http::Request::post("/api/v1/namespaces/labs/configmaps?dryRun=Some")
+        .header("content-type", "application/json")
+        .body(br#"{"metadata": {"name": "x"}}"#.to_vec())
+        .unwrap();
+    assert_eq!(api_error(client.request::<Value>(bad).await).code, 422);
+}
+
+#[tokio::test]
+async fn kubelet_registers_a_node_and_events_are_served() {
+    let config = FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() };
+    let server = server_with(config).await;
+    let client = server.client().unwrap();
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let node = nodes.get("fake-node").await.unwrap();
+    assert_eq!(node.status.unwrap().allocatable.unwrap()["cpu"].0, "8");
+    // events.k8s.io/v1, what kube::runtime::events::Recorder writes
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client, "labs");
+    let event: k8s_openapi::api::events::v1::Event = typed(json!({"metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "autolabs", "reportingInstance": "x",
+        "action": "Create", "reason": "Created", "type": "Normal"}));
+    events.create(&PostParams::default(), &event).await.unwrap();
+    assert_eq!(events.list(&ListParams::default()).await.unwrap().items.len(), 1);
+    assert!(server.kubeconfig().contains(&server.url()));
+}
+
+#[test]
+fn the_server_handle_can_move_between_tasks() {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<FakeApiServer>();
+    send_and_sync::<autolabs_kube::fake::Faults>();
+}
+
+#[tokio::test]
+async fn pod_specs_cannot_change_except_images() {
+    let server = server().await;
+    let pods: Api<Pod> = Api::namespaced(server.client().unwrap(), "labs");
+    pods.create(&PostParams::default(), &pod("p", json!({}))).await.unwrap();
+    // ValidatePodUpdate: the image may change…
+    let image = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.37"}]}});
+    pods.patch("p", &PatchParams::default(), &Patch::Strategic(&image)).await.unwrap();
+    // …a port may not.
+    let port = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.37", "ports": [{"containerPort": 80}]}]}});
+    let refused = api_error(pods.patch("p", &PatchParams::default(), &Patch::Merge(&port)).await);
+    assert_eq!(refused.code, 422);
+    assert!(
+        refused.message.starts_with(
+            "Pod \"p\" is invalid: spec: Forbidden: pod updates may not change fields other than"
+        ),
+        "{}",
+        refused.message
+    );
+    // Metadata is free to change.
+    pods.patch("p", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"a": "b"}}})))
+        .await
+        .unwrap();
 }

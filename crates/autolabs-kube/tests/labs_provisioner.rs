@@ -21,7 +21,10 @@ async fn create_builds_the_whole_bundle_and_is_idempotent() {
     let env = env().await;
     let (lab, created) = env.provisioner.create(&request("alpha", "linux-basics")).await.unwrap();
     assert!(created);
-    assert_eq!((lab.id.as_str(), lab.template.as_str(), lab.phase.as_str()), ("alpha", "linux-basics", "Pending"));
+    assert_eq!(
+        (lab.id.as_str(), lab.template.as_str(), lab.phase.as_str()),
+        ("alpha", "linux-basics", "Pending")
+    );
     assert!(lab.url.starts_with("https://alpha.labs."), "{}", lab.url);
     assert_eq!(assert_complete_bundles(&env.server.snapshot()), vec!["alpha".to_string()]);
 
@@ -56,12 +59,10 @@ async fn another_template_under_an_existing_id_is_a_conflict() {
 #[tokio::test]
 async fn concurrent_creates_of_one_id_make_one_lab() {
     let env = env().await;
-    let results = futures::future::join_all(
-        (0..12).map(|_| {
-            let provisioner = env.provisioner.clone();
-            async move { provisioner.create(&request("same", "linux-basics")).await }
-        }),
-    )
+    let results = futures::future::join_all((0..12).map(|_| {
+        let provisioner = env.provisioner.clone();
+        async move { provisioner.create(&request("same", "linux-basics")).await }
+    }))
     .await;
     let created = results.iter().filter(|r| matches!(r, Ok((_, true)))).count();
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -103,9 +104,10 @@ async fn a_full_quota_answers_cluster_full_with_numbers_before_creating_anything
     let before = env.lab_objects();
     let error = env.provisioner.create(&request("one-more", "linux-basics")).await.unwrap_err();
     let LabsError::ClusterFull(full) = &error else { panic!("{error:?}") };
-    // Each lab takes one pod and one Service: both quota lines are exhausted together.
-    assert!(["pods", "services"].contains(&full.resource.as_str()), "{full:?}");
-    assert_eq!((full.used.as_str(), full.hard.as_str(), full.per_lab.as_str()), ("20", "20", "1"));
+    // 20 labs use up pods (20), Services (20) and limits.cpu (20 × 500m = 10) at once:
+    // the first exhausted line is reported, with its numbers.
+    assert!(["pods", "services", "limits.cpu"].contains(&full.resource.as_str()), "{full:?}");
+    assert_eq!(full.used, full.hard, "{full:?}");
     assert!(error.message(autolabs_model::lab::Lang::Ru).starts_with("Кластер перегружен"));
     assert_eq!(before, env.lab_objects(), "nothing was created");
     // An existing lab is still answered (idempotent retry) while the cluster is full.
@@ -141,7 +143,12 @@ async fn throttling_and_server_errors_are_retried() {
                     .resource("pods")
                     .times(2),
             )
-            .with_rule(FaultRule::always(InjectedError::ServiceUnavailable).verbs([Verb::Create]).resource("ingresses").times(2)),
+            .with_rule(
+                FaultRule::always(InjectedError::ServiceUnavailable)
+                    .verbs([Verb::Create])
+                    .resource("ingresses")
+                    .times(2),
+            ),
     );
     env.provisioner.create(&request("retry", "linux-basics")).await.unwrap();
     assert_eq!(env.server.faults().injected(), 4);
@@ -153,9 +160,9 @@ async fn throttling_and_server_errors_are_retried() {
 #[tokio::test]
 async fn a_failure_midway_rolls_back() {
     let env = env().await;
-    env.server.faults().set(
-        FaultConfig::none().with_rule(FaultRule::always(InjectedError::InternalError).verbs([Verb::Create]).resource("ingresses")),
-    );
+    env.server.faults().set(FaultConfig::none().with_rule(
+        FaultRule::always(InjectedError::InternalError).verbs([Verb::Create]).resource("ingresses"),
+    ));
     let error = env.provisioner.create(&request("gamma", "linux-basics")).await.unwrap_err();
     assert_eq!(error.code(), "kubernetes_error", "{error}");
     assert!(env.lab_objects().is_empty(), "{:?}", env.lab_objects());
@@ -169,7 +176,8 @@ async fn half_made(env: &Env, id: &str) {
     let platform = autolabs_model::Platform::default();
     let templates = templates(&platform);
     let template = templates.get("linux-basics").unwrap();
-    let bundle = desired(template, &request(id, "linux-basics"), &LabContext::new(&platform, env.now())).unwrap();
+    let bundle =
+        desired(template, &request(id, "linux-basics"), &LabContext::new(&platform, env.now())).unwrap();
     let pods: Api<Pod> = Api::namespaced(env.server.client().unwrap(), "labs");
     pods.create(&PostParams::default(), &bundle.pod).await.unwrap();
 }
@@ -229,7 +237,10 @@ async fn the_reaper_deletes_expired_labs_and_orphans_and_marks_failures() {
         }))
         .unwrap();
     wait_for(|| {
-        env.server.snapshot().get("pods", "labs", "lab-broken").and_then(|p| p.pointer("/status/phase").cloned())
+        env.server
+            .snapshot()
+            .get("pods", "labs", "lab-broken")
+            .and_then(|p| p.pointer("/status/phase").cloned())
             == Some(json!("Running"))
     })
     .await;
@@ -239,13 +250,19 @@ async fn the_reaper_deletes_expired_labs_and_orphans_and_marks_failures() {
     env.advance(2 * 3600 - 300);
     let summary = env.provisioner.reap_once().await.unwrap();
     assert_eq!((summary.expired, summary.orphans, summary.marked_failed), (1, 1, 1), "{summary:?}");
-    assert_eq!(assert_complete_bundles(&env.server.snapshot()), vec!["broken".to_string(), "young".to_string()]);
+    assert_eq!(
+        assert_complete_bundles(&env.server.snapshot()),
+        vec!["broken".to_string(), "young".to_string()]
+    );
     assert_eq!(env.provisioner.get("broken").await.unwrap().phase, "Failed");
     assert_eq!(env.provisioner.get("old").await.unwrap_err().code(), "not_found");
     // A second pass (or a second replica) has nothing left to do.
     assert_eq!(env.provisioner.reap_once().await.unwrap(), Default::default());
     let metrics = env.provisioner.metrics().encode();
-    assert!(metrics.contains("autolabs_reaper_deletions_total{reason=\"expired\",kind=\"Pod\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("autolabs_reaper_deletions_total{reason=\"expired\",kind=\"Pod\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -277,7 +294,11 @@ async fn extend_delete_list() {
         .await
         .unwrap();
     assert_eq!(python.items.len(), 1);
-    let running = env.provisioner.list(&ListFilter { phase: Some("Failed".into()), ..Default::default() }).await.unwrap();
+    let running = env
+        .provisioner
+        .list(&ListFilter { phase: Some("Failed".into()), ..Default::default() })
+        .await
+        .unwrap();
     assert!(running.items.is_empty());
 
     env.provisioner.delete("a2").await.unwrap();
@@ -358,7 +379,12 @@ async fn the_provisioner_uses_only_its_rbac_rules() {
     let used = recorder.0.lock().unwrap().clone();
     let outside: Vec<_> = used.difference(&allowed).collect();
     assert!(outside.is_empty(), "requests outside PROVISIONER_RULES: {outside:?}");
-    for needed in [("create", "pods"), ("watch", "resourcequotas"), ("watch", "limitranges"), ("delete", "ingresses")] {
-        assert!(used.contains(&(needed.0.to_string(), needed.1.to_string())), "{needed:?} not seen in {used:?}");
+    for needed in
+        [("create", "pods"), ("watch", "resourcequotas"), ("watch", "limitranges"), ("delete", "ingresses")]
+    {
+        assert!(
+            used.contains(&(needed.0.to_string(), needed.1.to_string())),
+            "{needed:?} not seen in {used:?}"
+        );
     }
 }

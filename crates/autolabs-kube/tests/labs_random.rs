@@ -43,8 +43,11 @@ async fn random_operations_with_faults_leave_only_complete_labs() {
         .with_rule(FaultRule::always(InjectedError::InternalError).rate(0.04))
         .with_rule(FaultRule::always(InjectedError::TooManyRequests { retry_after_seconds: 0 }).rate(0.035))
         .with_rule(FaultRule::always(InjectedError::Conflict).rate(0.03));
-    let env = env_with(FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() }, fast_backoff())
-        .await;
+    let env = env_with(
+        FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() },
+        fast_backoff(),
+    )
+    .await;
     env.server.faults().set(faults);
 
     let mut rng = Rng(7);
@@ -68,7 +71,9 @@ async fn random_operations_with_faults_leave_only_complete_labs() {
             let env = &env;
             async move {
                 match op {
-                    Op::Create(id, template) => env.provisioner.create(&request(&id, template)).await.map(|_| ()),
+                    Op::Create(id, template) => {
+                        env.provisioner.create(&request(&id, template)).await.map(|_| ())
+                    }
                     Op::Delete(id) => env.provisioner.delete(&id).await,
                     Op::Extend(id, seconds) => env.provisioner.extend(&id, seconds).await.map(|_| ()),
                     Op::Expire(seconds) => {
@@ -102,6 +107,9 @@ async fn random_operations_with_faults_leave_only_complete_labs() {
     let reported: BTreeSet<String> =
         env.provisioner.list(&ListFilter::default()).await.unwrap().items.into_iter().map(|l| l.id).collect();
     assert_eq!(reported, in_store.into_iter().collect::<BTreeSet<_>>());
-    println!("1000 operations, {injected} injected faults, outcomes {outcomes:?}, {} labs left", reported.len());
+    println!(
+        "1000 operations, {injected} injected faults, outcomes {outcomes:?}, {} labs left",
+        reported.len()
+    );
     assert!(outcomes.get("ok").copied().unwrap_or(0) > 300, "{outcomes:?}");
 }

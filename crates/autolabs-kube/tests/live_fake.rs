@@ -60,7 +60,7 @@ async fn the_live_read_of_an_applied_baseline_holds_the_same_objects() {
 
     // The dump reads back as the same objects, so `verify FILE` sees what `verify --cluster` saw.
     let mut again = ObjectSet::default();
-    again.add_text(&live::dump_yaml(&set), "dump.yaml");
+    again.add_text(&live::dump_yaml(&set).expect("yaml"), "dump.yaml");
     assert!(again.errors.is_empty(), "{:?}", again.errors);
     let ids = |s: &ObjectSet| s.objects.iter().map(|o| (o.id(), o.value.clone())).collect::<Vec<_>>();
     assert_eq!(ids(&again), ids(&set));

@@ -90,7 +90,11 @@ pub struct Located<'a> {
 }
 
 impl<'a> Located<'a> {
-    pub fn new(file: &'a str, locations: &'a autolabs_k8s::yaml::Locations, fields_hint: &'static str) -> Self {
+    pub fn new(
+        file: &'a str,
+        locations: &'a autolabs_k8s::yaml::Locations,
+        fields_hint: &'static str,
+    ) -> Self {
         Located { file, locations, list: Vec::new(), fields_hint }
     }
 
@@ -116,7 +120,11 @@ impl<'a> Located<'a> {
     }
 
     /// Deserializes `value` (found at `prefix`), recording a located error on failure.
-    pub fn deserialize<T: serde::de::DeserializeOwned>(&mut self, prefix: &str, value: serde_json::Value) -> Option<T> {
+    pub fn deserialize<T: serde::de::DeserializeOwned>(
+        &mut self,
+        prefix: &str,
+        value: serde_json::Value,
+    ) -> Option<T> {
         use autolabs_k8s::yaml;
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
@@ -125,15 +133,15 @@ impl<'a> Located<'a> {
                 for seg in e.path().iter() {
                     path = match seg {
                         serde_path_to_error::Segment::Seq { index } => yaml::join_index(&path, *index),
-                        serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
-                            yaml::join_key(&path, key)
-                        }
+                        serde_path_to_error::Segment::Map { key }
+                        | serde_path_to_error::Segment::Enum { variant: key } => yaml::join_key(&path, key),
                         serde_path_to_error::Segment::Unknown => path,
                     };
                 }
                 let message = e.inner().to_string();
                 // serde reports an unknown field at its parent; point at the field itself.
-                if let Some(name) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+                if let Some(name) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
+                {
                     let with_name = yaml::join_key("", name);
                     if !path.ends_with(&with_name) {
                         path = yaml::join_key(&path, name);

@@ -99,4 +99,3 @@ pub fn load_platform(text: &str, file: &str) -> Result<Platform, ConfigErrors> {
 fn starter_hint() -> String {
     "run `autolabs init` to write a commented starting file".into()
 }
-

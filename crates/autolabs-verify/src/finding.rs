@@ -144,8 +144,18 @@ impl Summary {
 pub fn is_read_by_an_engine(group: &str, kind: &str) -> bool {
     matches!(
         (group, kind),
-        ("", "Pod" | "Namespace" | "LimitRange" | "ResourceQuota" | "ServiceAccount" | "PersistentVolumeClaim" | "ReplicationController" | "PodTemplate" | "ConfigMap")
-            | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+        (
+            "",
+            "Pod"
+                | "Namespace"
+                | "LimitRange"
+                | "ResourceQuota"
+                | "ServiceAccount"
+                | "PersistentVolumeClaim"
+                | "ReplicationController"
+                | "PodTemplate"
+                | "ConfigMap"
+        ) | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
             | ("batch", "Job" | "CronJob")
             | ("networking.k8s.io", "NetworkPolicy")
             | ("rbac.authorization.k8s.io", "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding")

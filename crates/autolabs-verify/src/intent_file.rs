@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use autolabs_k8s::names;
 use autolabs_k8s::yaml;
-use autolabs_model::platform::{API_VERSION, Endpoint, Flow, NetworkSpec, PortSpec};
 use autolabs_model::error::Located;
+use autolabs_model::platform::{API_VERSION, Endpoint, Flow, NetworkSpec, PortSpec};
 use autolabs_model::{ConfigErrors, load_platform};
 use serde_json::Value;
 

@@ -227,7 +227,11 @@ impl ObjectSet {
         for field in ["name", "namespace"] {
             let v = &value["metadata"][field];
             if !v.is_null() && !v.is_string() {
-                let path = if prefix.is_empty() { format!("metadata.{field}") } else { format!("{prefix}.metadata.{field}") };
+                let path = if prefix.is_empty() {
+                    format!("metadata.{field}")
+                } else {
+                    format!("{prefix}.metadata.{field}")
+                };
                 self.errors.push(LoadError {
                     file: file.into(),
                     line: locations.find(&path).map(|p| p.line).unwrap_or(line),

@@ -228,8 +228,13 @@ fn matrix_cell(
     }
 }
 
-const CELL_COLOURS: [(&str, &str); 5] =
-    [("ok", "#d4edda"), ("allow", "#fde2b3"), ("open", "#f8c0c0"), ("blocked", "#ffe08a"), ("deny", "#f2f2f2")];
+const CELL_COLOURS: [(&str, &str); 5] = [
+    ("ok", "#d4edda"),
+    ("allow", "#fde2b3"),
+    ("open", "#f8c0c0"),
+    ("blocked", "#ffe08a"),
+    ("deny", "#f2f2f2"),
+];
 
 fn colour(class: &str) -> &'static str {
     CELL_COLOURS.iter().find(|(c, _)| *c == class).map(|(_, v)| *v).unwrap_or("#ffffff")
@@ -249,7 +254,11 @@ pub fn matrix_html(
     let style: String = CELL_COLOURS.iter().map(|(c, v)| format!("td.{c}{{background:{v}}}")).collect();
     let mut out = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>autolabs isolation matrix</title>\n<style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px;font-size:13px}}th.row{{text-align:right}}{style}</style></head><body>\n<h1>Allowed connections</h1><p>Rows: source namespace; columns: destination; cells: allowed ports.{}</p>\n<table><tr><th>from \\ to</th>",
-        if intended.is_some() { " Green: as intended; red: allowed but not intended; yellow: intended but blocked; grey: denied." } else { " Grey: denied." }
+        if intended.is_some() {
+            " Green: as intended; red: allowed but not intended; yellow: intended but blocked; grey: denied."
+        } else {
+            " Grey: denied."
+        }
     );
     for n in &names {
         let _ = write!(out, "<th>{}</th>", xml(n));
@@ -294,7 +303,13 @@ pub fn matrix_svg(
     }
     for (i, from) in names.iter().enumerate() {
         let y = cell_h * (i + 1);
-        let _ = writeln!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-weight=\"bold\">{}</text>", label_w - 6, y + 18, xml(from));
+        let _ = writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-weight=\"bold\">{}</text>",
+            label_w - 6,
+            y + 18,
+            xml(from)
+        );
         for (j, to) in names.iter().enumerate() {
             let x = label_w + j * cell_w;
             let (class, text) = matrix_cell(matrix, intended, from, to);
@@ -307,7 +322,13 @@ pub fn matrix_svg(
                 xml(if text.is_empty() { "denied" } else { &text })
             );
             if !text.is_empty() {
-                let _ = writeln!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x + cell_w / 2, y + 18, xml(&text));
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                    x + cell_w / 2,
+                    y + 18,
+                    xml(&text)
+                );
             }
         }
     }

@@ -193,17 +193,33 @@ fn the_design_documents_policies_break_and_open_flows_with_the_rule_at_fault() {
     let mut set = rendered(&p);
     set.objects.retain(|o| o.kind != "NetworkPolicy" && o.kind != "Namespace");
     set.add_text(include_str!("fixtures/design-document.yaml"), "design-document.yaml");
-    set.objects.retain(|o| !(o.kind == "Pod" || (o.kind == "Deployment" && o.file == "design-document.yaml")));
+    set.objects
+        .retain(|o| !(o.kind == "Pod" || (o.kind == "Deployment" && o.file == "design-document.yaml")));
     let findings = prove(&set, &Intent::of_platform(&p)).findings;
     let e = errors(&findings);
     let dump = e.join("\n");
     // Broken: ingress-nginx cannot reach the backend (the document selects `name: ingress-nginx`,
     // a label Kubernetes never sets), and the backend cannot reach PostgreSQL (two OR peers that
     // match nothing), each naming the policy that isolates without a matching rule.
-    assert!(e.iter().any(|m| m.contains("flow \"ingress-to-backend\"") && m.contains("platform/backend-platform-netpol")), "{dump}");
-    assert!(e.iter().any(|m| m.contains("flow \"backend-to-postgres\"") && m.contains("platform/backend-platform-netpol")), "{dump}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("flow \"ingress-to-backend\"")
+                && m.contains("platform/backend-platform-netpol")),
+        "{dump}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("flow \"backend-to-postgres\"")
+                && m.contains("platform/backend-platform-netpol")),
+        "{dump}"
+    );
     // DNS from labs is broken too (UDP only, and to a namespace label that does not exist).
     assert!(e.iter().any(|m| m.contains("flow \"labs-dns\"") && m.contains("labs/allow-dns")), "{dump}");
     // Too open: infrastructure has no policy at all, so anything reaches PostgreSQL.
-    assert!(e.iter().any(|m| m.contains("unintended-flow") && m.contains("infrastructure/StatefulSet/postgres") && m.contains("no policy isolates")), "{dump}");
+    assert!(
+        e.iter().any(|m| m.contains("unintended-flow")
+            && m.contains("infrastructure/StatefulSet/postgres")
+            && m.contains("no policy isolates")),
+        "{dump}"
+    );
 }

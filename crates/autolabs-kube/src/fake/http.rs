@@ -1,5 +1,5 @@
 //! The REST surface: URL routing, query parameters, content types, discovery documents and
-//! watch streams, over the [`Store`](super::store::Store).
+//! watch streams, over the store (`store.rs`).
 //!
 //! Paths follow kube-apiserver: `/api/v1/...` for the core group and `/apis/{group}/{version}/...`
 //! for the others, `namespaces/{ns}/{resource}[/{name}[/status]]` for namespaced resources and
@@ -61,6 +61,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             parts.method.as_str(),
         ));
     };
+    shared.count_request(verb, target.resource);
     let decision = shared.faults.decide(
         verb,
         target.resource.plural,
@@ -368,11 +369,7 @@ fn dry_run(query: &HashMap<String, String>) -> Result<bool, Status> {
 }
 
 fn write_options(query: &HashMap<String, String>) -> Result<WriteOptions, Status> {
-    Ok(WriteOptions {
-        dry_run: dry_run(query)?,
-        field_manager: query.get("fieldManager").cloned(),
-        force: query.get("force").is_some_and(|f| f == "true"),
-    })
+    Ok(WriteOptions { dry_run: dry_run(query)?, field_manager: query.get("fieldManager").cloned() })
 }
 
 fn list_query(target: &Target, query: &HashMap<String, String>) -> Result<ListQuery, Status> {
@@ -580,14 +577,13 @@ fn event_for<'a>(change: &'a Change, watch: &WatchSpec) -> Option<(&'static str,
     let selected = |object: &Value| watch.labels.matches(&labels_of(object)) && watch.fields.matches(object);
     let now = selected(&change.object);
     match change.event {
-        EventType::Added => now.then_some(("ADDED", &*change.object)),
-        EventType::Deleted => now.then_some(("DELETED", &*change.object)),
+        EventType::Added | EventType::Deleted => now.then_some((change.event.as_str(), &*change.object)),
         EventType::Modified => {
             let before = change.previous.as_deref().is_some_and(selected);
             match (before, now) {
-                (true, true) => Some(("MODIFIED", &*change.object)),
-                (false, true) => Some(("ADDED", &*change.object)),
-                (true, false) => Some(("DELETED", &*change.object)),
+                (true, true) => Some((EventType::Modified.as_str(), &*change.object)),
+                (false, true) => Some((EventType::Added.as_str(), &*change.object)),
+                (true, false) => Some((EventType::Deleted.as_str(), &*change.object)),
                 (false, false) => None,
             }
         }

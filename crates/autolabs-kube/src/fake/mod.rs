@@ -7,27 +7,36 @@
 //!
 //! # Model
 //!
-//! - **Resources** come from one table ([`resources::RESOURCES`]): core namespaces, pods,
-//!   services, quotas, limit ranges, events, config maps, secrets, service accounts, claims;
-//!   NetworkPolicy and Ingress; RBAC; apps and batch workloads; priority and storage classes;
-//!   PodDisruptionBudgets, HPAs and Leases. Discovery (`/api`, `/apis`, aggregated v2 too),
-//!   `/version`, `/healthz`, `/readyz`, `/livez`.
-//! - **Storage** ([`store`]) is etcd-like: one global, increasing resourceVersion; lists in key
-//!   order with `limit`/`continue`; a bounded change history replayed by watches (410 Expired
-//!   beyond it); optimistic concurrency; finalizers; ownerReference cascades.
+//! - **Resources** come from one table ([`resources::RESOURCES`]; a new kind is one line):
+//!   core namespaces, nodes, pods, services, quotas, limit ranges, events, config maps,
+//!   secrets, service accounts, claims; NetworkPolicy and Ingress; RBAC; apps and batch
+//!   workloads; priority and storage classes; PodDisruptionBudgets, HPAs, Leases and
+//!   `events.k8s.io` Events. Discovery (`/api`, `/apis`, `/apis/{group}[/{version}]`, and
+//!   aggregated discovery v2), `/version`, `/healthz`, `/readyz`, `/livez`.
+//! - **Storage** is etcd-like: one global, increasing resourceVersion; lists in key order with
+//!   `limit`/`continue`; a bounded change history that watches replay (410 Expired beyond it,
+//!   or after [`FakeApiServer::compact_history`]); optimistic concurrency; no-op writes keep
+//!   the resourceVersion; status subresources; finalizers; ownerReference cascades
+//!   (background, foreground, orphan) done at once; API defaulting on every write.
+//! - **Server-side apply** merges the applied configuration into the live object and removes
+//!   only what the same field manager stopped applying, so fields set by defaulting, admission
+//!   or other writers survive a re-apply (see `apply.rs`).
 //! - **Admission** is pluggable ([`Admission`]); by default LimitRanger, PodSecurity,
-//!   Priority and ResourceQuota, adapters over `autolabs-resources` and `autolabs-pss`. Quotas'
-//!   `status.used` is kept current on every write, as the quota controller would.
+//!   Priority and ResourceQuota, adapters over `autolabs-resources` and `autolabs-pss`.
+//!   Quotas' `status.used` is kept current on every write, as the quota controller would.
 //! - **Errors** are `metav1.Status` objects worded as upstream words them ([`Status`]).
 //! - **Faults** ([`Faults`]) are deterministic: seeded error rates per verb and resource
 //!   (429 with Retry-After, 500, 503, 409), latency, watch drops; changeable at run time.
-//! - A **kubelet stand-in** ([`KubeletConfig`]) moves new pods to Running after a delay;
-//!   [`FakeApiServer::set_pod_phase`] sets any phase.
+//! - A **kubelet stand-in** ([`KubeletConfig`]) registers a node and moves new pods to
+//!   Running after a delay; [`FakeApiServer::set_pod_phase`] sets any phase.
 //!
-//! What it does not do: authentication and authorization (every request is allowed), managed
-//! fields and apply conflicts (apply replaces), strategic merge by merge keys (served as a
-//! JSON merge patch), graceful pod termination (deletes are immediate), protobuf and table
-//! output, scheduling, and controllers other than the quota and garbage collectors.
+//! What it does not do: authentication and authorization (every request is allowed);
+//! managed fields and apply conflicts between managers; strategic merge patch by merge keys
+//! (served as a JSON merge patch); graceful pod termination (deletes are immediate);
+//! consistent snapshots for paginated lists (later pages show the current state); protobuf
+//! and table output; subresources other than `status` (no `log`, `exec`, `scale`,
+//! `eviction`, `binding`); scheduling; controllers other than the quota controller and the
+//! garbage collector (no Deployment → Pod, no Job → Pod, no ServiceAccount tokens).
 
 mod admission;
 mod apply;
@@ -40,7 +49,7 @@ mod quota;
 pub mod resources;
 mod selectors;
 mod status;
-pub mod store;
+mod store;
 mod validation;
 
 use std::collections::BTreeMap;
@@ -69,6 +78,8 @@ use store::{Store, StoreSettings};
 /// How to start a [`FakeApiServer`].
 #[derive(Clone)]
 pub struct FakeConfig {
+    /// Port on `127.0.0.1`; 0 picks a free one (what tests want).
+    pub port: u16,
     /// Seed of every "random" choice (uids, generated names, fault rolls).
     pub seed: u64,
     pub faults: FaultConfig,
@@ -94,6 +105,7 @@ pub struct FakeConfig {
 impl Default for FakeConfig {
     fn default() -> Self {
         FakeConfig {
+            port: 0,
             seed: 1,
             faults: FaultConfig::none(),
             kubelet: None,
@@ -135,11 +147,22 @@ pub(crate) struct Shared {
     max_request_body: usize,
     kubelet: Option<KubeletConfig>,
     next_pod_ip: AtomicU32,
+    /// `"<verb> <resource>"` → requests served, for tests that count API calls.
+    requests: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn count_request(&self, verb: Verb, resource: &ResourceType) {
+        let key = if resource.group.is_empty() {
+            format!("{} {}", verb.as_str(), resource.plural)
+        } else {
+            format!("{} {}.{}", verb.as_str(), resource.plural, resource.group)
+        };
+        *self.requests.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default() += 1;
     }
 
     /// Hooks that run after an object was created for real (not a dry run).
@@ -180,12 +203,11 @@ pub struct FakeApiServer {
 impl FakeApiServer {
     /// Starts a server on `127.0.0.1` at a free port.
     pub async fn start(config: FakeConfig) -> Result<FakeApiServer, KubeError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        let wanted = format!("127.0.0.1:{}", config.port);
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
-            .map_err(|source| KubeError::Bind { address: "127.0.0.1:0".into(), source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| KubeError::Bind { address: "127.0.0.1:0".into(), source })?;
+            .map_err(|source| KubeError::Bind { address: wanted.clone(), source })?;
+        let address = listener.local_addr().map_err(|source| KubeError::Bind { address: wanted, source })?;
         let (notify, changes) = watch::channel(0u64);
         let store = Store::new(
             StoreSettings {
@@ -210,6 +232,7 @@ impl FakeApiServer {
             max_request_body: config.max_request_body,
             kubelet: config.kubelet.clone(),
             next_pod_ip: AtomicU32::new(0),
+            requests: Mutex::new(BTreeMap::new()),
         });
         if config.default_namespaces {
             let mut store = shared.lock();
@@ -287,6 +310,17 @@ impl FakeApiServer {
         kube::Client::try_from(config).map_err(|source| KubeError::Client { url: self.url(), source })
     }
 
+    /// A kubeconfig (YAML) whose current context points at this server without credentials,
+    /// for tools run against the sandbox.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: autolabs-fake\n  cluster:\n    server: {}\n\
+             users:\n- name: autolabs-fake\n  user: {{}}\ncontexts:\n- name: autolabs-fake\n  context:\n    \
+             cluster: autolabs-fake\n    user: autolabs-fake\n    namespace: default\ncurrent-context: autolabs-fake\n",
+            self.url()
+        )
+    }
+
     /// The live fault settings.
     pub fn faults(&self) -> Faults {
         self.shared.faults.clone()
@@ -305,22 +339,21 @@ impl FakeApiServer {
         let mut stored = Vec::new();
         for document in autolabs_k8s::yaml::parse_stream(text) {
             let document = document
-                .map_err(|e| KubeError::Yaml { location: format!("{e:?}"), message: e.to_string() })?;
-            let value: Value = serde_json::to_value(&document.value)
-                .map_err(|e| KubeError::Yaml { location: "document".into(), message: e.to_string() })?;
-            if value.is_null() {
+                .map_err(|e| KubeError::Yaml { location: format!("line {}", e.pos), message: e.message })?;
+            if document.value.is_null() {
                 continue;
             }
-            let items = match value.get("items").and_then(Value::as_array) {
-                Some(items)
-                    if value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) =>
-                {
-                    items.clone()
-                }
-                _ => vec![value],
+            let is_list =
+                document.value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"));
+            let items = match document.value.get("items").and_then(Value::as_array) {
+                Some(items) if is_list => items.clone(),
+                _ => vec![document.value.clone()],
             };
             for item in items {
-                stored.push(self.apply_object(item)?);
+                let what = format!("{} (document at line {})", describe(&item), document.line);
+                stored.push(
+                    self.shared.lock().seed(item).map_err(|status| KubeError::Refused { what, status })?,
+                );
             }
         }
         Ok(stored)
@@ -336,6 +369,12 @@ impl FakeApiServer {
                 .map(|(k, v)| ((k.plural.to_string(), k.namespace.clone(), k.name.clone()), (**v).clone()))
                 .collect(),
         }
+    }
+
+    /// How many API requests were made, by `"<verb> <resource>[.<group>]"` (e.g.
+    /// `"create pods"`, `"list deployments.apps"`), injected failures included.
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.shared.requests.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The current global resourceVersion.

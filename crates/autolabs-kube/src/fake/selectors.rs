@@ -171,6 +171,9 @@ fn parse_requirement(part: &str) -> Result<Parsed, String> {
         .strip_prefix('(')
         .and_then(|s| s.strip_suffix(')'))
         .ok_or_else(|| format!("found '{after}', expected: '('"))?;
+    if inner.trim().is_empty() {
+        return Err("for 'in', 'notin' operators, values set can't be empty".into());
+    }
     let values: Vec<String> = inner.split(',').map(single).collect::<Result<_, _>>()?;
     Ok(Parsed::Set(key, operator, values))
 }
@@ -324,7 +327,7 @@ mod tests {
 
     #[test]
     fn bad_label_selectors_are_400() {
-        for input in ["a=b=c", "a in b", "a in (b", "Bad Key=x", "a=-x-", "n>x", "a,,b", "=b"] {
+        for input in ["a=b=c", "a in b", "a in (b", "a in ()", "Bad Key=x", "a=-x-", "n>x", "a,,b", "=b"] {
             let err = LabelQuery::parse(input).expect_err(input);
             assert_eq!(err.code, 400, "{input}");
         }

@@ -35,7 +35,7 @@ use super::quota::{adjust, object_usage, quota_counts, state_with_spec_hard, wri
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldQuery, LabelQuery};
 use super::status::Status;
-use super::validation::validate;
+use super::validation::{pod_update_problems, validate};
 
 /// Where an object lives: ordered like etcd keys, so each resource (and each namespace within
 /// it) is one contiguous range.
@@ -111,12 +111,12 @@ pub struct DeleteOptions {
     pub precondition_resource_version: Option<String>,
 }
 
-/// Options of a create, update or patch.
+/// Options of a create, update or patch. (`force` is accepted and has no effect: apply
+/// conflicts are not modelled.)
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
-    pub force: bool,
 }
 
 /// The patch flavours, by `Content-Type`.
@@ -877,6 +877,12 @@ impl Store {
             return Err(Status::invalid(resource.kind, resource.group, &name, &errors));
         }
         let mut object = resource.normalize(body).map_err(|e| decode_error(resource, &e))?;
+        if resource.plural == "pods" && resource.group.is_empty() && subresource.is_none() {
+            let problems = pod_update_problems(&object, &current);
+            if !problems.is_empty() {
+                return Err(Status::invalid(resource.kind, resource.group, &name, &problems));
+            }
+        }
         if spec_part(&object) != spec_part(&current) {
             let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta_mut(&mut object).insert("generation".into(), json!(generation + 1));

@@ -268,6 +268,42 @@ fn validate_role_ref(
     }
 }
 
+/// `ValidatePodUpdate`: a pod's spec may only change in the few mutable fields.
+/// Run on the decoded objects (so equal values written differently compare equal). Upstream
+/// also appends a diff of the two specs to the message; this does not.
+// k8s.io/kubernetes/pkg/apis/core/validation/validation.go ValidatePodUpdate
+pub fn pod_update_problems(new: &Value, old: &Value) -> Vec<FieldError> {
+    fn mutable_stripped(pod: &Value) -> Value {
+        let mut spec = pod.get("spec").cloned().unwrap_or(Value::Null);
+        if let Some(map) = spec.as_object_mut() {
+            for mutable in
+                ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates"]
+            {
+                map.remove(mutable);
+            }
+            for list in ["containers", "initContainers"] {
+                if let Some(Value::Array(items)) = map.get_mut(list) {
+                    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                        item.remove("image");
+                    }
+                }
+            }
+        }
+        spec
+    }
+    if mutable_stripped(new) == mutable_stripped(old) {
+        return Vec::new();
+    }
+    vec![(
+        "spec".into(),
+        "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,\
+         `spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to \
+         existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was \
+         previously negative)"
+            .into(),
+    )]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +406,20 @@ mod tests {
                 assert!(g.starts_with(e), "{plural}: got {g:?}, expected prefix {e:?}");
             }
         }
+    }
+
+    #[test]
+    fn pod_specs_are_immutable_but_images() {
+        let old =
+            json!({"spec": {"containers": [{"name": "c", "image": "a", "ports": [{"containerPort": 80}]}]}});
+        let mut new_image = old.clone();
+        new_image["spec"]["containers"][0]["image"] = json!("b");
+        assert!(pod_update_problems(&new_image, &old).is_empty());
+        let mut new_port = old.clone();
+        new_port["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(81);
+        let problems = pod_update_problems(&new_port, &old);
+        assert_eq!(problems[0].0, "spec");
+        assert!(problems[0].1.starts_with("Forbidden: pod updates may not change fields other than"));
     }
 
     #[test]

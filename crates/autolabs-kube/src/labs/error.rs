@@ -81,7 +81,7 @@ pub enum LabsError {
     TemplateConflict { id: String, existing: String, requested: String },
     /// No room in the `labs` quota.
     #[error("{}", self.message(Lang::En))]
-    ClusterFull(ClusterFull),
+    ClusterFull(Box<ClusterFull>),
     /// A template whose Pod Pod Security `restricted` or the LimitRange would reject,
     /// refused when the templates are loaded.
     #[error("lab template {template:?} would be rejected by the cluster: {problems:?}")]
@@ -202,7 +202,7 @@ mod tests {
                 409,
                 "template_conflict",
             ),
-            (LabsError::ClusterFull(full()), 409, "cluster_full"),
+            (LabsError::ClusterFull(Box::new(full())), 409, "cluster_full"),
             (LabsError::NotReady, 503, "not_ready"),
         ];
         for (error, status, code) in cases {
@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn cluster_full_speaks_both_languages_with_the_numbers() {
-        let error = LabsError::ClusterFull(full());
+        let error = LabsError::ClusterFull(Box::new(full()));
         let en = error.message(Lang::En);
         assert!(en.starts_with("The cluster is full, try again later"), "{en}");
         assert!(en.contains("20 of 20"), "{en}");

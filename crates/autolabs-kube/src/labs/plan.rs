@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use autolabs_k8s::Quantity;
 use autolabs_model::lab;
-use autolabs_resources::capacity::{Binding, capacity};
+use autolabs_resources::capacity::capacity;
 use autolabs_resources::{Namespace, RejectionSource};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -77,7 +77,9 @@ pub fn headroom(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Head
     // are known even when the real quota is already exhausted.
     let mut empty = namespace.clone();
     for quota in &mut empty.quotas {
-        quota.used.clear();
+        // Zero, not absent: a quota without usage for a resource is "status unknown" to the
+        // quota admission (resourcequota/controller.go CheckRequest) and refuses everything.
+        quota.used = quota.hard.keys().map(|k| (k.clone(), Quantity::ZERO)).collect();
     }
     let unconstrained = capacity(&empty, pod, &[]);
     if let Some(rejection) = &unconstrained.rejection
@@ -110,13 +112,6 @@ pub fn headroom(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Head
                     consider_quota(quota, resource, Quantity::from_units(1), template, &mut consider);
                 }
             }
-        }
-    }
-    // The engine's own verdict on the real quotas must agree: a Pod it refuses fits 0 times.
-    let real = capacity(namespace, pod, &[]);
-    if matches!(real.binding, Some(Binding::Rejected)) && best.as_ref().is_some_and(|(fits, _)| *fits > 0) {
-        if let Some((fits, _)) = best.as_mut() {
-            *fits = 0;
         }
     }
     Ok(match best {
@@ -158,7 +153,7 @@ fn consider_quota(
 pub fn preflight(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Option<u64>, LabsError> {
     let room = headroom(namespace, pod, template)?;
     match (room.fits, room.binding) {
-        (Some(0), Some(numbers)) => Err(LabsError::ClusterFull(numbers)),
+        (Some(0), Some(numbers)) => Err(LabsError::ClusterFull(Box::new(numbers))),
         (fits, _) => Ok(fits),
     }
 }

@@ -340,7 +340,7 @@ impl Provisioner {
                 hard: String::new(),
                 per_lab: String::new(),
             });
-            return LabsError::ClusterFull(numbers);
+            return LabsError::ClusterFull(Box::new(numbers));
         }
         error
     }
@@ -769,30 +769,43 @@ impl Provisioner {
         Ok(summary)
     }
 
-    /// Runs the reaper until `stop` resolves: a pass on every change to lab Pods (watched)
-    /// and at least every `interval` (expiry is a matter of time, not of events).
+    /// Runs the reaper until `stop` resolves: a pass every `interval` (expiry is a matter of
+    /// time) and, watched, soon after a lab Pod is deleted (its objects may be orphans) or
+    /// fails (to mark it) — at most one event-driven pass a second, so a busy namespace does
+    /// not turn every create into a full listing.
     pub async fn run_reaper(&self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
         use futures::StreamExt;
         use kube::runtime::{WatchStreamExt, watcher};
+        const MIN_GAP: Duration = Duration::from_secs(1);
         let events = watcher(self.inner.pods.clone(), watcher::Config::default().labels(MANAGED_SELECTOR))
-            .default_backoff()
-            .touched_objects();
+            .default_backoff();
         let mut events = std::pin::pin!(events);
         let mut stop = std::pin::pin!(stop);
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_pass = tokio::time::Instant::now() - MIN_GAP;
         loop {
             tokio::select! {
                 _ = &mut stop => return,
                 _ = ticker.tick() => {}
                 event = events.next() => {
-                    if event.is_none() {
-                        return;
+                    let interesting = match event {
+                        None => return,
+                        Some(Ok(watcher::Event::Delete(_))) => true,
+                        Some(Ok(watcher::Event::Apply(pod))) => {
+                            lab::phase(&pod) == LabPhase::Failed
+                                && !pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(FAILED_ANNOTATION))
+                        }
+                        Some(_) => false,
+                    };
+                    if !interesting {
+                        continue;
                     }
-                    // Coalesce a burst of events into one pass.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let wait = (last_pass + MIN_GAP).saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::sleep(wait).await;
                 }
             }
+            last_pass = tokio::time::Instant::now();
             match self.reap_once().await {
                 Ok(summary) if summary != ReapSummary::default() => tracing::info!(?summary, "reaper pass"),
                 Ok(_) => {}

@@ -71,7 +71,8 @@ pub fn seed_labs_namespace(server: &FakeApiServer, platform: &Platform) {
     for manifest in autolabs_model::render(platform).manifests {
         let in_labs = manifest.namespace.as_deref() == Some("labs")
             || (manifest.kind == "Namespace" && manifest.name == "labs");
-        let wanted = (in_labs && matches!(manifest.kind.as_str(), "Namespace" | "ResourceQuota" | "LimitRange"))
+        let wanted = (in_labs
+            && matches!(manifest.kind.as_str(), "Namespace" | "ResourceQuota" | "LimitRange"))
             || manifest.kind == "PriorityClass";
         if wanted {
             server.apply_object(manifest.value).expect("seed");
@@ -80,11 +81,16 @@ pub fn seed_labs_namespace(server: &FakeApiServer, platform: &Platform) {
 }
 
 pub fn fast_backoff() -> Backoff {
-    Backoff { base: Duration::from_millis(1), max: Duration::from_millis(10), deadline: Duration::from_millis(500) }
+    Backoff {
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(10),
+        deadline: Duration::from_millis(500),
+    }
 }
 
 pub async fn env() -> Env {
-    env_with(FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() }, fast_backoff()).await
+    env_with(FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() }, fast_backoff())
+        .await
 }
 
 pub async fn env_with(config: FakeConfig, backoff: Backoff) -> Env {
@@ -146,7 +152,8 @@ pub fn assert_complete_bundles(snapshot: &StoreSnapshot) -> Vec<String> {
     }
     for (name, uid) in &pod_uids {
         for plural in ["services", "networkpolicies", "ingresses"] {
-            let child = snapshot.get(plural, "labs", name).unwrap_or_else(|| panic!("{plural}/{name} missing"));
+            let child =
+                snapshot.get(plural, "labs", name).unwrap_or_else(|| panic!("{plural}/{name} missing"));
             assert_eq!(&text(child, "/metadata/ownerReferences/0/uid"), uid, "{plural}/{name} owner");
         }
     }

@@ -186,4 +186,3 @@ fn load_located(
     }
     if errors.is_empty() { Ok((template, doc.locations.clone())) } else { Err(errors.finish()) }
 }
-

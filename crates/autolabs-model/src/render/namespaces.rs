@@ -140,7 +140,12 @@ pub fn quota(spec: &PlatformSpec, namespace: &str) -> BTreeMap<String, Quantity>
     hard
 }
 
-fn limit_range(ctx: &Ctx, spec: &PlatformSpec, namespace: &str, hard: &BTreeMap<String, Quantity>) -> LimitRange {
+fn limit_range(
+    ctx: &Ctx,
+    spec: &PlatformSpec,
+    namespace: &str,
+    hard: &BTreeMap<String, Quantity>,
+) -> LimitRange {
     let map = |cpu: Quantity, mem: Quantity| -> BTreeMap<String, K8sQuantity> {
         BTreeMap::from([("cpu".to_string(), cpu.to_k8s()), ("memory".to_string(), mem.to_k8s())])
     };

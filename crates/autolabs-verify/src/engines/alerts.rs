@@ -12,7 +12,8 @@ use crate::objects::{Object, ObjectSet};
 
 pub fn check(set: &ObjectSet) -> Vec<Finding> {
     let mut out = Vec::new();
-    for o in set.objects.iter().filter(|o| o.kind == "PrometheusRule" && o.group() == "monitoring.coreos.com") {
+    for o in set.objects.iter().filter(|o| o.kind == "PrometheusRule" && o.group() == "monitoring.coreos.com")
+    {
         check_groups(o, &o.value["spec"], "spec", &mut out);
     }
     for o in set.of_kind("", "ConfigMap") {
@@ -24,7 +25,15 @@ pub fn check(set: &ObjectSet) -> Vec<Finding> {
             let path = format!("data[{key:?}]");
             match autolabs_k8s::yaml::parse_one(text.as_str().unwrap_or_default()) {
                 Ok(doc) => check_groups(o, &doc.value, &path, &mut out),
-                Err(e) => out.push(Finding::new("alerts", "rules-yaml", Severity::Error, format!("{key}: not valid YAML: {e}")).at(o, &path)),
+                Err(e) => out.push(
+                    Finding::new(
+                        "alerts",
+                        "rules-yaml",
+                        Severity::Error,
+                        format!("{key}: not valid YAML: {e}"),
+                    )
+                    .at(o, &path),
+                ),
             }
         }
     }
@@ -67,7 +76,10 @@ fn check_groups(o: &Object, spec: &Value, base: &str, out: &mut Vec<Finding>) {
             if let Some(d) = r.get("for")
                 && !d.as_str().is_some_and(is_duration)
             {
-                bad(&format!("{rpath}.for"), format!("{what}: `for: {d}` is not a Prometheus duration (like 5m, 1h30m)"));
+                bad(
+                    &format!("{rpath}.for"),
+                    format!("{what}: `for: {d}` is not a Prometheus duration (like 5m, 1h30m)"),
+                );
             }
             if alert.is_some() && r["labels"]["severity"].as_str().is_none() {
                 warnings.push(
@@ -99,7 +111,11 @@ fn is_duration(d: &str) -> bool {
             return false;
         }
         rest = &rest[digits..];
-        let unit = if rest.starts_with("ms") { "ms" } else { &rest[..rest.chars().next().map_or(0, char::len_utf8)] };
+        let unit = if rest.starts_with("ms") {
+            "ms"
+        } else {
+            &rest[..rest.chars().next().map_or(0, char::len_utf8)]
+        };
         let Some(pos) = units.iter().position(|u| *u == unit) else { return false };
         let pos = pos + 1;
         if pos <= last {

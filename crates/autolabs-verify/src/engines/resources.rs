@@ -94,8 +94,13 @@ pub fn check(set: &ObjectSet, nodes: &[NodeCapacity]) -> Vec<Finding> {
                 let report = autolabs_resources::capacity::capacity(&namespace, &pod, nodes);
                 if report.rejection.is_none() {
                     out.push(
-                        Finding::new("resources", "capacity", Severity::Info, format!("{} {}: {}", o.kind, o.name, report.summary))
-                            .at(o, &t.spec_path),
+                        Finding::new(
+                            "resources",
+                            "capacity",
+                            Severity::Info,
+                            format!("{} {}: {}", o.kind, o.name, report.summary),
+                        )
+                        .at(o, &t.spec_path),
                     );
                 }
             }

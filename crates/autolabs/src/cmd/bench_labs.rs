@@ -33,9 +33,11 @@ const TOKEN: &str = "bench-token";
 /// large enough for `count` labs (the bench measures creation, not refusal).
 fn seed(server: &FakeApiServer, platform: &Platform, count: usize) -> anyhow::Result<()> {
     for manifest in autolabs_model::render(platform).manifests {
-        let in_labs =
-            manifest.namespace.as_deref() == Some("labs") || (manifest.kind == "Namespace" && manifest.name == "labs");
-        if (in_labs && matches!(manifest.kind.as_str(), "Namespace" | "LimitRange")) || manifest.kind == "PriorityClass" {
+        let in_labs = manifest.namespace.as_deref() == Some("labs")
+            || (manifest.kind == "Namespace" && manifest.name == "labs");
+        if (in_labs && matches!(manifest.kind.as_str(), "Namespace" | "LimitRange"))
+            || manifest.kind == "PriorityClass"
+        {
             server.apply_object(manifest.value)?;
         }
     }
@@ -64,7 +66,9 @@ fn ms(d: Duration) -> f64 {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if cfg!(debug_assertions) {
-        eprintln!("note: this is a debug build; for real figures run `cargo run --release -p autolabs -- bench labs …`");
+        eprintln!(
+            "note: this is a debug build; for real figures run `cargo run --release -p autolabs -- bench labs …`"
+        );
     }
     let concurrency = args.concurrency.max(1);
     let count = args.count.max(1);
@@ -137,4 +141,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         server.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The bench itself, for running it before `bench labs` is routed:
+    /// `cargo test --release -p autolabs --lib bench_labs -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a benchmark: figures, not a test"]
+    fn bench_labs_figures() {
+        let concurrency = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+        let count = std::env::var("BENCH_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+        super::run(super::Args { concurrency, count }).expect("bench runs");
+    }
+
+    #[test]
+    fn percentiles_by_rank() {
+        let samples: Vec<std::time::Duration> = (1..=100).map(std::time::Duration::from_millis).collect();
+        assert_eq!(super::percentile(&samples, 50.0).as_millis(), 50);
+        assert_eq!(super::percentile(&samples, 99.0).as_millis(), 99);
+        assert_eq!(super::percentile(&[], 99.0).as_millis(), 0);
+    }
 }

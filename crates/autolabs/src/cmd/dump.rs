@@ -22,7 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let set = read_cluster_blocking(args.context.as_deref())?;
-    let text = live::dump_yaml(&set);
+    let text = live::dump_yaml(&set)?;
     if args.output.as_os_str() == "-" {
         print!("{text}");
     } else {

@@ -102,9 +102,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(port_text) = &args.port else {
         let allowed = a.allowed(from, to);
         if args.format == "json" {
-            println!("{:#}", serde_json::json!({"from": args.from, "to": args.to, "allowed": !allowed.is_empty(), "connections": allowed.to_string()}));
+            println!(
+                "{:#}",
+                serde_json::json!({"from": args.from, "to": args.to, "allowed": !allowed.is_empty(), "connections": allowed.to_string()})
+            );
         } else {
-            println!("{} → {}: {}", args.from, args.to, if allowed.is_empty() { "nothing is allowed".to_string() } else { format!("allowed on {allowed}") });
+            println!(
+                "{} → {}: {}",
+                args.from,
+                args.to,
+                if allowed.is_empty() {
+                    "nothing is allowed".to_string()
+                } else {
+                    format!("allowed on {allowed}")
+                }
+            );
             if allowed.is_empty() {
                 let e = a.explain(from, to, Protocol::Tcp, 80)?;
                 println!("  egress of the source:        {}", e.egress);

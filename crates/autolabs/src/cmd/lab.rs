@@ -100,11 +100,17 @@ impl LabClient {
             .with_context(|| format!("bad request to {uri}"))?;
         let response = self.http.request(request).await.with_context(|| format!("cannot reach {uri}"))?;
         let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.with_context(|| format!("reading the answer of {uri}"))?.to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .with_context(|| format!("reading the answer of {uri}"))?
+            .to_bytes();
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         Ok(Answer { status, body })
     }
@@ -112,7 +118,9 @@ impl LabClient {
 
 fn token(file: Option<&PathBuf>) -> anyhow::Result<String> {
     let token = match file {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
         None => std::env::var("AUTOLABS_API_TOKEN").unwrap_or_default(),
     };
     let token = token.trim().to_string();
@@ -125,7 +133,10 @@ fn token(file: Option<&PathBuf>) -> anyhow::Result<String> {
 fn query(pairs: &[(&str, &Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", v.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', ""))))
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| format!("{k}={}", v.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "")))
+        })
         .collect();
     if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
 }
@@ -163,7 +174,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Command::Delete { id } => client.send("DELETE", &format!("/v1/labs/{id}"), None).await?,
             Command::Extend { id, seconds } => {
-                client.send("POST", &format!("/v1/labs/{id}/extend"), Some(json!({"seconds": seconds}))).await?
+                client
+                    .send("POST", &format!("/v1/labs/{id}/extend"), Some(json!({"seconds": seconds})))
+                    .await?
             }
             Command::Capacity => client.send("GET", "/v1/capacity", None).await?,
         };
@@ -175,7 +188,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         } else {
             let code = answer.body["error"].as_str().unwrap_or("error");
-            let message = answer.body["message"].as_str().map(String::from).unwrap_or_else(|| answer.body.to_string());
+            let message =
+                answer.body["message"].as_str().map(String::from).unwrap_or_else(|| answer.body.to_string());
             eprintln!("{} {code}: {message}", answer.status);
             Ok(ExitCode::from(1))
         }

@@ -76,7 +76,8 @@ pub fn templates(dir: Option<&Path>, platform: &Platform) -> anyhow::Result<Temp
             for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
                 let path = entry?.path();
                 if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
                     files.push((path.display().to_string(), text));
                 }
             }
@@ -97,7 +98,9 @@ pub fn templates(dir: Option<&Path>, platform: &Platform) -> anyhow::Result<Temp
 /// The bearer token: `--token-file`, else `AUTOLABS_API_TOKEN`; never empty.
 fn token(file: Option<&Path>) -> anyhow::Result<String> {
     let token = match file {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
         None => std::env::var("AUTOLABS_API_TOKEN").unwrap_or_default(),
     };
     let token = token.trim().to_string();
@@ -183,7 +186,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let templates = templates(args.templates.as_deref(), &platform)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let client = kube::Client::try_default().await.context("cannot build a Kubernetes client (kubeconfig or in-cluster)")?;
+        let client = kube::Client::try_default()
+            .await
+            .context("cannot build a Kubernetes client (kubeconfig or in-cluster)")?;
         let mut config = ProvisionerConfig::new(platform, templates);
         config.namespace = args.namespace.clone();
         let provisioner = provisioner(client, config)?;
@@ -197,7 +202,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             templates = ?provisioner.config().templates.names(),
             "lab API serving"
         );
-        serve(listener, provisioner, &token, Duration::from_secs(args.reaper_interval.max(1)), termination()).await?;
+        serve(listener, provisioner, &token, Duration::from_secs(args.reaper_interval.max(1)), termination())
+            .await?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -34,6 +34,13 @@ pub struct Args {
     /// platform.yaml: its nodes bound capacity checks; without PATHs it is what gets rendered.
     #[arg(short = 'f', long = "config")]
     config: Option<PathBuf>,
+    /// Read the live cluster of the current kubeconfig instead of files (every engine runs on
+    /// the same object set; Secrets and ConfigMaps are never read).
+    #[arg(long, conflicts_with = "paths")]
+    cluster: bool,
+    /// kubeconfig context for --cluster.
+    #[arg(long, requires = "cluster")]
+    context: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -83,16 +90,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     let target_minor = match &args.target_version {
-        Some(v) => Some(engines::deprecations::parse_target(v).map_err(|e| anyhow::anyhow!("--target-version: {e}"))?),
+        Some(v) => Some(
+            engines::deprecations::parse_target(v).map_err(|e| anyhow::anyhow!("--target-version: {e}"))?,
+        ),
         None => None,
     };
 
-    let needs_config = args.paths.is_empty() || args.config.is_some();
+    let needs_config = (args.paths.is_empty() && !args.cluster) || args.config.is_some();
     let platform: Option<Platform> =
         if needs_config { Some(super::config::load(args.config.as_deref())?.0) } else { None };
-    let set = match (&platform, args.paths.is_empty()) {
-        (Some(p), true) => rendered_set(p),
-        _ => ObjectSet::read_paths(&args.paths),
+    let set = if args.cluster {
+        super::dump::read_cluster_blocking(args.context.as_deref())?
+    } else {
+        match (&platform, args.paths.is_empty()) {
+            (Some(p), true) => rendered_set(p),
+            _ => ObjectSet::read_paths(&args.paths),
+        }
     };
 
     let mut findings: Vec<Finding> = Vec::new();
@@ -138,9 +151,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if enabled("backup") {
         let opts = engines::backup::Options {
-            control_plane_backup_expected: platform
-                .as_ref()
-                .is_some_and(|p| args.paths.is_empty() || p.spec.profile == autolabs_model::Profile::Production),
+            control_plane_backup_expected: platform.as_ref().is_some_and(|p| {
+                args.paths.is_empty() || p.spec.profile == autolabs_model::Profile::Production
+            }),
             snapshots_supported: platform.as_ref().is_some_and(|p| p.spec.snapshots_supported()),
         };
         // In verify a missing backup is a warning; `autolabs backup check` treats it as an error.
@@ -156,7 +169,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     report::sort(&mut findings);
     let mut summary = Summary::of(&findings, set.objects.len(), set.files);
-    for o in set.objects.iter().filter(|o| !autolabs_verify::finding::is_read_by_an_engine(o.group(), &o.kind)) {
+    for o in
+        set.objects.iter().filter(|o| !autolabs_verify::finding::is_read_by_an_engine(o.group(), &o.kind))
+    {
         *summary.skipped.entry(o.kind.clone()).or_default() += 1;
     }
     let text = match args.format {

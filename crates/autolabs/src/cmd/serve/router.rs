@@ -137,9 +137,12 @@ async fn access_log(request: Request, next: Next) -> Response {
 }
 
 /// A JSON body of type `T`, or the JSON error saying what is wrong with it.
-fn parse_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>, lang: Lang) -> Result<T, Response> {
+fn parse_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    lang: Lang,
+) -> Result<T, Box<Response>> {
     let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Box::new(if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             error_body(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
@@ -151,22 +154,30 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection
             )
         } else {
             error_body(StatusCode::BAD_REQUEST, "invalid_body", rejection.body_text())
-        }
+        })
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        error_body(
+        Box::new(error_body(
             StatusCode::BAD_REQUEST,
             "invalid_body",
-            text(lang, &format!("the request body is not valid: {e}"), &format!("некорректное тело запроса: {e}")),
-        )
+            text(
+                lang,
+                &format!("the request body is not valid: {e}"),
+                &format!("некорректное тело запроса: {e}"),
+            ),
+        ))
     })
 }
 
-async fn create_lab(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn create_lab(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let lang = lang(&headers);
     let request: LabRequest = match parse_body(body, lang) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match state.provisioner.create(&request).await {
         Ok((lab, created)) => {
@@ -237,7 +248,7 @@ async fn extend_lab(
     let lang = lang(&headers);
     let request: ExtendRequest = match parse_body(body, lang) {
         Ok(request) => request,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match state.provisioner.extend(&id, request.seconds).await {
         Ok(lab) => json_response(StatusCode::OK, &serde_json::to_value(lab).unwrap_or_default()),

@@ -27,13 +27,14 @@ impl Api {
 }
 
 async fn start() -> Api {
-    let server = FakeApiServer::start(FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() })
-        .await
-        .expect("fake server");
+    let server =
+        FakeApiServer::start(FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() })
+            .await
+            .expect("fake server");
     let platform = Platform::default();
     for manifest in autolabs_model::render(&platform).manifests {
-        let in_labs =
-            manifest.namespace.as_deref() == Some("labs") || (manifest.kind == "Namespace" && manifest.name == "labs");
+        let in_labs = manifest.namespace.as_deref() == Some("labs")
+            || (manifest.kind == "Namespace" && manifest.name == "labs");
         if (in_labs && matches!(manifest.kind.as_str(), "Namespace" | "ResourceQuota" | "LimitRange"))
             || manifest.kind == "PriorityClass"
         {
@@ -41,8 +42,11 @@ async fn start() -> Api {
         }
     }
     let templates = templates(None, &platform).expect("shipped templates");
-    let provisioner = provisioner(server.client_without_retries().expect("client"), ProvisionerConfig::new(platform, templates))
-        .expect("templates pass");
+    let provisioner = provisioner(
+        server.client_without_retries().expect("client"),
+        ProvisionerConfig::new(platform, templates),
+    )
+    .expect("templates pass");
     assert!(provisioner.wait_synced(Duration::from_secs(5)).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
     let url = format!("http://{}", listener.local_addr().expect("address"));
@@ -71,7 +75,8 @@ async fn lab_lifecycle_over_http() {
     let again = client.send("POST", "/v1/labs", Some(body)).await.unwrap();
     assert_eq!((again.status, &again.body["createdAt"]), (200, &created.body["createdAt"]));
     // Another template under the id: 409.
-    let other = client.send("POST", "/v1/labs", Some(json!({"id": "web1", "template": "web-dev"}))).await.unwrap();
+    let other =
+        client.send("POST", "/v1/labs", Some(json!({"id": "web1", "template": "web-dev"}))).await.unwrap();
     assert_eq!(error_of(&other), (409, "template_conflict".into()));
 
     assert_eq!(client.send("GET", "/v1/labs/web1", None).await.unwrap().status, 200);
@@ -84,8 +89,14 @@ async fn lab_lifecycle_over_http() {
     assert!(capacity.body["templates"].as_array().is_some_and(|t| t.len() == 3), "{}", capacity.body);
 
     assert_eq!(client.send("DELETE", "/v1/labs/web1", None).await.unwrap().status, 204);
-    assert_eq!(error_of(&client.send("DELETE", "/v1/labs/web1", None).await.unwrap()), (404, "not_found".into()));
-    assert_eq!(error_of(&client.send("GET", "/v1/labs/web1", None).await.unwrap()), (404, "not_found".into()));
+    assert_eq!(
+        error_of(&client.send("DELETE", "/v1/labs/web1", None).await.unwrap()),
+        (404, "not_found".into())
+    );
+    assert_eq!(
+        error_of(&client.send("GET", "/v1/labs/web1", None).await.unwrap()),
+        (404, "not_found".into())
+    );
     drop(api.server.snapshot());
 }
 
@@ -95,12 +106,48 @@ async fn refusals_are_json_in_the_callers_language() {
     let en = api.client(TOKEN, "en-US,en;q=0.9");
     let ru = api.client(TOKEN, "ru-RU,ru;q=0.9,en;q=0.5");
     // (what, method, path, body, status, code)
-    let rows: Vec<(&str, &str, &str, Option<Value>, u16, &str)> = vec![
-        ("DNS-1123 id", "POST", "/v1/labs", Some(json!({"id": "Bad_Id", "template": "linux-basics"})), 400, "invalid_id"),
-        ("unknown template", "POST", "/v1/labs", Some(json!({"id": "a", "template": "nope"})), 404, "unknown_template"),
-        ("unknown field", "POST", "/v1/labs", Some(json!({"id": "a", "template": "linux-basics", "x": 1})), 400, "invalid_body"),
-        ("ttl above max", "POST", "/v1/labs", Some(json!({"id": "a", "template": "linux-basics", "ttlSeconds": 999999})), 400, "ttl_too_long"),
-        ("body too large", "POST", "/v1/labs", Some(json!({"id": "x".repeat(20_000), "template": "t"})), 413, "body_too_large"),
+    type Row = (&'static str, &'static str, &'static str, Option<Value>, u16, &'static str);
+    let rows: Vec<Row> = vec![
+        (
+            "DNS-1123 id",
+            "POST",
+            "/v1/labs",
+            Some(json!({"id": "Bad_Id", "template": "linux-basics"})),
+            400,
+            "invalid_id",
+        ),
+        (
+            "unknown template",
+            "POST",
+            "/v1/labs",
+            Some(json!({"id": "a", "template": "nope"})),
+            404,
+            "unknown_template",
+        ),
+        (
+            "unknown field",
+            "POST",
+            "/v1/labs",
+            Some(json!({"id": "a", "template": "linux-basics", "x": 1})),
+            400,
+            "invalid_body",
+        ),
+        (
+            "ttl above max",
+            "POST",
+            "/v1/labs",
+            Some(json!({"id": "a", "template": "linux-basics", "ttlSeconds": 999999})),
+            400,
+            "ttl_too_long",
+        ),
+        (
+            "body too large",
+            "POST",
+            "/v1/labs",
+            Some(json!({"id": "x".repeat(20_000), "template": "t"})),
+            413,
+            "body_too_large",
+        ),
         ("unknown lab", "GET", "/v1/labs/ghost", None, 404, "not_found"),
         ("unknown route", "GET", "/v2/nothing", None, 404, "not_found"),
         ("bad limit", "GET", "/v1/labs?limit=x", None, 400, "invalid_query"),
@@ -111,7 +158,13 @@ async fn refusals_are_json_in_the_callers_language() {
         assert!(answer.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}");
         let russian = ru.send(method, path, body).await.unwrap();
         let message = russian.body["message"].as_str().unwrap_or("");
-        assert!(message.chars().any(|c| ('а'..='я').contains(&c.to_ascii_lowercase()) || ('А'..='Я').contains(&c)) || code == "invalid_body", "{what}: not Russian: {message}");
+        assert!(
+            message
+                .chars()
+                .any(|c| ('а'..='я').contains(&c.to_ascii_lowercase()) || ('А'..='Я').contains(&c))
+                || code == "invalid_body",
+            "{what}: not Russian: {message}"
+        );
     }
 }
 
@@ -120,7 +173,9 @@ async fn every_v1_call_needs_the_bearer_token() {
     let api = start().await;
     for token in ["", "wrong-token", "test-toke", "test-token-and-more"] {
         let client = api.client(token, "en");
-        for (method, path) in [("GET", "/v1/labs"), ("POST", "/v1/labs"), ("GET", "/v1/capacity"), ("DELETE", "/v1/labs/a")] {
+        for (method, path) in
+            [("GET", "/v1/labs"), ("POST", "/v1/labs"), ("GET", "/v1/capacity"), ("DELETE", "/v1/labs/a")]
+        {
             let answer = client.send(method, path, Some(json!({}))).await.unwrap();
             assert_eq!(error_of(&answer), (401, "unauthorized".into()), "{token:?} {method} {path}");
         }

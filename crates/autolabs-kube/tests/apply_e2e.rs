@@ -1,0 +1,70 @@
+//! End to end against a real cluster: runs only when `AUTOLABS_E2E_KUBECONFIG` names a
+//! kubeconfig (its current context is used), and otherwise prints a note and passes.
+//!
+//! It applies the built-in default baseline for real (platform `autolabs`), so point it at a
+//! throw-away cluster: a server dry run first (kube-apiserver accepts every object), then the
+//! apply, then a re-apply that must change nothing, then the live read must hold every
+//! applied object. Nothing is deleted afterwards.
+
+use std::collections::BTreeSet;
+
+use autolabs_kube::apply::{self, ApplyOptions, ApplyReport};
+use autolabs_kube::live::{self, LIVE_KINDS};
+use autolabs_model::{Platform, render};
+
+async fn e2e_client() -> Option<kube::Client> {
+    let Some(path) = std::env::var_os("AUTOLABS_E2E_KUBECONFIG") else {
+        eprintln!("note: AUTOLABS_E2E_KUBECONFIG is not set: the end-to-end apply test did not run");
+        return None;
+    };
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(&path).expect("AUTOLABS_E2E_KUBECONFIG is a readable kubeconfig");
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("the kubeconfig's current context is usable");
+    Some(kube::Client::try_from(config).expect("client"))
+}
+
+fn assert_succeeded(report: &ApplyReport, step: &str) {
+    let failures: Vec<String> = report.failures().map(ToString::to_string).collect();
+    assert!(failures.is_empty(), "{step}: {failures:#?}");
+}
+
+#[tokio::test]
+async fn the_baseline_applies_to_a_real_cluster_and_reapplies_as_a_no_op() {
+    let Some(client) = e2e_client().await else { return };
+    let desired = render(&Platform::default()).manifests;
+    let options = ApplyOptions::new("autolabs");
+    let print = |r: &apply::ObjectResult| eprintln!("{r}");
+
+    let dry = apply::apply(&client, &desired, &ApplyOptions { dry_run: true, ..options.clone() }, print)
+        .await
+        .expect("dry run");
+    assert_succeeded(&dry, "server dry run");
+
+    let first = apply::apply(&client, &desired, &options, print).await.expect("apply");
+    assert_succeeded(&first, "apply");
+    eprintln!("apply: {}", first.summary());
+
+    let again = apply::apply(&client, &desired, &options, print).await.expect("re-apply");
+    assert_succeeded(&again, "re-apply");
+    assert_eq!(
+        (again.count("created"), again.count("configured")),
+        (0, 0),
+        "re-applying is a no-op: {}",
+        again.summary()
+    );
+
+    let set = live::read_cluster(&client).await.expect("live read");
+    let read: BTreeSet<String> = set.objects.iter().map(|o| o.id()).collect();
+    let skipped: BTreeSet<String> =
+        first.results.iter().filter(|r| r.outcome.word() == "skipped").map(|r| r.key.to_string()).collect();
+    for m in &desired {
+        let listed =
+            LIVE_KINDS.iter().any(|k| k.kind == m.kind && k.api_resource().api_version == m.api_version);
+        if listed && !skipped.contains(&m.id()) {
+            assert!(read.contains(&m.id()), "{} was applied but the live read lacks it", m.id());
+        }
+    }
+}
