@@ -1,16 +1,26 @@
-//! All Kubernetes API I/O of autolabs.
+//! All Kubernetes API I/O of autolabs; the decisions stay pure and are executed here.
 //!
-//! Today this crate holds [`fake`]: an in-process fake Kubernetes API server, a test double
-//! that speaks the real REST protocol so that code written against `kube::Client` is tested
-//! against status objects, resourceVersions, selectors, watches, admission (LimitRange,
-//! ResourceQuota, Pod Security, through the project's own engines) and injected faults,
-//! without a cluster. The lab provisioner's API code will live beside it.
+//! - [`apply`]: server-side apply of the rendered baseline — a plan computed in pure code
+//!   (create / configure / unchanged / prune / skip), then executed in order;
+//! - [`live`]: reading a live cluster into the same object set `verify` reads from files;
+//! - [`probe`]: cross-checking the RBAC engine against the server's SubjectAccessReviews;
+//! - [`labs`]: the lab provisioner (create, get, list, extend, delete, quota preflight, the
+//!   reaper), behind `autolabs serve`;
+//! - [`fake`]: an in-process fake Kubernetes API server, a test double that speaks the real
+//!   REST protocol so that code written against `kube::Client` is tested against status
+//!   objects, resourceVersions, selectors, watches, admission (LimitRange, ResourceQuota, Pod
+//!   Security, through the project's own engines) and injected faults, without a cluster.
+//!   `autolabs up --simulate` runs it as a sandbox.
+//!
+//! Errors: [`KubeError`] for the fake, `live::ClusterError` for cluster reads and apply,
+//! `labs::LabsError` for the provisioner (each maps to an HTTP answer).
 #![forbid(unsafe_code)]
 
 pub mod apply;
 pub mod fake;
 pub mod labs;
 pub mod live;
+pub mod probe;
 
 /// Errors of this crate, each saying what failed and where.
 #[derive(Debug, thiserror::Error)]

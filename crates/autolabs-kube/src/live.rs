@@ -110,6 +110,13 @@ pub enum ClusterError {
     /// The objects could not be written as YAML.
     #[error("cannot write the objects as YAML: {0}")]
     Yaml(String),
+    /// An access review (SubjectAccessReview, SelfSubjectRulesReview…) could not be made.
+    #[error("creating a {review}: {}", describe_error(.source))]
+    Review {
+        review: String,
+        #[source]
+        source: kube::Error,
+    },
     /// Listing a resource failed for a reason other than it not being served.
     #[error("listing {resource}: {}", describe_error(.source))]
     List {

@@ -51,6 +51,15 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     if let Some(response) = non_resource(&shared, &parts.method, &path, &accept) {
         return response;
     }
+    if parts.method == Method::POST && path.trim_end_matches('/') == super::authz::SUBJECT_ACCESS_REVIEWS {
+        return match axum::body::to_bytes(body, shared.max_request_body).await {
+            Ok(bytes) => match super::authz::subject_access_review(&shared, &bytes) {
+                Ok((code, value)) => json_response(code, &value),
+                Err(status) => status_response(&status),
+            },
+            Err(_) => status_response(&Status::bad_request("the request body could not be read")),
+        };
+    }
     let Some(target) = parse_path(&path) else {
         return status_response(&Status::no_such_path());
     };

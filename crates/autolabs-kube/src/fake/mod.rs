@@ -30,7 +30,8 @@
 //! - A **kubelet stand-in** ([`KubeletConfig`]) registers a node and moves new pods to
 //!   Running after a delay; [`FakeApiServer::set_pod_phase`] sets any phase.
 //!
-//! What it does not do: authentication and authorization (every request is allowed);
+//! What it does not do: authentication and authorization (every request is allowed; only
+//! SubjectAccessReviews are answered, by [`FakeConfig::authorizer`], see [`authz`]);
 //! managed fields and apply conflicts between managers; strategic merge patch by merge keys
 //! (served as a JSON merge patch); graceful pod termination (deletes are immediate);
 //! consistent snapshots for paginated lists (later pages show the current state); protobuf
@@ -40,6 +41,7 @@
 
 mod admission;
 mod apply;
+pub mod authz;
 mod defaults;
 mod faults;
 mod http;
@@ -66,6 +68,7 @@ pub use admission::{
     Admission, AdmissionCtx, LimitRanger, Operation, PodSecurity, Priority, ResourceQuotaAdmission,
     default_plugins,
 };
+pub use authz::{OverridingAuthorizer, RbacReviewAuthorizer, ReviewAuthorizer, ReviewDecision};
 pub use faults::{FaultConfig, FaultRule, Faults, InjectedError, Verb};
 pub use kubelet::KubeletConfig;
 pub use resources::ResourceType;
@@ -100,6 +103,9 @@ pub struct FakeConfig {
     pub default_namespaces: bool,
     /// Larger request bodies get 413 (kube-apiserver's limit is 3 MiB).
     pub max_request_body: usize,
+    /// Answers SubjectAccessReviews ([`authz`]); `None`: every review is allowed, as every
+    /// request to the fake is.
+    pub authorizer: Option<Arc<dyn ReviewAuthorizer>>,
 }
 
 impl Default for FakeConfig {
@@ -116,6 +122,7 @@ impl Default for FakeConfig {
             watch_timeout: Duration::from_secs(1800),
             default_namespaces: true,
             max_request_body: 3 * 1024 * 1024,
+            authorizer: None,
         }
     }
 }
@@ -130,6 +137,7 @@ impl std::fmt::Debug for FakeConfig {
             .field("quota_accounting", &self.quota_accounting)
             .field("watch_history", &self.watch_history)
             .field("bookmark_interval", &self.bookmark_interval)
+            .field("authorizer", &self.authorizer.as_ref().map(|a| a.name().to_string()))
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +154,7 @@ pub(crate) struct Shared {
     watch_timeout: Duration,
     max_request_body: usize,
     kubelet: Option<KubeletConfig>,
+    authorizer: Option<Arc<dyn ReviewAuthorizer>>,
     next_pod_ip: AtomicU32,
     /// `"<verb> <resource>"` → requests served, for tests that count API calls.
     requests: Mutex<BTreeMap<String, u64>>,
@@ -231,6 +240,7 @@ impl FakeApiServer {
             watch_timeout: config.watch_timeout,
             max_request_body: config.max_request_body,
             kubelet: config.kubelet.clone(),
+            authorizer: config.authorizer.clone(),
             next_pod_ip: AtomicU32::new(0),
             requests: Mutex::new(BTreeMap::new()),
         });

@@ -1,6 +1,6 @@
 //! Watched caches of the `labs` namespace (`kube::runtime::reflector` over `watcher`): its
 //! ResourceQuotas and LimitRanges, read by every preflight without an API call, and the lab
-//! Pods, read by the metrics. The service is ready once every cache has done its first list.
+//! Pods, read by the metrics and watched by the reaper. The service is ready once every cache has done its first list.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -770,42 +770,38 @@ impl Provisioner {
     }
 
     /// Runs the reaper until `stop` resolves: a pass every `interval` (expiry is a matter of
-    /// time) and, watched, soon after a lab Pod is deleted (its objects may be orphans) or
-    /// fails (to mark it) — at most one event-driven pass a second, so a busy namespace does
-    /// not turn every create into a full listing.
+    /// time) and, within a second, after the watched Pod cache shows a lab Pod deleted (its
+    /// objects may be orphans) or failed and not yet marked. The cache is the one the
+    /// metrics read, so the reaper adds no watch of its own and a busy namespace does not turn
+    /// every create into a full listing.
     pub async fn run_reaper(&self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
-        use futures::StreamExt;
-        use kube::runtime::{WatchStreamExt, watcher};
-        const MIN_GAP: Duration = Duration::from_secs(1);
-        let events = watcher(self.inner.pods.clone(), watcher::Config::default().labels(MANAGED_SELECTOR))
-            .default_backoff();
-        let mut events = std::pin::pin!(events);
+        const LOOK: Duration = Duration::from_secs(1);
         let mut stop = std::pin::pin!(stop);
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_pass = tokio::time::Instant::now() - MIN_GAP;
+        let mut full = tokio::time::interval(interval);
+        full.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut look = tokio::time::interval(LOOK);
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut known: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         loop {
-            tokio::select! {
+            let due = tokio::select! {
                 _ = &mut stop => return,
-                _ = ticker.tick() => {}
-                event = events.next() => {
-                    let interesting = match event {
-                        None => return,
-                        Some(Ok(watcher::Event::Delete(_))) => true,
-                        Some(Ok(watcher::Event::Apply(pod))) => {
-                            lab::phase(&pod) == LabPhase::Failed
-                                && !pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(FAILED_ANNOTATION))
-                        }
-                        Some(_) => false,
-                    };
-                    if !interesting {
-                        continue;
-                    }
-                    let wait = (last_pass + MIN_GAP).saturating_duration_since(tokio::time::Instant::now());
-                    tokio::time::sleep(wait).await;
+                _ = full.tick() => true,
+                _ = look.tick() => {
+                    let pods = self.inner.cache.pods();
+                    let now: std::collections::BTreeSet<String> =
+                        pods.iter().filter_map(|p| p.metadata.uid.clone()).collect();
+                    let deleted = known.difference(&now).next().is_some();
+                    known = now;
+                    let failed = pods.iter().any(|pod| {
+                        lab::phase(pod) == LabPhase::Failed
+                            && !pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(FAILED_ANNOTATION))
+                    });
+                    deleted || failed
                 }
+            };
+            if !due {
+                continue;
             }
-            last_pass = tokio::time::Instant::now();
             match self.reap_once().await {
                 Ok(summary) if summary != ReapSummary::default() => tracing::info!(?summary, "reaper pass"),
                 Ok(_) => {}

@@ -2,11 +2,10 @@
 //! server-side apply (field manager `autolabs`), in dependency order, with `--dry-run`
 //! (the server's) and `--prune` (only this platform's objects that are no longer rendered).
 //!
-//! One progress line per object on stdout, a summary, and exit 1 naming every failed object
-//! with the server's message. The decisions live in `autolabs_kube::apply`; this is the
+//! A progress bar on a terminal, one line per object otherwise (`progress.rs`), a summary,
+//! and exit 1 naming every failed object with the server's message. The decisions live in `autolabs_kube::apply`; this is the
 //! printing and the exit code.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -62,8 +61,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-/// Applies and prints: every object's line when `every_line`, else only the ones that are not
-/// created/configured/unchanged (skipped, kept, failed); then the summary and the failures.
+/// Applies and prints: a bar when stderr is a terminal; otherwise every object's line when
+/// `every_line`, else only the ones that are not created/configured/unchanged (skipped, kept,
+/// failed). Then the summary and the failures.
 pub async fn apply_printing(
     client: &live::Client,
     manifests: &[Manifest],
@@ -72,18 +72,12 @@ pub async fn apply_printing(
 ) -> anyhow::Result<ApplyReport> {
     let state = apply::read_state(client, manifests, options).await?;
     let plan = apply::plan(manifests, &state, options);
-    let total = plan.steps.len();
-    let width = total.to_string().len();
-    let mut done = 0usize;
-    let stdout = std::io::stdout();
+    let mut progress = super::progress::Progress::new(plan.steps.len(), every_line);
     let report = apply::execute(client, &plan, &state.served, options, |result: &ObjectResult| {
-        done += 1;
-        if every_line || !matches!(result.outcome.word(), "created" | "configured" | "unchanged" | "pruned") {
-            // A closed pipe (`| head`) must not stop the apply half-way.
-            let _ = writeln!(stdout.lock(), "[{done:>width$}/{total}] {result}");
-        }
+        progress.object(result)
     })
     .await?;
+    progress.finish();
     println!("{}", report.summary());
     let failures: Vec<&ObjectResult> = report.failures().collect();
     if !failures.is_empty() {

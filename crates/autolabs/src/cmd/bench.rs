@@ -15,6 +15,8 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum What {
+    /// The lab provisioner against the in-process fake API server: creates/s, p50/p99.
+    Labs(super::bench_labs::Args),
     /// Pod Security + RBAC + resources over a synthetic cluster.
     Verify {
         #[arg(long, default_value_t = 10_000)]
@@ -55,6 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     match args.what {
+        What::Labs(a) => return super::bench_labs::run(a),
         What::Verify { pods, roles, namespaces } => {
             let t = Instant::now();
             let set = generate(Params { namespaces, pods, rbac_objects: roles });

@@ -2,8 +2,6 @@
 //! stack — HTTP client → lab API (axum, auth) → provisioner (preflight from the watched
 //! quota, Pod, then Service + NetworkPolicy + Ingress) → the in-process fake API server
 //! (a test double with real HTTP, admission and quota accounting). Figures, not assertions.
-// Reached through `autolabs bench labs` once cmd/bench.rs routes to it; until then unused.
-#![allow(dead_code)]
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

@@ -12,6 +12,7 @@ pub mod explain;
 pub mod init;
 pub mod lab;
 pub mod plan;
+pub mod progress;
 pub mod rbac;
 pub mod render;
 pub mod schema;

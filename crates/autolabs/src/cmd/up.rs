@@ -66,7 +66,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on {} for the lab API (choose another with --listen)", args.listen))?;
-        let server = FakeApiServer::start(FakeConfig { kubelet: Some(KubeletConfig::default()), ..Default::default() })
+        let server = FakeApiServer::start(FakeConfig {
+            kubelet: Some(KubeletConfig::default()),
+            // SubjectAccessReviews answered by the RBAC engine over the stored roles, so
+            // `verify --cluster --probe-rbac` against the simulator behaves like an RBAC server.
+            authorizer: Some(std::sync::Arc::new(autolabs_kube::fake::RbacReviewAuthorizer::new())),
+            ..Default::default()
+        })
             .await
             .context("cannot start the simulator")?;
         let client = server.client().context("cannot connect to the simulator")?;

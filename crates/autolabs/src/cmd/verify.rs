@@ -38,6 +38,10 @@ pub struct Args {
     /// the same object set; Secrets and ConfigMaps are never read).
     #[arg(long, conflicts_with = "paths")]
     cluster: bool,
+    /// With --cluster: cross-check the RBAC engine's answers for the provisioner's ServiceAccount
+    /// against the server's SubjectAccessReviews; every disagreement is an error.
+    #[arg(long, requires = "cluster")]
+    probe_rbac: bool,
     /// kubeconfig context for --cluster.
     #[arg(long, requires = "cluster")]
     context: Option<String>,
@@ -129,6 +133,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => Some(super::connlist::read_intent_file(path)?),
         None => platform.as_ref().map(autolabs_verify::intent::Intent::of_platform),
     };
+    if args.probe_rbac {
+        findings.extend(probe_rbac_findings(args.context.as_deref(), &set)?);
+    }
     let mut proof = None;
     match &intent {
         Some(intent) if enabled("intent") => {
@@ -243,4 +250,23 @@ fn nodes_of(p: &Platform) -> Vec<NodeCapacity> {
             .collect(),
         })
         .collect()
+}
+
+/// `--probe-rbac`: the RBAC engine's answers for the provisioner's ServiceAccount against the
+/// server's SubjectAccessReviews (and SelfSubjectRulesReview when the client is that SA).
+fn probe_rbac_findings(context: Option<&str>, set: &ObjectSet) -> anyhow::Result<Vec<Finding>> {
+    use autolabs_kube::probe;
+    use autolabs_model::topology::{PLATFORM, PROVISIONER_SA};
+    let (policy, _) = engines::rbac::policy(set);
+    let authorizer = autolabs_rbac::Authorizer::new(&policy)?;
+    let subject = probe::ServiceAccountRef::new(PLATFORM, PROVISIONER_SA);
+    let report = super::apply::runtime()?.block_on(async {
+        let client = autolabs_kube::live::connect(context).await?;
+        probe::probe_rbac(&client, &authorizer, &subject, &probe::standard_questions()).await
+    })?;
+    eprintln!("{}", report.summary());
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    Ok(probe::findings(&report))
 }

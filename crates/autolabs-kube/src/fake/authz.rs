@@ -1,0 +1,355 @@
+//! Access reviews on the fake: `POST /apis/authorization.k8s.io/v1/subjectaccessreviews`.
+//!
+//! # Model
+//!
+//! The fake authorizes every request it serves (it has no authentication), but it can answer
+//! the question "may user U with groups G do this?" the way an RBAC-enabled kube-apiserver
+//! does, when [`FakeConfig::authorizer`](super::FakeConfig::authorizer) holds a
+//! [`ReviewAuthorizer`]. The authorizer is a trait object so the fake stays independent of
+//! any one policy:
+//! - [`RbacReviewAuthorizer`] is the RBAC engine (`autolabs-rbac`) over the bootstrap policy
+//!   plus the Roles, ClusterRoles, bindings and ServiceAccounts stored in the fake: the fake
+//!   then answers like a cluster whose only authorizer is RBAC.
+//! - [`OverridingAuthorizer`] wraps another and forces chosen answers: the way tests seed a
+//!   server that disagrees with our engine.
+//!
+//! Without an authorizer the review says what the fake really does: allowed.
+//!
+//! What it does not serve: `selfsubjectaccessreviews`, `selfsubjectrulesreviews` and
+//! `localsubjectaccessreviews` (the fake authenticates nobody, so there is no "self"), and
+//! non-resource attributes are answered like resource ones are (by the authorizer).
+
+use std::sync::{Arc, Mutex};
+
+use autolabs_rbac::{Attributes, Authorizer, Decision, Policy, PolicyObject, UserInfo};
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::status::Status;
+
+/// The path of the one review the fake answers.
+pub(crate) const SUBJECT_ACCESS_REVIEWS: &str = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+
+/// The RBAC objects stored in the fake when a review is asked, and the revision they are from.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredPolicy<'a> {
+    /// The store's resourceVersion: equal revisions mean equal objects.
+    pub revision: u64,
+    /// Every Role, ClusterRole, RoleBinding, ClusterRoleBinding and ServiceAccount, as stored.
+    pub objects: &'a [Value],
+}
+
+/// A review's answer: `SubjectAccessReviewStatus`.
+// k8s.io/api/authorization/v1/types.go SubjectAccessReviewStatus
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReviewDecision {
+    pub allowed: bool,
+    /// An explicit deny (RBAC never denies; only other authorizers do).
+    pub denied: bool,
+    pub reason: String,
+    pub evaluation_error: String,
+}
+
+impl ReviewDecision {
+    pub fn allow(reason: impl Into<String>) -> Self {
+        ReviewDecision { allowed: true, reason: reason.into(), ..Default::default() }
+    }
+
+    /// No opinion: not allowed, not explicitly denied.
+    pub fn no_opinion(reason: impl Into<String>) -> Self {
+        ReviewDecision { reason: reason.into(), ..Default::default() }
+    }
+}
+
+/// What answers access reviews on the fake.
+pub trait ReviewAuthorizer: Send + Sync {
+    /// A short name for logs and `Debug`.
+    fn name(&self) -> &str;
+    /// The decision for `user` making the request `attributes`, given what the fake stores.
+    fn review(&self, user: &UserInfo, attributes: &Attributes, stored: StoredPolicy<'_>) -> ReviewDecision;
+}
+
+/// The RBAC engine over the bootstrap policy and the fake's stored RBAC objects. The engine is
+/// rebuilt only when the store changed since the last review.
+#[derive(Default)]
+pub struct RbacReviewAuthorizer {
+    cached: Mutex<Option<(u64, BuiltAuthorizer)>>,
+}
+
+/// The engine built from one revision, or why the stored policy could not be built.
+type BuiltAuthorizer = Result<Arc<Authorizer>, String>;
+
+impl RbacReviewAuthorizer {
+    pub fn new() -> Self {
+        RbacReviewAuthorizer::default()
+    }
+
+    fn authorizer(&self, stored: StoredPolicy<'_>) -> BuiltAuthorizer {
+        let mut cached = self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((revision, authorizer)) = cached.as_ref()
+            && *revision == stored.revision
+        {
+            return authorizer.clone();
+        }
+        let built = build_authorizer(stored.objects);
+        *cached = Some((stored.revision, built.clone()));
+        built
+    }
+}
+
+/// Bootstrap policy + stored objects → the engine (an object that does not parse is skipped,
+/// as the API server would never have stored it).
+fn build_authorizer(objects: &[Value]) -> BuiltAuthorizer {
+    let mut policy = Policy::bootstrap();
+    for object in objects {
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+        let parsed: Option<PolicyObject> = match kind {
+            "Role" => serde_json::from_value::<autolabs_rbac::k8s::Role>(object.clone()).ok().map(Into::into),
+            "ClusterRole" => {
+                serde_json::from_value::<autolabs_rbac::k8s::ClusterRole>(object.clone()).ok().map(Into::into)
+            }
+            "RoleBinding" => {
+                serde_json::from_value::<autolabs_rbac::k8s::RoleBinding>(object.clone()).ok().map(Into::into)
+            }
+            "ClusterRoleBinding" => {
+                serde_json::from_value::<autolabs_rbac::k8s::ClusterRoleBinding>(object.clone())
+                    .ok()
+                    .map(Into::into)
+            }
+            "ServiceAccount" => serde_json::from_value::<autolabs_rbac::k8s::ServiceAccount>(object.clone())
+                .ok()
+                .map(Into::into),
+            _ => None,
+        };
+        if let Some(parsed) = parsed {
+            policy.add(parsed);
+        }
+    }
+    Authorizer::new(&policy).map(Arc::new).map_err(|e| e.to_string())
+}
+
+impl ReviewAuthorizer for RbacReviewAuthorizer {
+    fn name(&self) -> &str {
+        "RBAC"
+    }
+
+    fn review(&self, user: &UserInfo, attributes: &Attributes, stored: StoredPolicy<'_>) -> ReviewDecision {
+        let authorizer = match self.authorizer(stored) {
+            Ok(authorizer) => authorizer,
+            Err(error) => {
+                return ReviewDecision { evaluation_error: error, ..Default::default() };
+            }
+        };
+        // k8s.io/kubernetes/plugin/pkg/auth/authorizer/rbac/rbac.go Authorize (reason wording)
+        match authorizer.authorize(user, attributes) {
+            Decision::Allow(grant) => ReviewDecision::allow(format!(
+                "RBAC: allowed by {} of {} to {}",
+                grant.binding,
+                grant.role,
+                autolabs_rbac::authorizer::describe_subject(&grant.subject)
+            )),
+            Decision::NoOpinion { resolution_errors } => ReviewDecision {
+                evaluation_error: resolution_errors.join("; "),
+                ..ReviewDecision::no_opinion("")
+            },
+        }
+    }
+}
+
+/// Another authorizer, except for the listed requests, whose answer is forced: a server that
+/// disagrees with the engine on purpose.
+pub struct OverridingAuthorizer {
+    pub inner: Arc<dyn ReviewAuthorizer>,
+    /// `(request, allowed)`: a request equal to one listed (any user) gets that answer.
+    pub overrides: Vec<(Attributes, bool)>,
+}
+
+impl ReviewAuthorizer for OverridingAuthorizer {
+    fn name(&self) -> &str {
+        "overriding"
+    }
+
+    fn review(&self, user: &UserInfo, attributes: &Attributes, stored: StoredPolicy<'_>) -> ReviewDecision {
+        match self.overrides.iter().find(|(request, _)| request == attributes) {
+            Some((_, true)) => ReviewDecision::allow("allowed by the test's override"),
+            Some((_, false)) => ReviewDecision::no_opinion("denied by the test's override"),
+            None => self.inner.review(user, attributes, stored),
+        }
+    }
+}
+
+/// Answers `POST …/subjectaccessreviews` with the created review (status filled in).
+// k8s.io/kubernetes/pkg/registry/authorization/subjectaccessreview/rest.go (REST).Create
+pub(crate) fn subject_access_review(shared: &Shared, body: &[u8]) -> Result<(u16, Value), Status> {
+    let mut review: Value = serde_json::from_slice(body)
+        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let (user, attributes) = review_request(&review)?;
+    let decision = match &shared.authorizer {
+        None => ReviewDecision::allow("the fake API server authorizes every request"),
+        Some(authorizer) => {
+            let (revision, objects) = {
+                let store = shared.lock();
+                let objects: Vec<Value> = store
+                    .objects()
+                    .filter(|(key, _)| {
+                        key.group == "rbac.authorization.k8s.io"
+                            || (key.group.is_empty() && key.plural == "serviceaccounts")
+                    })
+                    .map(|(_, object)| (**object).clone())
+                    .collect();
+                (store.revision(), objects)
+            };
+            authorizer.review(&user, &attributes, StoredPolicy { revision, objects: &objects })
+        }
+    };
+    let mut status = json!({"allowed": decision.allowed});
+    if decision.denied {
+        status["denied"] = json!(true);
+    }
+    if !decision.reason.is_empty() {
+        status["reason"] = json!(decision.reason);
+    }
+    if !decision.evaluation_error.is_empty() {
+        status["evaluationError"] = json!(decision.evaluation_error);
+    }
+    review["status"] = status;
+    if review.get("metadata").is_none_or(|m| !m.is_object()) {
+        review["metadata"] = json!({});
+    }
+    Ok((201, review))
+}
+
+/// The user and request attributes of a review's spec, validated as upstream validates them.
+// k8s.io/kubernetes/pkg/apis/authorization/validation/validation.go ValidateSubjectAccessReviewSpec
+// k8s.io/kubernetes/pkg/registry/authorization/util/helpers.go AuthorizationAttributesFrom
+fn review_request(review: &Value) -> Result<(UserInfo, Attributes), Status> {
+    let spec = review.get("spec").cloned().unwrap_or(Value::Null);
+    let text = |pointer: &str| spec.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+    let user = text("/user");
+    let groups: Vec<String> = spec
+        .get("groups")
+        .and_then(Value::as_array)
+        .map(|groups| groups.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default();
+    let resource = spec.get("resourceAttributes").filter(|v| v.is_object());
+    let non_resource = spec.get("nonResourceAttributes").filter(|v| v.is_object());
+    let mut problems = Vec::new();
+    match (resource, non_resource) {
+        (Some(_), Some(_)) => problems.push((
+            "spec.nonResourceAttributes".to_string(),
+            "Invalid value: \"null\": cannot be specified in combination with resourceAttributes"
+                .to_string(),
+        )),
+        (None, None) => problems.push((
+            "spec.resourceAttributes".to_string(),
+            "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified"
+                .to_string(),
+        )),
+        _ => {}
+    }
+    if user.is_empty() && groups.is_empty() {
+        problems.push((
+            "spec.user".to_string(),
+            "Invalid value: \"\": at least one of user or group must be specified".to_string(),
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Status::invalid("SubjectAccessReview", "authorization.k8s.io", "", &problems));
+    }
+    let attributes = match (resource, non_resource) {
+        (Some(attrs), _) => {
+            let field = |name: &str| attrs.get(name).and_then(Value::as_str).unwrap_or("").to_string();
+            let mut attributes = Attributes::resource(field("verb"), field("group"), field("resource"))
+                .in_namespace(field("namespace"))
+                .subresource(field("subresource"))
+                .named(field("name"));
+            // `version` does not take part in RBAC decisions.
+            attributes.resource_request = true;
+            attributes
+        }
+        (None, Some(attrs)) => {
+            let field = |name: &str| attrs.get(name).and_then(Value::as_str).unwrap_or("").to_string();
+            Attributes::non_resource(field("verb"), field("path"))
+        }
+        (None, None) => Attributes::default(),
+    };
+    Ok((UserInfo::new(user, groups), attributes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_specs_are_validated_like_upstream() {
+        // (spec, accepted) — pkg/apis/authorization/validation ValidateSubjectAccessReviewSpec
+        let rows = [
+            (json!({"user": "u", "resourceAttributes": {"verb": "get", "resource": "pods"}}), true),
+            (json!({"groups": ["g"], "nonResourceAttributes": {"verb": "get", "path": "/healthz"}}), true),
+            (json!({"resourceAttributes": {"verb": "get", "resource": "pods"}}), false),
+            (json!({"user": "u"}), false),
+            (
+                json!({"user": "u", "resourceAttributes": {"verb": "get"}, "nonResourceAttributes": {"verb": "get"}}),
+                false,
+            ),
+        ];
+        for (spec, accepted) in rows {
+            let result = review_request(&json!({"spec": spec}));
+            assert_eq!(result.is_ok(), accepted, "{spec}: {result:?}");
+            if let Err(status) = result {
+                assert_eq!(status.code, 422, "{spec}");
+            }
+        }
+    }
+
+    #[test]
+    fn resource_attributes_become_the_engines_request() {
+        let review = json!({"spec": {"user": "system:serviceaccount:platform:p", "groups": ["system:serviceaccounts"],
+            "resourceAttributes": {"verb": "create", "namespace": "labs", "resource": "pods", "subresource": "exec", "name": "x"}}});
+        let (user, attrs) = review_request(&review).expect("valid");
+        assert_eq!(user.name, "system:serviceaccount:platform:p");
+        assert_eq!(user.groups, vec!["system:serviceaccounts".to_string()]);
+        assert_eq!(
+            attrs,
+            Attributes::resource("create", "", "pods").in_namespace("labs").subresource("exec").named("x")
+        );
+    }
+
+    #[test]
+    fn rbac_authorizer_uses_the_bootstrap_policy_and_stored_objects() {
+        let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "r", "namespace": "labs"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]});
+        let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "b", "namespace": "labs"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+            "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "platform"}]});
+        let authorizer = RbacReviewAuthorizer::new();
+        let sa = UserInfo::service_account("platform", "sa");
+        let get_pods = Attributes::resource("get", "", "pods").in_namespace("labs");
+        let objects = [role, binding];
+        let stored = StoredPolicy { revision: 1, objects: &objects };
+        let allowed = authorizer.review(&sa, &get_pods, stored);
+        assert!(allowed.allowed, "{allowed:?}");
+        assert!(allowed.reason.contains("RoleBinding \"labs/b\""), "{}", allowed.reason);
+        assert!(!authorizer.review(&sa, &get_pods.clone().in_namespace("default"), stored).allowed);
+        // Bootstrap: every authenticated user may ask for its own access reviews' discovery.
+        let discovery = Attributes::non_resource("get", "/version");
+        assert!(authorizer.review(&sa, &discovery, stored).allowed);
+        // A newer revision without the objects: the engine is rebuilt.
+        assert!(!authorizer.review(&sa, &get_pods, StoredPolicy { revision: 2, objects: &[] }).allowed);
+    }
+
+    #[test]
+    fn overrides_win_over_the_wrapped_authorizer() {
+        let get_pods = Attributes::resource("get", "", "pods").in_namespace("labs");
+        let authorizer = OverridingAuthorizer {
+            inner: Arc::new(RbacReviewAuthorizer::new()),
+            overrides: vec![(get_pods.clone(), true)],
+        };
+        let anyone = UserInfo::new("u", ["g"]);
+        let stored = StoredPolicy { revision: 0, objects: &[] };
+        assert!(authorizer.review(&anyone, &get_pods, stored).allowed);
+        assert!(!authorizer.review(&anyone, &get_pods.clone().in_namespace("x"), stored).allowed);
+    }
+}
