@@ -74,24 +74,35 @@ pub fn load_platform(text: &str, file: &str) -> Result<Platform, ConfigErrors> {
             Value::Object(Default::default())
         }
     };
-    let mut sections_ok = true;
+    // Sections that do not deserialize are reported, then left at their defaults so the
+    // semantic checks still run over every other section (their findings inside a broken
+    // section would only echo the defaults, so those are dropped).
+    let mut good = serde_json::Map::new();
+    let mut broken: Vec<String> = Vec::new();
     if let Value::Object(map) = &spec_value {
         for (key, value) in map {
             let mut one = serde_json::Map::new();
             one.insert(key.clone(), value.clone());
-            if errors.deserialize::<PlatformSpec>("spec", Value::Object(one)).is_none() {
-                sections_ok = false;
+            if errors.deserialize::<PlatformSpec>("spec", Value::Object(one)).is_some() {
+                good.insert(key.clone(), value.clone());
+            } else {
+                broken.push(yaml::join_key("spec", key));
             }
         }
     }
-    let spec = if sections_ok { errors.deserialize::<PlatformSpec>("spec", spec_value) } else { None };
+    let spec = errors.deserialize::<PlatformSpec>("spec", Value::Object(good));
 
     let (Some(metadata), Some(spec)) = (metadata, spec) else {
         return Err(errors.finish());
     };
     let platform = Platform { api_version: API_VERSION.into(), kind: KIND.into(), metadata, spec };
-    for (field, message, hint) in validate::check(&platform) {
-        errors.push(&field, &message, hint);
+    let complete = broken.is_empty() && errors.is_empty();
+    for (field, message, hint) in validate::check(&platform, complete) {
+        if !broken.iter().any(|b| {
+            field == *b || field.starts_with(&format!("{b}.")) || field.starts_with(&format!("{b}["))
+        }) {
+            errors.push(&field, &message, hint);
+        }
     }
     if errors.is_empty() { Ok(platform) } else { Err(errors.finish()) }
 }

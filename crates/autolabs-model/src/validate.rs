@@ -13,7 +13,10 @@ use crate::topology;
 
 type Problem = (String, String, Option<String>);
 
-pub fn check(p: &Platform) -> Vec<Problem> {
+/// Every semantic problem of `p`. The capacity check (do the students fit the nodes?) runs
+/// only when `complete` (every section was read) and nothing else is wrong, since it
+/// depends on all the sizes.
+pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
     let mut out: Vec<Problem> = Vec::new();
     let mut bad = |field: &str, message: String, hint: &str| {
         out.push((field.to_string(), message, (!hint.is_empty()).then(|| hint.to_string())));
@@ -323,7 +326,7 @@ pub fn check(p: &Platform) -> Vec<Problem> {
     }
 
     // Capacity: only meaningful once sizes are sane.
-    if out.is_empty() {
+    if out.is_empty() && complete {
         let fit = capacity::labs_fit(s);
         if fit.labs_that_fit < s.students() as i128 {
             out.push((
