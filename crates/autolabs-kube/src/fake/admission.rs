@@ -16,6 +16,7 @@
 //! `status.used` current is not admission but the quota controller's job; the store does it
 //! (see `quota.rs`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use autolabs_k8s::Quantity;
 use autolabs_k8s::k8s::{LimitRange, Namespace, Pod, PriorityClass, ResourceQuota};
 use autolabs_resources::resource_list::{ResourceList, exceeding, mask, pretty_print, sum_lists};
 use autolabs_resources::{QuotaState, Rejection, RejectionSource};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::quota::object_usage;
@@ -55,6 +57,37 @@ pub struct AdmissionCtx<'a> {
     pub old_object: Option<&'a Value>,
     /// `dryRun=All`: nothing will be stored.
     pub dry_run: bool,
+    /// The engines' reading of `limit_ranges` and `resource_quotas`, when the caller has it
+    /// (the store caches it per namespace); `None`: plugins parse the typed objects.
+    pub parsed: Option<ParsedInputs<'a>>,
+}
+
+/// `limit_ranges` and `resource_quotas` as the `autolabs_resources` engines read them, parsed
+/// once per change of those objects instead of once per request. An `Err` is the parse
+/// error, answered as a 500 as when a plugin parses the objects itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ParsedInputs<'a> {
+    /// `Namespace::from_k8s(limit_ranges, &[])`.
+    pub limit_ranges: &'a Result<autolabs_resources::Namespace, String>,
+    /// `Namespace::from_k8s(&[], resource_quotas)`.
+    pub quotas: &'a Result<autolabs_resources::Namespace, String>,
+    /// `QuotaState::from_k8s` of each of `resource_quotas`, in order.
+    pub quota_states: &'a [Result<QuotaState, String>],
+}
+
+/// The engine namespace of `ctx`: the parsed one, or parsed now from the typed objects.
+fn engine_namespace<'a>(
+    parsed: Option<&'a Result<autolabs_resources::Namespace, String>>,
+    limit_ranges: &[LimitRange],
+    quotas: &[ResourceQuota],
+) -> Result<Cow<'a, autolabs_resources::Namespace>, Status> {
+    match parsed {
+        Some(Ok(namespace)) => Ok(Cow::Borrowed(namespace)),
+        Some(Err(message)) => Err(Status::internal(message)),
+        None => autolabs_resources::Namespace::from_k8s(limit_ranges, quotas)
+            .map(Cow::Owned)
+            .map_err(|e| Status::internal(&e.to_string())),
+    }
 }
 
 /// An admission plugin: may change the object, or refuse it with a `Status`.
@@ -79,7 +112,7 @@ fn is_pod_create(ctx: &AdmissionCtx<'_>, operation: Operation) -> bool {
 }
 
 fn decode_pod(object: &Value) -> Result<Pod, Status> {
-    serde_json::from_value(object.clone())
+    Pod::deserialize(object)
         .map_err(|e| Status::bad_request(format!("Pod in version \"v1\" cannot be handled as a Pod: {e}")))
 }
 
@@ -137,8 +170,7 @@ impl Admission for LimitRanger {
             return Ok(());
         }
         let pod = decode_pod(object)?;
-        let namespace = autolabs_resources::Namespace::from_k8s(ctx.limit_ranges, &[])
-            .map_err(|e| Status::internal(&e.to_string()))?;
+        let namespace = engine_namespace(ctx.parsed.map(|p| p.limit_ranges), ctx.limit_ranges, &[])?;
         let admitted = autolabs_resources::admit_pod(&namespace, &pod)
             .map_err(|r| rejection_status(&r, pod_name(object)))?;
         let defaulted = serde_json::to_value(admitted.pod).map_err(|e| Status::internal(&e.to_string()))?;
@@ -282,15 +314,20 @@ impl Admission for ResourceQuotaAdmission {
         let name = pod_name(object).to_string();
         if is_pod_create(ctx, operation) {
             let pod = decode_pod(object)?;
-            let namespace = autolabs_resources::Namespace::from_k8s(&[], ctx.resource_quotas)
-                .map_err(|e| Status::internal(&e.to_string()))?;
+            let namespace = engine_namespace(ctx.parsed.map(|p| p.quotas), &[], ctx.resource_quotas)?;
             return autolabs_resources::admit_pod(&namespace, &pod)
                 .map(drop)
                 .map_err(|r| rejection_status(&r, &name));
         }
         let usage = object_usage(ctx.resource, object);
-        for quota in ctx.resource_quotas {
-            let state = QuotaState::from_k8s(quota).map_err(|e| Status::internal(&e.to_string()))?;
+        for (i, quota) in ctx.resource_quotas.iter().enumerate() {
+            let state = match ctx.parsed.and_then(|p| p.quota_states.get(i)) {
+                Some(Ok(state)) => Cow::Borrowed(state),
+                Some(Err(message)) => return Err(Status::internal(message)),
+                None => {
+                    Cow::Owned(QuotaState::from_k8s(quota).map_err(|e| Status::internal(&e.to_string()))?)
+                }
+            };
             // Object-count evaluators match no scope, so scoped quotas only ever count pods.
             // k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go objectCountEvaluator.Matches
             if !state.scopes.is_empty() {
@@ -350,6 +387,7 @@ mod tests {
             priority_classes: &[],
             old_object: None,
             dry_run: false,
+            parsed: None,
         }
     }
 

@@ -27,7 +27,7 @@ use super::resources::{self, ResourceType};
 use super::selectors::{FieldQuery, LabelQuery};
 use super::status::Status;
 use super::store::{
-    Change, DeleteOptions, EventType, ListQuery, PatchKind, Propagation, WriteOptions, labels_of,
+    Change, DeleteOptions, EventType, ListQuery, PatchKind, Propagation, Store, WriteOptions, labels_of,
 };
 
 /// Where a request points.
@@ -404,7 +404,8 @@ fn parse_body(body: &Bytes) -> Result<Value, Status> {
         .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
-type Answer = Result<(u16, Value), Status>;
+/// The code and body of an answer; stored objects are shared, not copied.
+type Answer = Result<(u16, Arc<Value>), Status>;
 
 fn name_of(target: &Target) -> &str {
     target.name.as_deref().unwrap_or("")
@@ -416,19 +417,21 @@ fn namespace_of(target: &Target) -> &str {
 
 fn get(shared: &Shared, target: &Target) -> Answer {
     let store = shared.lock();
-    Ok((200, (*store.get(target.resource, namespace_of(target), name_of(target))?).clone()))
+    Ok((200, store.get(target.resource, namespace_of(target), name_of(target))?))
 }
 
 fn list(shared: &Shared, target: &Target, query: &HashMap<String, String>) -> Answer {
     let list_query = list_query(target, query)?;
     let store = shared.lock();
-    Ok((200, store.list(target.resource, target.namespace.as_deref(), &list_query)?))
+    Ok((200, Arc::new(store.list(target.resource, target.namespace.as_deref(), &list_query)?)))
 }
 
 fn create(shared: &Arc<Shared>, target: &Target, query: &HashMap<String, String>, body: &Bytes) -> Answer {
     let options = write_options(query)?;
     let object = parse_body(body)?;
-    let created = shared.lock().create(target.resource, target.namespace.as_deref(), object, &options)?;
+    // Validation and decoding read only the request: done before the store lock is taken.
+    let checked = Store::check_create(target.resource, target.namespace.as_deref(), object)?;
+    let created = shared.lock().create_checked(checked, &options)?;
     if !options.dry_run {
         shared.after_create(target.resource, &created);
     }
@@ -526,7 +529,9 @@ fn delete_options(query: &HashMap<String, String>, body: &Bytes) -> Result<Delet
 
 fn delete(shared: &Shared, target: &Target, query: &HashMap<String, String>, body: &Bytes) -> Answer {
     let options = delete_options(query, body)?;
-    shared.lock().delete(target.resource, namespace_of(target), name_of(target), &options)
+    let (code, value) =
+        shared.lock().delete(target.resource, namespace_of(target), name_of(target), &options)?;
+    Ok((code, Arc::new(value)))
 }
 
 fn delete_collection(
@@ -539,18 +544,24 @@ fn delete_collection(
     let list_query = list_query(target, query)?;
     Ok((
         200,
-        shared.lock().delete_collection(
+        Arc::new(shared.lock().delete_collection(
             target.resource,
             target.namespace.as_deref(),
             &list_query,
             &options,
-        )?,
+        )?),
     ))
 }
 
-/// One watch event line.
+/// One watch event line, serialized straight from the stored object (no copy of it).
 fn event_line(kind: &str, object: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+    #[derive(serde::Serialize)]
+    struct WatchEvent<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        object: &'a Value,
+    }
+    let mut line = serde_json::to_vec(&WatchEvent { kind, object }).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }

@@ -45,6 +45,7 @@ pub mod authz;
 mod defaults;
 mod faults;
 mod http;
+mod inputs;
 mod kubelet;
 mod patch;
 mod quota;
@@ -65,8 +66,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use admission::{
-    Admission, AdmissionCtx, LimitRanger, Operation, PodSecurity, Priority, ResourceQuotaAdmission,
-    default_plugins,
+    Admission, AdmissionCtx, LimitRanger, Operation, ParsedInputs, PodSecurity, Priority,
+    ResourceQuotaAdmission, default_plugins,
 };
 pub use authz::{OverridingAuthorizer, RbacReviewAuthorizer, ReviewAuthorizer, ReviewDecision};
 pub use faults::{FaultConfig, FaultRule, Faults, InjectedError, Verb};

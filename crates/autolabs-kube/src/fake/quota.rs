@@ -13,26 +13,56 @@ use autolabs_resources::QuotaState;
 use autolabs_resources::pod::PodResources;
 use autolabs_resources::quota::pod_usage;
 use autolabs_resources::resource_list::{ResourceList, mask, to_k8s_list};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::resources::ResourceType;
 
+/// One object as the quota controller sees it: what it uses and, for a pod, the resource
+/// view that quota scopes are matched against. Built once per write, so a pod is decoded
+/// once however many quotas the namespace has.
+pub struct QuotaSubject {
+    /// What the object uses of quota resources (whether or not a quota tracks them).
+    pub usage: ResourceList,
+    /// `Some` for pods: `None` inside when the pod could not be read (no quota matches it).
+    pod: Option<Option<PodResources>>,
+}
+
+impl QuotaSubject {
+    // k8s.io/kubernetes/pkg/quota/v1/evaluator/core/{pods,services,persistent_volume_claims}.go Usage
+    // and k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go objectCountEvaluator.Usage
+    pub fn of(resource: &ResourceType, object: &Value) -> Self {
+        if resource.plural == "pods" && resource.group.is_empty() {
+            let pod = Pod::deserialize(object).ok().and_then(|pod| PodResources::from_pod(&pod).ok());
+            let usage = match pod.as_ref().map(pod_usage) {
+                Some(Ok(usage)) => usage,
+                _ => [("count/pods".to_string(), Quantity::from_units(1))].into(),
+            };
+            return QuotaSubject { usage, pod: Some(pod) };
+        }
+        QuotaSubject { usage: counted_usage(resource, object), pod: None }
+    }
+
+    /// Whether `quota` counts this object: scoped quotas count only the pods their scopes select.
+    // k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go Matches
+    pub fn counted_by(&self, quota: &QuotaState) -> bool {
+        match &self.pod {
+            Some(pod) => pod.as_ref().is_some_and(|pod| quota.matches(pod)),
+            None => quota.scopes.is_empty(),
+        }
+    }
+}
+
 /// What one object uses of quota resources (whether or not a quota tracks them).
-// k8s.io/kubernetes/pkg/quota/v1/evaluator/core/{pods,services,persistent_volume_claims}.go Usage
-// and k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go objectCountEvaluator.Usage
 pub fn object_usage(resource: &ResourceType, object: &Value) -> ResourceList {
+    QuotaSubject::of(resource, object).usage
+}
+
+/// The object-count evaluators' usage of a kind other than pods.
+// k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go objectCountEvaluator.Usage
+fn counted_usage(resource: &ResourceType, object: &Value) -> ResourceList {
     let one = Quantity::from_units(1);
     let mut usage = ResourceList::new();
-    if resource.plural == "pods" && resource.group.is_empty() {
-        if let Ok(pod) = serde_json::from_value::<Pod>(object.clone())
-            && let Ok(resources) = PodResources::from_pod(&pod)
-            && let Ok(pod_usage) = pod_usage(&resources)
-        {
-            return pod_usage;
-        }
-        usage.insert("count/pods".into(), one);
-        return usage;
-    }
     usage.insert(resource.count_quota_name(), one);
     if resource.group.is_empty() {
         match resource.plural {
@@ -65,18 +95,6 @@ pub fn object_usage(resource: &ResourceType, object: &Value) -> ResourceList {
         }
     }
     usage
-}
-
-/// Whether `quota` counts `object`: scoped quotas count only the pods their scopes select.
-// k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go Matches
-pub fn quota_counts(quota: &QuotaState, resource: &ResourceType, object: &Value) -> bool {
-    if resource.plural == "pods" && resource.group.is_empty() {
-        return serde_json::from_value::<Pod>(object.clone())
-            .ok()
-            .and_then(|pod| PodResources::from_pod(&pod).ok())
-            .is_some_and(|pod| quota.matches(&pod));
-    }
-    quota.scopes.is_empty()
 }
 
 /// `status.used` after adding `added` and removing `removed` (each masked to the quota's hard
@@ -114,7 +132,7 @@ pub fn write_status(quota: &mut Value, hard: &ResourceList, used: &ResourceList)
 /// A quota's state as the controller starts a full recount: `hard` from `spec.hard` and
 /// zero `used` for each of those resources.
 pub fn state_with_spec_hard(quota: &Value) -> Option<QuotaState> {
-    let typed: ResourceQuota = serde_json::from_value(quota.clone()).ok()?;
+    let typed = ResourceQuota::deserialize(quota).ok()?;
     let mut state = QuotaState::from_k8s(&typed).ok()?;
     let spec_only = ResourceQuota { status: None, ..typed };
     let spec_state = QuotaState::from_k8s(&spec_only).ok()?;

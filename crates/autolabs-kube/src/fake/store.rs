@@ -15,14 +15,16 @@
 //!
 //! Everything here is synchronous and runs under the server's one lock, so admission (quota
 //! checks included) and the commit that follows are atomic, like the real quota plugin's
-//! serialized status updates.
+//! serialized status updates. Only a create's request-only work ([`Store::check_create`]:
+//! body checks, validation, decoding) is done before the lock is taken. What admission and
+//! the quota controller read (namespace, LimitRanges, quotas, PriorityClasses) is decoded
+//! once per change and cached (`inputs.rs`); stored objects are shared (`Arc`), not copied,
+//! into answers and watch events.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use autolabs_k8s::Quantity;
-use autolabs_k8s::k8s::{LimitRange, Namespace, PriorityClass, ResourceQuota};
-use autolabs_resources::QuotaState;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
@@ -30,8 +32,9 @@ use super::admission::{Admission, AdmissionCtx, Operation};
 use super::apply::merge_applied;
 use super::defaults::set_defaults;
 use super::faults::XorShift;
+use super::inputs::{self, InputCache, LimitRangeInputs, QuotaInputs};
 use super::patch::{json_patch, merge_patch};
-use super::quota::{adjust, object_usage, quota_counts, state_with_spec_hard, write_status};
+use super::quota::{QuotaSubject, adjust, state_with_spec_hard, write_status};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldQuery, LabelQuery};
 use super::status::Status;
@@ -152,6 +155,21 @@ impl Default for ListQuery {
     }
 }
 
+/// A create whose request-only checks are done ([`Store::check_create`]).
+pub struct CheckedCreate {
+    resource: &'static ResourceType,
+    namespace: String,
+    name: String,
+    body: CreateBody,
+}
+
+enum CreateBody {
+    /// `generateName`: the name, and so validation, waits for the store.
+    NeedsName(Value),
+    /// Validated and decoded, or the error to answer after the namespace check.
+    Checked(Result<Value, Status>),
+}
+
 /// The object store with its history and admission chain.
 pub struct Store {
     objects: BTreeMap<ObjectKey, Arc<Value>>,
@@ -171,6 +189,8 @@ pub struct Store {
     dependents: HashMap<String, BTreeSet<ObjectKey>>,
     /// uid → field manager → the configuration it last applied (server-side apply).
     applied_configs: HashMap<String, HashMap<String, Value>>,
+    /// Decoded namespaces, LimitRanges, quotas and PriorityClasses for admission.
+    inputs: InputCache,
 }
 
 /// The settings the store needs from the server configuration.
@@ -280,6 +300,7 @@ impl Store {
             by_uid: HashMap::new(),
             dependents: HashMap::new(),
             applied_configs: HashMap::new(),
+            inputs: InputCache::default(),
         }
     }
 
@@ -305,13 +326,22 @@ impl Store {
         resource: &'static ResourceType,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
+        Self::range_of(&self.objects, resource, namespace)
+    }
+
+    /// The objects of one resource (in one namespace), as one key range.
+    fn range_of<'a>(
+        objects: &'a BTreeMap<ObjectKey, Arc<Value>>,
+        resource: &'static ResourceType,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
         let start = ObjectKey {
             group: resource.group,
             plural: resource.plural,
             namespace: namespace.unwrap_or("").to_string(),
             name: String::new(),
         };
-        self.objects.range(start..).take_while(move |(k, _)| {
+        objects.range(start..).take_while(move |(k, _)| {
             k.group == resource.group
                 && k.plural == resource.plural
                 && namespace.is_none_or(|n| k.namespace == n)
@@ -358,7 +388,6 @@ impl Store {
 
     /// Checks the body's `apiVersion`/`kind`, sets them, and reconciles the namespace with the path.
     fn prepare_body(
-        &self,
         resource: &'static ResourceType,
         path_namespace: Option<&str>,
         body: &mut Value,
@@ -408,9 +437,10 @@ impl Store {
     }
 
     /// Runs the admission chain (a create when there is no `old` object, else an update) with
-    /// the typed namespace, LimitRanges and ResourceQuotas the plugins read.
+    /// the typed namespace, LimitRanges and ResourceQuotas the plugins read (decoded once per
+    /// change, see `inputs.rs`).
     fn run_admission(
-        &self,
+        &mut self,
         resource: &'static ResourceType,
         subresource: Option<&str>,
         namespace: &str,
@@ -421,51 +451,63 @@ impl Store {
         if self.admission.is_empty() {
             return Ok(());
         }
-        let priority_classes: Vec<PriorityClass> = if resource.plural == "pods" {
-            self.range(find("priorityclasses"), None)
-                .filter_map(|(_, v)| serde_json::from_value((**v).clone()).ok())
-                .collect()
+        let priority_classes = if resource.plural == "pods" {
+            let objects = &self.objects;
+            self.inputs.priority_classes(|| {
+                Self::range_of(objects, find("priorityclasses"), None).map(|(_, v)| v).collect()
+            })
         } else {
-            Vec::new()
+            Arc::default()
         };
-        let (namespace_object, limit_ranges, quotas): (
-            Option<Namespace>,
-            Vec<LimitRange>,
-            Vec<ResourceQuota>,
-        ) = if resource.namespaced {
+        let (namespace_object, limit_ranges, quotas) = if resource.namespaced {
+            let objects = &self.objects;
             let ns_key = ObjectKey {
                 group: "",
                 plural: "namespaces",
                 namespace: String::new(),
                 name: namespace.into(),
             };
-            fn typed<T: serde::de::DeserializeOwned>(value: &Arc<Value>) -> Option<T> {
-                serde_json::from_value((**value).clone()).ok()
-            }
             (
-                self.objects.get(&ns_key).and_then(typed),
-                self.range(find("limitranges"), Some(namespace)).filter_map(|(_, v)| typed(v)).collect(),
-                self.range(find("resourcequotas"), Some(namespace)).filter_map(|(_, v)| typed(v)).collect(),
+                self.inputs.namespace(namespace, || objects.get(&ns_key).cloned()),
+                self.inputs.limit_ranges(namespace, || {
+                    LimitRangeInputs::build(
+                        Self::range_of(objects, find("limitranges"), Some(namespace)).map(|(_, v)| v),
+                    )
+                }),
+                self.quota_inputs(namespace),
             )
         } else {
-            (None, Vec::new(), Vec::new())
+            (
+                None,
+                Arc::new(LimitRangeInputs::build(std::iter::empty())),
+                Arc::new(QuotaInputs::build(std::iter::empty())),
+            )
         };
         let ctx = AdmissionCtx {
             resource,
             subresource,
             namespace: resource.namespaced.then_some(namespace),
-            namespace_object: namespace_object.as_ref(),
-            limit_ranges: &limit_ranges,
-            resource_quotas: &quotas,
+            namespace_object: namespace_object.as_deref(),
+            limit_ranges: &limit_ranges.typed,
+            resource_quotas: &quotas.typed,
             priority_classes: &priority_classes,
             old_object: old,
             dry_run,
+            parsed: Some(inputs::parsed(&limit_ranges, &quotas)),
         };
         let operation = if old.is_some() { Operation::Update } else { Operation::Create };
         for plugin in &self.admission {
             plugin.admit(&ctx, operation, object)?;
         }
         Ok(())
+    }
+
+    /// The namespace's quotas, decoded (cached until one of them is written).
+    fn quota_inputs(&mut self, namespace: &str) -> Arc<QuotaInputs> {
+        let objects = &self.objects;
+        self.inputs.quotas(namespace, || {
+            QuotaInputs::build(Self::range_of(objects, find("resourcequotas"), Some(namespace)))
+        })
     }
 
     /// The registry strategies' `PrepareForCreate` and the defaults a lab platform relies on.
@@ -528,7 +570,7 @@ impl Store {
         event: EventType,
         mut object: Value,
         previous: Option<Arc<Value>>,
-    ) -> Value {
+    ) -> Arc<Value> {
         self.revision += 1;
         meta_mut(&mut object).insert("resourceVersion".into(), json!(self.revision.to_string()));
         let object = Arc::new(object);
@@ -540,6 +582,7 @@ impl Store {
                 self.objects.insert(key.clone(), Arc::clone(&object));
             }
         }
+        self.inputs.invalidate(&key);
         self.reindex(&key, previous.as_deref(), (event != EventType::Deleted).then_some(&*object));
         self.history.push_back(Arc::new(Change {
             revision: self.revision,
@@ -563,7 +606,7 @@ impl Store {
                 (event != EventType::Deleted).then_some(&*object),
             );
         }
-        (*object).clone()
+        object
     }
 
     fn reindex(&mut self, key: &ObjectKey, old: Option<&Value>, new: Option<&Value>) {
@@ -601,30 +644,35 @@ impl Store {
         old: Option<&Value>,
         new: Option<&Value>,
     ) {
-        let quota_resource = find("resourcequotas");
-        let quotas: Vec<(ObjectKey, Arc<Value>)> =
-            self.range(quota_resource, Some(namespace)).map(|(k, v)| (k.clone(), Arc::clone(v))).collect();
-        if quotas.is_empty() {
+        let quotas = self.quota_inputs(namespace);
+        if quotas.stored.is_empty() {
             return;
         }
-        let removed = old.map(|o| object_usage(resource, o)).unwrap_or_default();
-        let added = new.map(|o| object_usage(resource, o)).unwrap_or_default();
-        for (key, quota_object) in quotas {
-            let Some(state) = serde_json::from_value::<ResourceQuota>((*quota_object).clone())
-                .ok()
-                .and_then(|q| QuotaState::from_k8s(&q).ok())
-            else {
-                continue;
+        let quota_resource = find("resourcequotas");
+        let removed = old.map(|o| QuotaSubject::of(resource, o));
+        let added = new.map(|o| QuotaSubject::of(resource, o));
+        let empty = Default::default();
+        for quota in &quotas.stored {
+            let Some(state) = &quota.state else { continue };
+            let add = match &added {
+                Some(subject) if subject.counted_by(state) => &subject.usage,
+                _ => &empty,
             };
-            let empty = Default::default();
-            let add = if new.is_some_and(|o| quota_counts(&state, resource, o)) { &added } else { &empty };
-            let remove =
-                if old.is_some_and(|o| quota_counts(&state, resource, o)) { &removed } else { &empty };
-            let used = adjust(&state, add, remove);
-            if used != state.used || quota_object.pointer("/status/used").is_none() {
-                let mut updated = (*quota_object).clone();
+            let remove = match &removed {
+                Some(subject) if subject.counted_by(state) => &subject.usage,
+                _ => &empty,
+            };
+            let used = adjust(state, add, remove);
+            if used != state.used || quota.object.pointer("/status/used").is_none() {
+                let mut updated = (*quota.object).clone();
                 write_status(&mut updated, &state.hard, &used);
-                self.commit(quota_resource, key, EventType::Modified, updated, Some(quota_object));
+                self.commit(
+                    quota_resource,
+                    quota.key.clone(),
+                    EventType::Modified,
+                    updated,
+                    Some(Arc::clone(&quota.object)),
+                );
             }
         }
     }
@@ -634,10 +682,14 @@ impl Store {
         let Some(mut state) = state_with_spec_hard(quota) else { return };
         for (key, object) in self.objects.iter().filter(|(k, _)| k.namespace == namespace) {
             let Some(resource) = key.resource() else { continue };
-            if resource.plural == "resourcequotas" || !quota_counts(&state, resource, object) {
+            if resource.plural == "resourcequotas" {
                 continue;
             }
-            state.used = adjust(&state, &object_usage(resource, object), &Default::default());
+            let subject = QuotaSubject::of(resource, object);
+            if !subject.counted_by(&state) {
+                continue;
+            }
+            state.used = adjust(&state, &subject.usage, &Default::default());
         }
         write_status(quota, &state.hard, &state.used);
     }
@@ -651,28 +703,72 @@ impl Store {
         &mut self,
         resource: &'static ResourceType,
         path_namespace: Option<&str>,
-        mut body: Value,
+        body: Value,
         options: &WriteOptions,
-    ) -> Result<Value, Status> {
-        self.prepare_body(resource, path_namespace, &mut body)?;
-        let mut name = meta_str(&body, "name").unwrap_or("").to_string();
-        if name.is_empty()
-            && let Some(prefix) = meta_str(&body, "generateName").filter(|p| !p.is_empty()).map(String::from)
-        {
-            name = self.generate_name(&prefix);
-            meta_mut(&mut body).insert("name".into(), json!(name));
-        }
+    ) -> Result<Arc<Value>, Status> {
+        let checked = Self::check_create(resource, path_namespace, body)?;
+        self.create_checked(checked, options)
+    }
+
+    /// The part of a create that reads only the request (body checks, validation, decoding),
+    /// so the server can do it before taking the store lock. Its errors that upstream reports
+    /// after the namespace check wait in the result for [`Store::create_checked`].
+    pub fn check_create(
+        resource: &'static ResourceType,
+        path_namespace: Option<&str>,
+        mut body: Value,
+    ) -> Result<CheckedCreate, Status> {
+        Self::prepare_body(resource, path_namespace, &mut body)?;
+        let name = meta_str(&body, "name").unwrap_or("").to_string();
         let namespace =
             if resource.namespaced { path_namespace.unwrap_or("").to_string() } else { String::new() };
+        let generates_name =
+            name.is_empty() && meta_str(&body, "generateName").is_some_and(|p| !p.is_empty());
+        let body = if generates_name {
+            CreateBody::NeedsName(body)
+        } else {
+            CreateBody::Checked(Self::validate_and_decode(resource, &name, body))
+        };
+        Ok(CheckedCreate { resource, namespace, name, body })
+    }
+
+    fn validate_and_decode(
+        resource: &'static ResourceType,
+        name: &str,
+        body: Value,
+    ) -> Result<Value, Status> {
+        let errors = validate(resource, &body, None);
+        if !errors.is_empty() {
+            return Err(Status::invalid(resource.kind, resource.group, name, &errors));
+        }
+        resource.normalize(body).map_err(|e| decode_error(resource, &e))
+    }
+
+    /// Finishes a create checked by [`Store::check_create`]: name generation, namespace
+    /// lifecycle, admission, AlreadyExists, commit.
+    pub fn create_checked(
+        &mut self,
+        checked: CheckedCreate,
+        options: &WriteOptions,
+    ) -> Result<Arc<Value>, Status> {
+        let CheckedCreate { resource, namespace, mut name, body } = checked;
+        let body = match body {
+            CreateBody::NeedsName(mut body) => {
+                let prefix = meta_str(&body, "generateName").unwrap_or("").to_string();
+                name = self.generate_name(&prefix);
+                meta_mut(&mut body).insert("name".into(), json!(name));
+                CreateBody::NeedsName(body)
+            }
+            checked => checked,
+        };
         // k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle/admission.go Admit
         if resource.namespaced && !namespace.is_empty() && !self.namespace_exists(&namespace) {
             return Err(Status::not_found("namespaces", "", &namespace));
         }
-        let errors = validate(resource, &body, None);
-        if !errors.is_empty() {
-            return Err(Status::invalid(resource.kind, resource.group, &name, &errors));
-        }
-        let mut object = resource.normalize(body).map_err(|e| decode_error(resource, &e))?;
+        let mut object = match body {
+            CreateBody::NeedsName(body) => Self::validate_and_decode(resource, &name, body)?,
+            CreateBody::Checked(result) => result?,
+        };
         self.prepare_for_create(resource, &mut object);
         self.run_admission(resource, None, &namespace, None, &mut object, options.dry_run)?;
         let key = ObjectKey::new(resource, &namespace, &name);
@@ -683,7 +779,7 @@ impl Store {
             self.recount_quota(&namespace, &mut object);
         }
         if options.dry_run {
-            return Ok(object);
+            return Ok(Arc::new(object));
         }
         Ok(self.commit(resource, key, EventType::Added, object, None))
     }
@@ -778,8 +874,8 @@ impl Store {
         subresource: Option<&str>,
         mut body: Value,
         options: &WriteOptions,
-    ) -> Result<Value, Status> {
-        self.prepare_body(resource, Some(namespace), &mut body)?;
+    ) -> Result<Arc<Value>, Status> {
+        Self::prepare_body(resource, Some(namespace), &mut body)?;
         match meta_str(&body, "name") {
             Some(given) if !given.is_empty() && given != name => {
                 // k8s.io/apiserver/pkg/endpoints/handlers/update.go (name mismatch)
@@ -809,7 +905,7 @@ impl Store {
         mut body: Value,
         subresource: Option<&str>,
         options: &WriteOptions,
-    ) -> Result<Value, Status> {
+    ) -> Result<Arc<Value>, Status> {
         let name = key.name.clone();
         // k8s.io/apiserver/pkg/registry/generic/registry/store.go Update (optimistic concurrency)
         if let Some(given) = meta_str(&body, "resourceVersion").filter(|rv| !rv.is_empty())
@@ -904,7 +1000,7 @@ impl Store {
         if options.dry_run {
             meta_mut(&mut object)
                 .insert("resourceVersion".into(), json!(meta_str(&current, "resourceVersion").unwrap_or("")));
-            return Ok(object);
+            return Ok(Arc::new(object));
         }
         if finishing {
             meta_mut(&mut object).remove("resourceVersion");
@@ -912,7 +1008,7 @@ impl Store {
         }
         // A write that changes nothing keeps the revision and sends no event (GuaranteedUpdate).
         if without_resource_version(&object) == without_resource_version(&current) {
-            return Ok((*current).clone());
+            return Ok(current);
         }
         Ok(self.commit(resource, key, EventType::Modified, object, Some(current)))
     }
@@ -929,7 +1025,7 @@ impl Store {
         kind: PatchKind,
         body: &[u8],
         options: &WriteOptions,
-    ) -> Result<(u16, Value), Status> {
+    ) -> Result<(u16, Arc<Value>), Status> {
         if kind == PatchKind::Apply {
             return self.apply(resource, namespace, name, subresource, body, options);
         }
@@ -960,7 +1056,7 @@ impl Store {
             })?,
             PatchKind::Apply => {}
         }
-        self.prepare_body(resource, Some(namespace), &mut candidate)?;
+        Self::prepare_body(resource, Some(namespace), &mut candidate)?;
         if meta_str(&candidate, "name") != Some(name) {
             return Err(Status::bad_request(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",
@@ -982,7 +1078,7 @@ impl Store {
         subresource: Option<&str>,
         body: &[u8],
         options: &WriteOptions,
-    ) -> Result<(u16, Value), Status> {
+    ) -> Result<(u16, Arc<Value>), Status> {
         if options.field_manager.as_deref().unwrap_or("").is_empty() {
             // k8s.io/apimachinery/pkg/apis/meta/v1/validation/validation.go ValidatePatchOptions
             return Err(Status::invalid(
@@ -1028,7 +1124,7 @@ impl Store {
             }
             None => (201, self.create(resource, Some(namespace), applied.clone(), options)?),
             Some(current) => {
-                self.prepare_body(resource, Some(namespace), &mut applied)?;
+                Self::prepare_body(resource, Some(namespace), &mut applied)?;
                 let previous = meta_str(&current, "uid")
                     .and_then(|uid| self.applied_configs.get(uid))
                     .and_then(|by_manager| by_manager.get(&manager));
@@ -1103,7 +1199,10 @@ impl Store {
             let meta = meta_mut(&mut marked);
             meta.insert("deletionTimestamp".into(), json!(now_rfc3339()));
             meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-            return Ok((200, self.commit(resource, key, EventType::Modified, marked, Some(current))));
+            return Ok((
+                200,
+                (*self.commit(resource, key, EventType::Modified, marked, Some(current))).clone(),
+            ));
         }
         if is_namespace {
             // The namespace controller empties the namespace; the fake does it at once.
@@ -1315,7 +1414,7 @@ impl Store {
             self.recount_quota(&namespace, &mut object);
         }
         let event = if previous.is_some() { EventType::Modified } else { EventType::Added };
-        Ok(self.commit(resource, key, event, object, previous))
+        Ok((*self.commit(resource, key, event, object, previous)).clone())
     }
 
     /// Changes a stored object's status as a controller would (no admission), e.g. the kubelet.
@@ -1337,7 +1436,7 @@ impl Store {
         if updated == *current {
             return Ok(updated);
         }
-        Ok(self.commit(resource, key, EventType::Modified, updated, Some(current)))
+        Ok((*self.commit(resource, key, EventType::Modified, updated, Some(current))).clone())
     }
 }
 
@@ -1443,6 +1542,96 @@ fn pod_qos_class(pod: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn admitting_store() -> Store {
+        let (notify, _) = watch::channel(0);
+        let settings = StoreSettings {
+            history_limit: 100,
+            seed: 1,
+            admission: super::super::admission::default_plugins(),
+            quota_accounting: true,
+        };
+        let mut store = Store::new(settings, notify);
+        store.seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}})).unwrap();
+        store
+    }
+
+    fn create_pod(store: &mut Store, name: &str, extra_spec: Value) -> Result<Arc<Value>, Status> {
+        let mut spec = json!({"containers": [{"name": "c", "image": "i"}]});
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra_spec.as_object()) {
+            spec.extend(extra.clone());
+        }
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec});
+        store.create(find("pods"), Some("n"), pod, &WriteOptions::default())
+    }
+
+    /// Admission reads its inputs from a cache (`inputs.rs`); each row writes one input kind
+    /// between two pod creates and the second create must see the write, as upstream's
+    /// plugins see the current objects.
+    #[test]
+    fn admission_sees_every_write_to_its_inputs() {
+        // limitranger admission.go Admit: the namespace's current LimitRanges default the pod
+        let mut store = admitting_store();
+        create_pod(&mut store, "before", json!({})).unwrap();
+        store
+            .seed(
+                json!({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr", "namespace": "n"},
+                "spec": {"limits": [{"type": "Container", "default": {"cpu": "300m"}}]}}),
+            )
+            .unwrap();
+        let pod = create_pod(&mut store, "after", json!({})).unwrap();
+        assert_eq!(pod.pointer("/spec/containers/0/resources/limits/cpu"), Some(&json!("300m")));
+
+        // resourcequota controller.go CheckRequest: status.used written by the last create counts
+        let mut store = admitting_store();
+        store
+            .seed(json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": "n"},
+                "spec": {"hard": {"pods": "1"}}}))
+            .unwrap();
+        create_pod(&mut store, "first", json!({})).unwrap();
+        let refused = create_pod(&mut store, "second", json!({})).unwrap_err();
+        assert_eq!(refused.code, 403, "{}", refused.message);
+        assert!(refused.message.contains("exceeded quota: q"), "{}", refused.message);
+        store.delete(find("pods"), "n", "first", &DeleteOptions::default()).unwrap();
+        create_pod(&mut store, "second", json!({})).unwrap();
+
+        // priority admission.go admitPod: a PriorityClass created later is found
+        let mut store = admitting_store();
+        let missing = create_pod(&mut store, "p1", json!({"priorityClassName": "lab"})).unwrap_err();
+        assert_eq!(missing.code, 403);
+        store
+            .seed(json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "lab"}, "value": 7}))
+            .unwrap();
+        let pod = create_pod(&mut store, "p2", json!({"priorityClassName": "lab"})).unwrap();
+        assert_eq!(pod.pointer("/spec/priority"), Some(&json!(7)));
+
+        // pod-security admission.go ValidatePod: the namespace's current enforce label decides
+        let mut store = admitting_store();
+        create_pod(&mut store, "open", json!({})).unwrap();
+        store
+            .seed(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n",
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}))
+            .unwrap();
+        let refused = create_pod(&mut store, "closed", json!({})).unwrap_err();
+        assert!(refused.message.contains("violates PodSecurity"), "{}", refused.message);
+    }
+
+    #[test]
+    fn checked_creates_keep_the_order_of_errors() {
+        // lifecycle admission.go Admit: a missing namespace (404) is answered before validation (422)
+        let mut store = admitting_store();
+        let invalid =
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Not_Valid"}, "spec": {}});
+        let err = store.create(find("pods"), Some("missing"), invalid.clone(), &WriteOptions::default());
+        assert_eq!(err.unwrap_err().code, 404);
+        let err = store.create(find("pods"), Some("n"), invalid, &WriteOptions::default());
+        assert_eq!(err.unwrap_err().code, 422);
+        // names.SimpleNameGenerator: generateName still gets a generated, validated name
+        let generated = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "lab-"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let pod = store.create(find("pods"), Some("n"), generated, &WriteOptions::default()).unwrap();
+        assert!(meta_str(&pod, "name").is_some_and(|n| n.starts_with("lab-") && n.len() == 9));
+    }
 
     #[test]
     fn continue_tokens_round_trip() {

@@ -2,8 +2,8 @@
 //! ResourceQuotas and LimitRanges, read by every preflight without an API call, and the lab
 //! Pods, read by the metrics and watched by the reaper. The service is ready once every cache has done its first list.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use autolabs_resources::Namespace;
@@ -26,6 +26,18 @@ pub struct LabsCache {
     pods: Store<Pod>,
     synced: Arc<[AtomicBool; 3]>,
     tasks: Vec<JoinHandle<()>>,
+    /// The last [`LabsCache::namespace`] and the cached objects it was read from.
+    parsed: Mutex<Option<ParsedNamespace>>,
+}
+
+struct ParsedNamespace {
+    limit_ranges: Vec<Arc<LimitRange>>,
+    quotas: Vec<Arc<ResourceQuota>>,
+    namespace: Arc<Namespace>,
+}
+
+fn same_objects<K>(a: &[Arc<K>], b: &[Arc<K>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| Arc::ptr_eq(a, b))
 }
 
 impl std::fmt::Debug for LabsCache {
@@ -91,7 +103,7 @@ impl LabsCache {
             2,
             &mut tasks,
         );
-        LabsCache { quotas, limit_ranges, pods, synced, tasks }
+        LabsCache { quotas, limit_ranges, pods, synced, tasks, parsed: Mutex::new(None) }
     }
 
     /// Whether every cache has done its first list.
@@ -111,14 +123,30 @@ impl LabsCache {
         true
     }
 
-    /// The namespace's LimitRanges and ResourceQuotas as the admission engine reads them.
-    pub fn namespace(&self) -> Result<Namespace, LabsError> {
+    /// The namespace's LimitRanges and ResourceQuotas as the admission engine reads them,
+    /// parsed again only when the watched objects changed (the reflector replaces an
+    /// object's `Arc` on every event, so the same pointers mean the same objects).
+    pub fn namespace(&self) -> Result<Arc<Namespace>, LabsError> {
         if !self.is_synced() {
             return Err(LabsError::NotReady);
         }
-        let limit_ranges: Vec<LimitRange> = self.limit_ranges.state().iter().map(|l| (**l).clone()).collect();
-        let quotas: Vec<ResourceQuota> = self.quotas.state().iter().map(|q| (**q).clone()).collect();
-        Namespace::from_k8s(&limit_ranges, &quotas).map_err(|e| LabsError::Namespace(e.to_string()))
+        let limit_ranges = self.limit_ranges.state();
+        let quotas = self.quotas.state();
+        let mut parsed = self.parsed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(known) = parsed.as_ref()
+            && same_objects(&known.limit_ranges, &limit_ranges)
+            && same_objects(&known.quotas, &quotas)
+        {
+            return Ok(Arc::clone(&known.namespace));
+        }
+        let typed_limit_ranges: Vec<LimitRange> = limit_ranges.iter().map(|l| (**l).clone()).collect();
+        let typed_quotas: Vec<ResourceQuota> = quotas.iter().map(|q| (**q).clone()).collect();
+        let namespace = Arc::new(
+            Namespace::from_k8s(&typed_limit_ranges, &typed_quotas)
+                .map_err(|e| LabsError::Namespace(e.to_string()))?,
+        );
+        *parsed = Some(ParsedNamespace { limit_ranges, quotas, namespace: Arc::clone(&namespace) });
+        Ok(namespace)
     }
 
     /// The cached lab Pods.

@@ -11,13 +11,15 @@
 //!   period: a provisioner died mid-create), orphaned objects whose Pod is gone, and failed
 //!   Pods to mark.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use autolabs_k8s::Quantity;
 use autolabs_model::lab;
 use autolabs_resources::capacity::capacity;
-use autolabs_resources::{Namespace, RejectionSource};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use autolabs_resources::limit_range::LimitRangePolicy;
+use autolabs_resources::quota::QuotaCharge;
+use autolabs_resources::{Namespace, QuotaState, RejectionSource};
+use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -73,6 +75,13 @@ fn text(q: Quantity) -> String {
 /// Errors only when the Pod itself is refused by validation or the LimitRange: a template
 /// problem the load-time check should have caught.
 pub fn headroom(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Headroom, LabsError> {
+    Ok(headroom_with_charges(namespace, &lab_charges(namespace, pod, template)?, template))
+}
+
+/// What one lab Pod is charged, by quota, on an empty copy of the namespace's quotas: the
+/// part of [`headroom`] that depends only on the LimitRanges, the quotas' limits and scopes
+/// and the Pod's spec, not on current usage (so [`ChargesMemo`] can keep it).
+pub fn lab_charges(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Vec<QuotaCharge>, LabsError> {
     // The Pod's charges come from the admission engine on an empty copy of the quotas, so they
     // are known even when the real quota is already exhausted.
     let mut empty = namespace.clone();
@@ -90,14 +99,18 @@ pub fn headroom(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Head
             problems: vec![rejection.message.clone()],
         });
     }
+    Ok(unconstrained.admitted.map(|a| a.charges).unwrap_or_default())
+}
+
+/// [`headroom`] from the Pod's [`lab_charges`] and the quotas' current usage.
+pub fn headroom_with_charges(namespace: &Namespace, charges: &[QuotaCharge], template: &str) -> Headroom {
     let mut best: Option<(u64, ClusterFull)> = None;
     let mut consider = |fits: u64, numbers: ClusterFull| {
         if best.as_ref().is_none_or(|(b, _)| fits < *b) {
             best = Some((fits, numbers));
         }
     };
-    let charges = unconstrained.admitted.as_ref().map(|a| a.charges.clone()).unwrap_or_default();
-    for charge in &charges {
+    for charge in charges {
         let Some(quota) = namespace.quota(&charge.quota) else { continue };
         for (resource, per_lab) in &charge.requested {
             consider_quota(quota, resource, *per_lab, template, &mut consider);
@@ -114,10 +127,66 @@ pub fn headroom(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Head
             }
         }
     }
-    Ok(match best {
+    match best {
         Some((fits, numbers)) => Headroom { fits: Some(fits), binding: Some(numbers) },
         None => Headroom { fits: None, binding: None },
-    })
+    }
+}
+
+/// [`lab_charges`] remembered per template, reused while the inputs it depends on are equal:
+/// the LimitRanges, each quota's name, limits and scopes, and the Pod's spec and status
+/// (what the admission engine reads besides the name, which only words refusals; refusals
+/// are not remembered). Every lab of a template has the same spec, so a busy provisioner runs
+/// the admission engine once per change of the limits instead of once per create.
+#[derive(Debug, Default)]
+pub struct ChargesMemo {
+    by_template: HashMap<String, RememberedCharges>,
+}
+
+#[derive(Debug)]
+struct RememberedCharges {
+    limit_ranges: Vec<LimitRangePolicy>,
+    quotas: Vec<QuotaState>,
+    spec: Option<PodSpec>,
+    status: Option<PodStatus>,
+    charges: Vec<QuotaCharge>,
+}
+
+/// Equal as far as [`lab_charges`] can tell: everything but `used`.
+fn same_limits(a: &[QuotaState], b: &[QuotaState]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| a.name == b.name && a.hard == b.hard && a.scopes == b.scopes)
+}
+
+impl ChargesMemo {
+    /// [`lab_charges`], from memory when its inputs are unchanged.
+    pub fn charges(
+        &mut self,
+        namespace: &Namespace,
+        pod: &Pod,
+        template: &str,
+    ) -> Result<Vec<QuotaCharge>, LabsError> {
+        if let Some(known) = self.by_template.get(template)
+            && known.limit_ranges == namespace.limit_ranges
+            && same_limits(&known.quotas, &namespace.quotas)
+            && known.spec == pod.spec
+            && known.status == pod.status
+        {
+            return Ok(known.charges.clone());
+        }
+        let charges = lab_charges(namespace, pod, template)?;
+        self.by_template.insert(
+            template.to_string(),
+            RememberedCharges {
+                limit_ranges: namespace.limit_ranges.clone(),
+                quotas: namespace.quotas.clone(),
+                spec: pod.spec.clone(),
+                status: pod.status.clone(),
+                charges: charges.clone(),
+            },
+        );
+        Ok(charges)
+    }
 }
 
 fn consider_quota(
@@ -151,7 +220,16 @@ fn consider_quota(
 
 /// `Ok(labs that fit)` or `cluster_full` with the numbers when not even one more fits.
 pub fn preflight(namespace: &Namespace, pod: &Pod, template: &str) -> Result<Option<u64>, LabsError> {
-    let room = headroom(namespace, pod, template)?;
+    preflight_with_charges(namespace, &lab_charges(namespace, pod, template)?, template)
+}
+
+/// [`preflight`] from the Pod's [`lab_charges`].
+pub fn preflight_with_charges(
+    namespace: &Namespace,
+    charges: &[QuotaCharge],
+    template: &str,
+) -> Result<Option<u64>, LabsError> {
+    let room = headroom_with_charges(namespace, charges, template);
     match (room.fits, room.binding) {
         (Some(0), Some(numbers)) => Err(LabsError::ClusterFull(Box::new(numbers))),
         (fits, _) => Ok(fits),
@@ -368,6 +446,27 @@ mod tests {
             "spec": {"containers": [{"name": "lab", "image": "x:1",
                 "resources": {"requests": {"cpu": cpu, "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}}}]}
         }))
+    }
+
+    #[test]
+    fn remembered_charges_equal_fresh_ones() {
+        // resourcequota controller.go CheckRequest: charges depend on limits, scopes and the pod spec, not on usage
+        let mut memo = ChargesMemo::default();
+        let fresh = |ns: &Namespace, p: &Pod| lab_charges(ns, p, "t").unwrap();
+        let rows: Vec<(&str, Namespace, Pod)> = vec![
+            ("first use", namespace(json!({})), pod("500m")),
+            ("usage changed: remembered", namespace(json!({"requests.cpu": "1"})), pod("500m")),
+            ("spec changed: computed again", namespace(json!({})), pod("250m")),
+        ];
+        for (what, ns, p) in rows {
+            assert_eq!(memo.charges(&ns, &p, "t").unwrap(), fresh(&ns, &p), "{what}");
+        }
+        let mut smaller = namespace(json!({}));
+        smaller.quotas[0].hard.insert("requests.cpu".into(), Quantity::parse("1").unwrap());
+        let fitting = pod("250m");
+        assert_eq!(memo.charges(&smaller, &fitting, "t").unwrap(), fresh(&smaller, &fitting), "hard changed");
+        // refusals are not remembered: each names its own pod
+        assert!(memo.charges(&namespace(json!({})), &pod("2"), "t").is_err());
     }
 
     #[test]

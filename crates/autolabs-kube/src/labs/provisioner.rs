@@ -153,6 +153,8 @@ struct Inner {
     policies: Api<NetworkPolicy>,
     ingresses: Api<Ingress>,
     cache: LabsCache,
+    /// What a lab Pod of each template is charged, for the preflight (see [`plan::ChargesMemo`]).
+    charges: std::sync::Mutex<plan::ChargesMemo>,
     metrics: Metrics,
 }
 
@@ -192,6 +194,7 @@ impl Provisioner {
             policies: Api::namespaced(client.clone(), ns),
             ingresses: Api::namespaced(client.clone(), ns),
             cache: LabsCache::start(client.clone(), ns),
+            charges: std::sync::Mutex::default(),
             client,
             metrics,
             config,
@@ -294,7 +297,12 @@ impl Provisioner {
         // Preflight from the watched quota: refuse before creating anything. An existing lab of
         // this id is still answered (the request is a retry), so look before refusing.
         let namespace = self.inner.cache.namespace()?;
-        if let Err(full) = plan::preflight(&namespace, &bundle.pod, &request.template) {
+        let charges = self.inner.charges.lock().unwrap_or_else(|p| p.into_inner()).charges(
+            &namespace,
+            &bundle.pod,
+            &request.template,
+        )?;
+        if let Err(full) = plan::preflight_with_charges(&namespace, &charges, &request.template) {
             return match self.get_pod(&request.id).await? {
                 Some(pod) => self.existing(request, pod, bundle).await,
                 None => Err(full),
@@ -367,9 +375,11 @@ impl Provisioner {
         Ok((self.view(&pod)?, false))
     }
 
-    /// Creates the Service, NetworkPolicy and Ingress owned by `pod`, concurrently; each one
-    /// that already exists owned by this Pod is kept, one owned by an older Pod of the same id
-    /// is replaced.
+    /// Creates the Service, NetworkPolicy and Ingress owned by `pod`, one after another (each
+    /// create is one round trip; issued together they only open more connections to the API
+    /// server and cost more under load, where throughput matters); each one that already
+    /// exists owned by this Pod is kept, one owned by an older Pod of the same id is replaced.
+    /// The first failure stops the create, and the caller rolls back.
     /// `look_first`: the lab existed already, so most objects probably do too — read before
     /// writing, because quota admission answers a create of an existing object with 403 when
     /// the quota is full (admission runs before the store sees the name is taken).
@@ -383,12 +393,9 @@ impl Provisioner {
         let name = pod.metadata.name.clone().unwrap_or_else(|| lab::object_name(id));
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         bundle.owned_by(&name, &uid);
-        let (service, policy, ingress) = futures::join!(
-            self.ensure(&self.inner.services, &bundle.service, &uid, "service", look_first),
-            self.ensure(&self.inner.policies, &bundle.network_policy, &uid, "networkpolicy", look_first),
-            self.ensure(&self.inner.ingresses, &bundle.ingress, &uid, "ingress", look_first),
-        );
-        service.and(policy).and(ingress)
+        self.ensure(&self.inner.services, &bundle.service, &uid, "service", look_first).await?;
+        self.ensure(&self.inner.policies, &bundle.network_policy, &uid, "networkpolicy", look_first).await?;
+        self.ensure(&self.inner.ingresses, &bundle.ingress, &uid, "ingress", look_first).await
     }
 
     async fn ensure<K>(
