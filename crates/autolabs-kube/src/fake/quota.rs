@@ -103,22 +103,15 @@ pub fn adjust(quota: &QuotaState, added: &ResourceList, removed: &ResourceList) 
     let mut used = quota.used.clone();
     for (name, amount) in mask(added, quota.hard.keys()) {
         let current = used.get(&name).copied().unwrap_or(Quantity::ZERO);
-        let sum = current.checked_add(amount).unwrap_or(current);
-        used.insert(name, zero_takes_format(current, amount, sum));
+        // checked_add keeps upstream's rule that a zero receiver takes the operand's format.
+        used.insert(name, current.checked_add(amount).unwrap_or(current));
     }
     for (name, amount) in mask(removed, quota.hard.keys()) {
         let current = used.get(&name).copied().unwrap_or(Quantity::ZERO);
         let left = current.checked_sub(amount).filter(|q| !q.is_negative()).unwrap_or(Quantity::ZERO);
-        used.insert(name, zero_takes_format(current, amount, left));
+        used.insert(name, left);
     }
     used
-}
-
-/// `Quantity.Add`/`Sub`: "if the current value is zero, the format of the quantity will be
-/// updated to the format of y" (so `0` + `256Mi` + `256Mi` prints `512Mi`).
-// k8s.io/apimachinery/pkg/api/resource/quantity.go Quantity.Add
-fn zero_takes_format(current: Quantity, operand: Quantity, result: Quantity) -> Quantity {
-    if current.is_zero() { result.with_format(operand.format()) } else { result }
 }
 
 /// Writes `hard` (from `spec.hard`) and `used` into a quota object's `status`.

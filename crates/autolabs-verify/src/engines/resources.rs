@@ -8,10 +8,10 @@ use autolabs_resources::{Namespace, RejectionSource, admit_pod};
 use k8s_openapi::api::core::v1::{LimitRange, Pod, ResourceQuota};
 
 use crate::finding::{Finding, Severity};
-use crate::objects::{Object, ObjectSet};
+use crate::objects::{Object, ObjectSet, PodTemplate};
 
 /// A namespace's LimitRanges, quotas and pod-running objects.
-type NamespaceInputs<'a> = (Vec<LimitRange>, Vec<ResourceQuota>, Vec<&'a Object>);
+type NamespaceInputs<'a> = (Vec<LimitRange>, Vec<ResourceQuota>, Vec<(&'a Object, PodTemplate)>);
 
 pub fn check(set: &ObjectSet, nodes: &[NodeCapacity]) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -47,9 +47,10 @@ pub fn check(set: &ObjectSet, nodes: &[NodeCapacity]) -> Vec<Finding> {
         }
     }
     for o in &set.objects {
-        if o.pod_template().is_some() {
+        // Decode each pod template once; it is read by admission and capacity below.
+        if let Some(t) = o.pod_template() {
             let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
-            by_ns.entry(ns).or_default().2.push(o);
+            by_ns.entry(ns).or_default().2.push((o, t));
         }
     }
     for (ns, (lrs, quotas, pods)) in by_ns {
@@ -81,8 +82,7 @@ pub fn check(set: &ObjectSet, nodes: &[NodeCapacity]) -> Vec<Finding> {
             }
             out.push(finding);
         }
-        for o in pods {
-            let Some(t) = o.pod_template() else { continue };
+        for (o, t) in pods {
             let mut meta = t.meta.clone();
             if meta.name.is_none() {
                 meta.name = Some(o.name.clone());

@@ -96,21 +96,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     findings.extend(backup::check(&set, opts));
     report::sort(&mut findings);
     let summary = Summary::of(&findings, set.objects.len(), set.files);
-    let text = match args.format {
-        Format::Table => report::table(&findings, &summary),
-        Format::Json => report::json(&findings, &summary),
-        Format::Sarif => report::sarif(&findings),
-        Format::Junit => report::junit(&findings, &summary),
-    };
-    print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
-    }
-    if !set.errors.is_empty() {
-        return Ok(ExitCode::from(2));
-    }
-    let threshold = Severity::parse(&args.fail_on).unwrap_or(Severity::Error);
-    Ok(if findings.iter().any(|f| f.severity >= threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    super::verify::print_findings(args.format, &findings, &summary);
+    Ok(super::verify::exit_code(&set, &findings, &args.fail_on))
 }
 
 fn restore_plan(args: RestorePlanArgs) -> anyhow::Result<ExitCode> {

@@ -181,13 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         *summary.skipped.entry(o.kind.clone()).or_default() += 1;
     }
-    let text = match args.format {
-        Format::Table => report::table(&findings, &summary),
-        Format::Json => report::json(&findings, &summary),
-        Format::Sarif => report::sarif(&findings),
-        Format::Junit => report::junit(&findings, &summary),
-    };
-    print!("{text}");
+    print_findings(args.format, &findings, &summary);
     if let (Some(p), Format::Table, true) = (&proof, args.format, args.matrix) {
         print!("{}", autolabs_verify::report::matrix_table(&p.matrix));
     }
@@ -210,14 +204,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             p.flows_checked, p.classes, p.pairs_checked
         );
     }
+    Ok(exit_code(&set, &findings, &args.fail_on))
+}
+
+/// Findings in the chosen format, on stdout, ending with a newline.
+pub fn print_findings(format: Format, findings: &[Finding], summary: &Summary) {
+    let text = match format {
+        Format::Table => report::table(findings, summary),
+        Format::Json => report::json(findings, summary),
+        Format::Sarif => report::sarif(findings),
+        Format::Junit => report::junit(findings, summary),
+    };
+    print!("{text}");
     if !text.ends_with('\n') {
         println!();
     }
+}
+
+/// 2 when an input could not be read, 1 when a finding reaches `fail_on`, else 0.
+pub fn exit_code(set: &ObjectSet, findings: &[Finding], fail_on: &str) -> ExitCode {
     if !set.errors.is_empty() {
-        return Ok(ExitCode::from(2));
+        return ExitCode::from(2);
     }
-    let threshold = Severity::parse(&args.fail_on).unwrap_or(Severity::Error);
-    Ok(if findings.iter().any(|f| f.severity >= threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let threshold = Severity::parse(fail_on).unwrap_or(Severity::Error);
+    if findings.iter().any(|f| f.severity >= threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 /// The rendered baseline as an object set, each object located in the file `render -o`
