@@ -1,4 +1,6 @@
-//! Access reviews on the fake: `POST /apis/authorization.k8s.io/v1/subjectaccessreviews`.
+//! Access reviews on the fake: `POST /apis/authorization.k8s.io/v1/subjectaccessreviews` and
+//! `selfsubjectaccessreviews` (`kubectl auth can-i`), and `POST
+//! /apis/authentication.k8s.io/v1/selfsubjectreviews` (`kubectl auth whoami`).
 //!
 //! # Model
 //!
@@ -15,8 +17,12 @@
 //!
 //! Without an authorizer the review says what the fake really does: allowed.
 //!
-//! What it does not serve: `selfsubjectaccessreviews`, `selfsubjectrulesreviews` and
-//! `localsubjectaccessreviews` (the fake authenticates nobody, so there is no "self"), and
+//! The caller ("self"): the fake authenticates nobody and serves every request, so a caller
+//! is what every request effectively is, an administrator ([`caller`]: group
+//! `system:masters`, bound to `cluster-admin` by the bootstrap policy); kubectl's `--as` and
+//! `--as-group` (the `Impersonate-User` and `Impersonate-Group` headers) ask as someone else.
+//!
+//! What it does not serve: `selfsubjectrulesreviews` and `localsubjectaccessreviews`, and
 //! non-resource attributes are answered like resource ones are (by the authorizer).
 
 use std::sync::{Arc, Mutex};
@@ -27,8 +33,15 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::status::Status;
 
-/// The path of the one review the fake answers.
+/// The path of the review of anyone's access.
 pub(crate) const SUBJECT_ACCESS_REVIEWS: &str = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+/// The path of the review of the caller's own access (`kubectl auth can-i`).
+pub(crate) const SELF_SUBJECT_ACCESS_REVIEWS: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+/// The path of the caller's own identity (`kubectl auth whoami`).
+pub(crate) const SELF_SUBJECT_REVIEWS: &str = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+
+/// The user name the fake gives a caller who impersonates nobody.
+pub const ADMIN_USER: &str = "kubernetes-admin";
 
 /// The RBAC objects stored in the fake when a review is asked, and the revision they are from.
 #[derive(Debug, Clone, Copy)]
@@ -178,13 +191,37 @@ impl ReviewAuthorizer for OverridingAuthorizer {
     }
 }
 
-/// Answers `POST …/subjectaccessreviews` with the created review (status filled in).
-// k8s.io/kubernetes/pkg/registry/authorization/subjectaccessreview/rest.go (REST).Create
-pub(crate) fn subject_access_review(shared: &Shared, body: &[u8]) -> Result<(u16, Value), Status> {
-    let mut review: Value = serde_json::from_slice(body)
-        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))?;
-    let (user, attributes) = review_request(&review)?;
-    let decision = match &shared.authorizer {
+/// Who a request is from: the impersonated user of `Impersonate-User` (groups from
+/// `Impersonate-Group`, plus `system:authenticated`; a ServiceAccount's groups when none are
+/// given), else [`ADMIN_USER`] in `system:masters`.
+// k8s.io/apiserver/pkg/endpoints/filters/impersonation.go WithImpersonation
+pub(crate) fn caller(headers: &::http::HeaderMap) -> UserInfo {
+    let values = |name: &str| -> Vec<String> {
+        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(String::from).collect()
+    };
+    let Some(name) = values("impersonate-user").into_iter().next().filter(|n| !n.is_empty()) else {
+        return UserInfo::new(ADMIN_USER, ["system:masters", "system:authenticated"]);
+    };
+    let mut groups = values("impersonate-group");
+    if groups.is_empty()
+        && let Some((namespace, _)) =
+            name.strip_prefix("system:serviceaccount:").and_then(|rest| rest.split_once(':'))
+    {
+        groups = vec!["system:serviceaccounts".to_string(), format!("system:serviceaccounts:{namespace}")];
+    }
+    if name == "system:anonymous" {
+        if !groups.iter().any(|g| g == "system:unauthenticated") {
+            groups.push("system:unauthenticated".to_string());
+        }
+    } else if !groups.iter().any(|g| g == "system:authenticated") {
+        groups.push("system:authenticated".to_string());
+    }
+    UserInfo::new(name, groups)
+}
+
+/// The configured authorizer's decision (allowed when there is none, as the fake allows all).
+fn decide(shared: &Shared, user: &UserInfo, attributes: &Attributes) -> ReviewDecision {
+    match &shared.authorizer {
         None => ReviewDecision::allow("the fake API server authorizes every request"),
         Some(authorizer) => {
             let (revision, objects) = {
@@ -199,9 +236,18 @@ pub(crate) fn subject_access_review(shared: &Shared, body: &[u8]) -> Result<(u16
                     .collect();
                 (store.revision(), objects)
             };
-            authorizer.review(&user, &attributes, StoredPolicy { revision, objects: &objects })
+            authorizer.review(user, attributes, StoredPolicy { revision, objects: &objects })
         }
-    };
+    }
+}
+
+fn parse_review(body: &[u8]) -> Result<Value, Status> {
+    serde_json::from_slice(body)
+        .map_err(|e| Status::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// The review with its `status` filled in from `decision`.
+fn answered(mut review: Value, decision: ReviewDecision) -> Value {
     let mut status = json!({"allowed": decision.allowed});
     if decision.denied {
         status["denied"] = json!(true);
@@ -216,6 +262,43 @@ pub(crate) fn subject_access_review(shared: &Shared, body: &[u8]) -> Result<(u16
     if review.get("metadata").is_none_or(|m| !m.is_object()) {
         review["metadata"] = json!({});
     }
+    review
+}
+
+/// Answers `POST …/subjectaccessreviews` with the created review (status filled in).
+// k8s.io/kubernetes/pkg/registry/authorization/subjectaccessreview/rest.go (REST).Create
+pub(crate) fn subject_access_review(shared: &Shared, body: &[u8]) -> Result<(u16, Value), Status> {
+    let review = parse_review(body)?;
+    let (user, attributes) = review_request(&review)?;
+    let decision = decide(shared, &user, &attributes);
+    Ok((201, answered(review, decision)))
+}
+
+/// Answers `POST …/selfsubjectaccessreviews`: the same question about the caller.
+// k8s.io/kubernetes/pkg/registry/authorization/selfsubjectaccessreview/rest.go (REST).Create
+pub(crate) fn self_subject_access_review(
+    shared: &Shared,
+    caller: &UserInfo,
+    body: &[u8],
+) -> Result<(u16, Value), Status> {
+    let review = parse_review(body)?;
+    let mut as_subject = review.get("spec").and_then(Value::as_object).cloned().unwrap_or_default();
+    as_subject.insert("user".into(), json!(caller.name));
+    as_subject.insert("groups".into(), json!(caller.groups));
+    // ValidateSelfSubjectAccessReviewSpec: the attribute checks of a SubjectAccessReview.
+    let (_, attributes) = review_request_of("SelfSubjectAccessReview", &json!({"spec": as_subject}))?;
+    let decision = decide(shared, caller, &attributes);
+    Ok((201, answered(review, decision)))
+}
+
+/// Answers `POST …/selfsubjectreviews` with the caller's user info.
+// k8s.io/kubernetes/pkg/registry/authentication/selfsubjectreview/rest.go (REST).Create
+pub(crate) fn self_subject_review(caller: &UserInfo, body: &[u8]) -> Result<(u16, Value), Status> {
+    let mut review = parse_review(body)?;
+    review["status"] = json!({"userInfo": {"username": caller.name, "groups": caller.groups}});
+    if review.get("metadata").is_none_or(|m| !m.is_object()) {
+        review["metadata"] = json!({});
+    }
     Ok((201, review))
 }
 
@@ -223,6 +306,11 @@ pub(crate) fn subject_access_review(shared: &Shared, body: &[u8]) -> Result<(u16
 // k8s.io/kubernetes/pkg/apis/authorization/validation/validation.go ValidateSubjectAccessReviewSpec
 // k8s.io/kubernetes/pkg/registry/authorization/util/helpers.go AuthorizationAttributesFrom
 fn review_request(review: &Value) -> Result<(UserInfo, Attributes), Status> {
+    review_request_of("SubjectAccessReview", review)
+}
+
+/// [`review_request`] for a review of this kind (the kind errors name).
+fn review_request_of(kind: &str, review: &Value) -> Result<(UserInfo, Attributes), Status> {
     let spec = review.get("spec").cloned().unwrap_or(Value::Null);
     let text = |pointer: &str| spec.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
     let user = text("/user");
@@ -254,7 +342,7 @@ fn review_request(review: &Value) -> Result<(UserInfo, Attributes), Status> {
         ));
     }
     if !problems.is_empty() {
-        return Err(Status::invalid("SubjectAccessReview", "authorization.k8s.io", "", &problems));
+        return Err(Status::invalid(kind, "authorization.k8s.io", "", &problems));
     }
     let attributes = match (resource, non_resource) {
         (Some(attrs), _) => {

@@ -51,13 +51,20 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     if let Some(response) = non_resource(&shared, &parts.method, &path, &accept) {
         return response;
     }
-    if parts.method == Method::POST && path.trim_end_matches('/') == super::authz::SUBJECT_ACCESS_REVIEWS {
-        return match axum::body::to_bytes(body, shared.max_request_body).await {
-            Ok(bytes) => match super::authz::subject_access_review(&shared, &bytes) {
-                Ok((code, value)) => json_response(code, &value),
-                Err(status) => status_response(&status),
-            },
-            Err(_) => status_response(&Status::bad_request("the request body could not be read")),
+    if let Some(review) = review_of(&parts.method, &path) {
+        let bytes = match axum::body::to_bytes(body, shared.max_request_body).await {
+            Ok(bytes) => bytes,
+            Err(_) => return status_response(&Status::bad_request("the request body could not be read")),
+        };
+        let caller = super::authz::caller(&parts.headers);
+        let answer = json_body(&content_type, bytes).and_then(|bytes| match review {
+            Review::Subject => super::authz::subject_access_review(&shared, &bytes),
+            Review::SelfSubject => super::authz::self_subject_access_review(&shared, &caller, &bytes),
+            Review::SelfIdentity => super::authz::self_subject_review(&caller, &bytes),
+        });
+        return match answer {
+            Ok((code, value)) => json_response(code, &value),
+            Err(status) => status_response(&status),
         };
     }
     let Some(target) = parse_path(&path) else {
@@ -93,6 +100,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             ));
         }
     };
+    // Typed clients (kubectl >= 1.32) write built-in kinds in protobuf.
+    let body = match verb {
+        Verb::Create | Verb::Update => match json_body(&content_type, body) {
+            Ok(body) => body,
+            Err(status) => return status_response(&status),
+        },
+        _ => body,
+    };
     let result = match verb {
         Verb::Watch => return watch(shared, target, &query).await,
         Verb::List => list(&shared, &target, &query),
@@ -109,7 +124,37 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     }
 }
 
-/// Health, version and discovery.
+/// The reviews answered outside the resource table (they are created, never stored).
+#[derive(Debug, Clone, Copy)]
+enum Review {
+    Subject,
+    SelfSubject,
+    SelfIdentity,
+}
+
+fn review_of(method: &Method, path: &str) -> Option<Review> {
+    if method != Method::POST {
+        return None;
+    }
+    match path.trim_end_matches('/') {
+        super::authz::SUBJECT_ACCESS_REVIEWS => Some(Review::Subject),
+        super::authz::SELF_SUBJECT_ACCESS_REVIEWS => Some(Review::SelfSubject),
+        super::authz::SELF_SUBJECT_REVIEWS => Some(Review::SelfIdentity),
+        _ => None,
+    }
+}
+
+/// A write's body as JSON: protobuf bodies are decoded (see `protobuf.rs`), others passed on.
+// k8s.io/apiserver/pkg/endpoints/handlers/create.go (negotiation.NegotiateInputSerializer)
+fn json_body(content_type: &str, body: Bytes) -> Result<Bytes, Status> {
+    if !super::protobuf::is_protobuf(content_type) {
+        return Ok(body);
+    }
+    let object = super::protobuf::to_json(&body)?;
+    Ok(Bytes::from(serde_json::to_vec(&object).unwrap_or_default()))
+}
+
+/// Health, version, discovery and OpenAPI.
 fn non_resource(shared: &Shared, method: &Method, path: &str, accept: &str) -> Option<Response> {
     if method != Method::GET {
         return None;
@@ -128,6 +173,16 @@ fn non_resource(shared: &Shared, method: &Method, path: &str, accept: &str) -> O
             );
         }
         ["version"] => version_info(),
+        ["openapi", ..] => {
+            let (content_type, body) = super::openapi::serve(&segments, accept)?;
+            return Some(
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, content_type)
+                    .body(Body::from(body))
+                    .unwrap_or_default(),
+            );
+        }
         ["api"] if aggregated => return Some(aggregated_response(aggregated_discovery(true))),
         ["apis"] if aggregated => return Some(aggregated_response(aggregated_discovery(false))),
         ["api"] => json!({

@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use autolabs_k8s::k8s::{LimitRange, Namespace, PriorityClass, ResourceQuota};
 use autolabs_resources::QuotaState;
+use autolabs_resources::resource_list::{ResourceList, to_k8s_list};
+use k8s_openapi::api::core::v1::ResourceQuotaStatus;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -28,17 +30,19 @@ pub struct LimitRangeInputs {
 }
 
 /// One stored ResourceQuota as the quota controller reads it.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredQuota {
     pub key: ObjectKey,
     pub object: Arc<Value>,
     /// `None` when it cannot be decoded or parsed (the controller then skips it).
     pub state: Option<QuotaState>,
+    /// Its position in [`QuotaInputs::typed`] and `states`, when it decoded.
+    typed_index: Option<usize>,
 }
 
 /// A namespace's ResourceQuotas, for admission (`typed`, `parsed`, `states`) and for the
 /// quota controller (`stored`).
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct QuotaInputs {
     pub stored: Vec<StoredQuota>,
     /// The decodable quotas, in key order.
@@ -69,6 +73,7 @@ impl QuotaInputs {
                 key: key.clone(),
                 object: Arc::clone(object),
                 state: state.as_ref().and_then(|s| s.as_ref().ok().cloned()),
+                typed_index: decoded.is_some().then_some(typed.len()),
             });
             if let (Some(quota), Some(state)) = (decoded, state) {
                 typed.push(quota);
@@ -85,6 +90,34 @@ impl QuotaInputs {
             false => autolabs_resources::Namespace::from_k8s(&[], &typed).map_err(|e| e.to_string()),
         };
         QuotaInputs { stored, typed, parsed, states }
+    }
+
+    /// These inputs after the quota controller wrote `used` into `stored[index]`'s status
+    /// (stored now as `object`): what [`QuotaInputs::build`] would decode from the new
+    /// objects, without decoding every quota again on each write. `None` when the quota was
+    /// not readable (the caller then rebuilds).
+    pub fn with_used(&self, index: usize, object: Arc<Value>, used: &ResourceList) -> Option<QuotaInputs> {
+        let mut next = self.clone();
+        let stored = next.stored.get_mut(index)?;
+        let typed_index = stored.typed_index?;
+        let state = stored.state.as_mut()?;
+        state.used = used.clone();
+        let state = state.clone();
+        let typed = next.typed.get_mut(typed_index)?;
+        typed.metadata.resource_version =
+            object.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
+        stored.object = object;
+        typed.status = Some(ResourceQuotaStatus {
+            // As `quota::write_status` writes them: empty lists as `{}`.
+            hard: Some(to_k8s_list(&state.hard).unwrap_or_default()),
+            used: Some(to_k8s_list(used).unwrap_or_default()),
+        });
+        *next.states.get_mut(typed_index)? = Ok(state.clone());
+        match &mut next.parsed {
+            Ok(namespace) => *namespace.quotas.get_mut(typed_index)? = state,
+            Err(_) => return None,
+        }
+        Some(next)
     }
 }
 
@@ -149,6 +182,11 @@ impl InputCache {
         let built = Arc::new(build());
         self.limit_ranges.insert(namespace.to_string(), Arc::clone(&built));
         built
+    }
+
+    /// Replaces a namespace's quota inputs with ones the caller derived from what it wrote.
+    pub fn set_quotas(&mut self, namespace: &str, inputs: QuotaInputs) {
+        self.quotas.insert(namespace.to_string(), Arc::new(inputs));
     }
 
     pub fn quotas(&mut self, namespace: &str, build: impl FnOnce() -> QuotaInputs) -> Arc<QuotaInputs> {

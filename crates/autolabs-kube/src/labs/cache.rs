@@ -49,6 +49,7 @@ impl std::fmt::Debug for LabsCache {
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
+    trim: fn(&mut K),
     synced: Arc<[AtomicBool; 3]>,
     slot: usize,
     tasks: &mut Vec<JoinHandle<()>>,
@@ -63,7 +64,7 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff().modify(trim));
     tasks.push(tokio::spawn(async move {
         stream.for_each(|_| futures::future::ready(())).await;
     }));
@@ -76,6 +77,15 @@ where
     reader
 }
 
+fn keep_all<K>(_: &mut K) {}
+
+/// The cached lab Pods keep only what the metrics and the reaper read (labels, annotations,
+/// uid, status): the spec is most of a Pod's size, and the cache holds every lab.
+fn keep_metadata_and_status(pod: &mut Pod) {
+    pod.spec = None;
+    pod.metadata.managed_fields = None;
+}
+
 impl LabsCache {
     /// Starts watching `namespace`. Must be called inside a tokio runtime.
     pub fn start(client: kube::Client, namespace: &str) -> LabsCache {
@@ -85,6 +95,7 @@ impl LabsCache {
         let quotas = reflect(
             Api::namespaced(client.clone(), namespace),
             watcher::Config::default(),
+            keep_all,
             Arc::clone(&synced),
             0,
             &mut tasks,
@@ -92,6 +103,7 @@ impl LabsCache {
         let limit_ranges = reflect(
             Api::namespaced(client.clone(), namespace),
             watcher::Config::default(),
+            keep_all,
             Arc::clone(&synced),
             1,
             &mut tasks,
@@ -99,6 +111,7 @@ impl LabsCache {
         let pods = reflect(
             Api::namespaced(client, namespace),
             watcher::Config::default().labels(MANAGED_SELECTOR),
+            keep_metadata_and_status,
             Arc::clone(&synced),
             2,
             &mut tasks,
@@ -149,7 +162,7 @@ impl LabsCache {
         Ok(namespace)
     }
 
-    /// The cached lab Pods.
+    /// The cached lab Pods: metadata and status only (no `spec`).
     pub fn pods(&self) -> Vec<Arc<Pod>> {
         self.pods.state()
     }

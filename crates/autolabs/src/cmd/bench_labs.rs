@@ -17,12 +17,22 @@ use super::serve;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Creates in flight at once.
+    /// Creates in flight at once (with --rate: at most this many).
     #[arg(long, default_value_t = 50)]
     pub concurrency: usize,
-    /// Labs to create in total.
+    /// Labs to create in the measured run.
     #[arg(long, default_value_t = 2000)]
     pub count: usize,
+    /// Creates before the measured run, not counted: connections opened, caches and heap
+    /// grown, as in a service that has been up for a while. Their figures are printed too.
+    #[arg(long, default_value_t = 200)]
+    pub warmup: usize,
+    /// Offered load in creates per second (open loop, like wrk2): each create has a
+    /// scheduled start and its latency counts from then, so a stalled server is not hidden
+    /// by clients that wait. Without it, every client sends its next create as soon as the
+    /// last one answered (closed loop, the machine's saturation point).
+    #[arg(long)]
+    pub rate: Option<f64>,
 }
 
 const TOKEN: &str = "bench-token";
@@ -74,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let server = FakeApiServer::start(FakeConfig::default()).await?;
         let platform = Platform::default();
-        seed(&server, &platform, count)?;
+        seed(&server, &platform, count + args.warmup)?;
         let templates = serve::templates(None, &platform)?;
         let provisioner = serve::provisioner(server.client()?, ProvisionerConfig::new(platform, templates))?;
         anyhow::ensure!(provisioner.wait_synced(Duration::from_secs(10)).await, "caches did not sync");
@@ -86,59 +96,121 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }));
         let client = std::sync::Arc::new(LabClient::new(&format!("http://{address}"), TOKEN, "en"));
 
-        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let started = Instant::now();
-        let workers: Vec<_> = (0..concurrency)
-            .map(|_| {
-                let client = std::sync::Arc::clone(&client);
-                let next = std::sync::Arc::clone(&next);
-                tokio::spawn(async move {
-                    let mut latencies = Vec::new();
-                    let mut errors = 0usize;
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= count {
-                            return (latencies, errors);
-                        }
-                        let body = json!({"id": format!("bench-{i}"), "template": "linux-basics"});
-                        let t = Instant::now();
-                        match client.send("POST", "/v1/labs", Some(body)).await {
-                            Ok(answer) if answer.status == 201 => latencies.push(t.elapsed()),
-                            _ => errors += 1,
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut latencies = Vec::with_capacity(count);
-        let mut errors = 0;
-        for worker in workers {
-            let (l, e) = worker.await?;
-            latencies.extend(l);
-            errors += e;
-        }
-        let elapsed = started.elapsed();
-        latencies.sort();
+        let load = Load { concurrency, rate: args.rate };
+        let warmup = run_phase(&client, "warmup", args.warmup, load).await?;
+        let measured = run_phase(&client, "bench", count, load).await?;
         let _ = stop_tx.send(());
         let _ = api.await;
-        let created = latencies.len();
-        println!("bench labs: {count} creates of linux-basics at concurrency {concurrency} (HTTP API → provisioner → fake API server, 4 objects each)");
+        let mode = match args.rate {
+            Some(rate) => format!("offered {rate:.0} creates/s, at most {concurrency} in flight (open loop)"),
+            None => format!("concurrency {concurrency} (closed loop)"),
+        };
         println!(
-            "  {created} created, {errors} failed in {:.2} s: {:.0} creates/s",
-            elapsed.as_secs_f64(),
-            created as f64 / elapsed.as_secs_f64()
+            "bench labs: {count} creates of linux-basics at {mode}, after {} warm-up creates (HTTP API → provisioner → fake API server, 4 objects each)",
+            args.warmup
         );
+        println!("  {}", measured.summary());
+        if args.warmup > 0 {
+            println!("  warm-up: {}", warmup.summary());
+        }
+        let rate = args.rate.map(|r| format!(" --rate {r}")).unwrap_or_default();
         println!(
-            "  latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-            ms(percentile(&latencies, 50.0)),
-            ms(percentile(&latencies, 90.0)),
-            ms(percentile(&latencies, 99.0)),
-            ms(latencies.last().copied().unwrap_or_default())
+            "  rerun: cargo run --release -p autolabs -- bench labs --concurrency {concurrency} --count {count} --warmup {}{rate}",
+            args.warmup
         );
-        println!("  rerun: cargo run --release -p autolabs -- bench labs --concurrency {concurrency} --count {count}");
         server.shutdown().await;
+        if measured.errors + warmup.errors > 0 {
+            eprintln!("error: some creates failed; the figures above are not a clean run");
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    concurrency: usize,
+    rate: Option<f64>,
+}
+
+/// What one phase measured.
+struct Phase {
+    count: usize,
+    errors: usize,
+    elapsed: Duration,
+    /// Sorted.
+    latencies: Vec<Duration>,
+}
+
+impl Phase {
+    fn summary(&self) -> String {
+        let created = self.latencies.len();
+        let secs = self.elapsed.as_secs_f64().max(f64::EPSILON);
+        format!(
+            "{created} of {} created, {} failed in {:.2} s: {:.0} creates/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            self.count,
+            self.errors,
+            secs,
+            created as f64 / secs,
+            ms(percentile(&self.latencies, 50.0)),
+            ms(percentile(&self.latencies, 90.0)),
+            ms(percentile(&self.latencies, 99.0)),
+            ms(self.latencies.last().copied().unwrap_or_default())
+        )
+    }
+}
+
+/// Creates `count` labs named `{prefix}-{i}` under `load` and measures each.
+async fn run_phase(
+    client: &std::sync::Arc<LabClient>,
+    prefix: &str,
+    count: usize,
+    load: Load,
+) -> anyhow::Result<Phase> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let interval = load.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+    let workers: Vec<_> = (0..load.concurrency)
+        .map(|_| {
+            let client = std::sync::Arc::clone(client);
+            let next = std::sync::Arc::clone(&next);
+            let prefix = prefix.to_string();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0usize;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= count {
+                        return (latencies, errors);
+                    }
+                    // Open loop: wait for this create's slot and count its latency from there.
+                    let scheduled = match interval {
+                        Some(interval) => {
+                            let at = started + interval.mul_f64(i as f64);
+                            tokio::time::sleep_until(at.into()).await;
+                            at
+                        }
+                        None => Instant::now(),
+                    };
+                    let body = json!({"id": format!("{prefix}-{i}"), "template": "linux-basics"});
+                    match client.send("POST", "/v1/labs", Some(body)).await {
+                        Ok(answer) if answer.status == 201 => latencies.push(scheduled.elapsed()),
+                        _ => errors += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(count);
+    let mut errors = 0;
+    for worker in workers {
+        let (l, e) = worker.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Ok(Phase { count, errors, elapsed, latencies })
 }
 
 #[cfg(test)]
@@ -150,7 +222,7 @@ mod tests {
     fn bench_labs_figures() {
         let concurrency = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
         let count = std::env::var("BENCH_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-        super::run(super::Args { concurrency, count }).expect("bench runs");
+        super::run(super::Args { concurrency, count, warmup: 200, rate: None }).expect("bench runs");
     }
 
     #[test]
