@@ -173,8 +173,11 @@ impl Admission for LimitRanger {
         let namespace = engine_namespace(ctx.parsed.map(|p| p.limit_ranges), ctx.limit_ranges, &[])?;
         let admitted = autolabs_resources::admit_pod(&namespace, &pod)
             .map_err(|r| rejection_status(&r, pod_name(object)))?;
-        let defaulted = serde_json::to_value(admitted.pod).map_err(|e| Status::internal(&e.to_string()))?;
-        *object = defaulted;
+        // A pod that already states everything the LimitRanges would default is stored as
+        // sent; encoding it again would only cost time under the store lock.
+        if admitted.pod != pod {
+            *object = serde_json::to_value(admitted.pod).map_err(|e| Status::internal(&e.to_string()))?;
+        }
         Ok(())
     }
 }

@@ -535,9 +535,9 @@ impl Store {
                 object["status"] = json!({"phase": "Active"});
             }
             ("", "pods") => {
-                // k8s.io/kubernetes/pkg/registry/core/pod/strategy.go PrepareForCreate
-                let qos = pod_qos_class(object);
-                object["status"] = json!({"phase": "Pending", "qosClass": qos});
+                // k8s.io/kubernetes/pkg/registry/core/pod/strategy.go PrepareForCreate (qosClass
+                // is set after admission, from the resources LimitRanger defaulted)
+                object["status"] = json!({"phase": "Pending"});
             }
             ("", "services") => {
                 // k8s.io/kubernetes/pkg/registry/core/service/storage/alloc.go (ClusterIP allocation)
@@ -778,6 +778,13 @@ impl Store {
         };
         self.prepare_for_create(resource, &mut object);
         self.run_admission(resource, None, &namespace, None, &mut object, options.dry_run)?;
+        if resource.plural == "pods" && resource.group.is_empty() {
+            // Upstream's PrepareForCreate runs after mutating admission, so the QoS class
+            // counts LimitRange defaults.
+            // k8s.io/kubernetes/pkg/registry/core/pod/strategy.go PrepareForCreate (qos.GetPodQOS)
+            let qos = pod_qos_class(&object);
+            object["status"]["qosClass"] = json!(qos);
+        }
         let key = ObjectKey::new(resource, &namespace, &name);
         if self.objects.contains_key(&key) {
             return Err(Status::already_exists(resource.plural, resource.group, &name));
@@ -1588,6 +1595,9 @@ mod tests {
             .unwrap();
         let pod = create_pod(&mut store, "after", json!({})).unwrap();
         assert_eq!(pod.pointer("/spec/containers/0/resources/limits/cpu"), Some(&json!("300m")));
+        // pod strategy.go PrepareForCreate runs after mutating admission: the QoS class counts
+        // the defaulted cpu limit (and the request defaulted from it), so not BestEffort.
+        assert_eq!(pod.pointer("/status/qosClass"), Some(&json!("Burstable")));
 
         // resourcequota controller.go CheckRequest: status.used written by the last create counts
         let mut store = admitting_store();
