@@ -497,7 +497,10 @@ async fn too_old_resource_version_is_410_and_watcher_relists() {
     // Another resource moves the revision on; compaction then leaves the watcher's
     // resourceVersion behind, and the reconnect must relist.
     let secrets: Api<Secret> = Api::namespaced(client, "labs");
-    secrets.create(&PostParams::default(), &typed(json!({"metadata": {"name": "s"}}))).await.unwrap();
+    let secret =
+        secrets.create(&PostParams::default(), &typed(json!({"metadata": {"name": "s"}}))).await.unwrap();
+    // core/v1 defaults.go SetDefaults_Secret
+    assert_eq!(secret.type_.as_deref(), Some("Opaque"));
     server.compact_history();
     server.disconnect_watches();
     let mut saw_gone = false;

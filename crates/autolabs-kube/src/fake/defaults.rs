@@ -18,6 +18,12 @@ pub fn set_defaults(resource: &ResourceType, object: &mut Value) {
         ("", "services") => service_spec(object.get_mut("spec")),
         ("apps", _) | ("batch", "jobs") => pod_spec(object.pointer_mut("/spec/template/spec")),
         ("batch", "cronjobs") => pod_spec(object.pointer_mut("/spec/jobTemplate/spec/template/spec")),
+        // k8s.io/kubernetes/pkg/apis/core/v1/defaults.go SetDefaults_Secret
+        ("", "secrets") => {
+            if let Some(secret) = object.as_object_mut() {
+                insert_missing(secret, "type", json!("Opaque"));
+            }
+        }
         _ => {}
     }
 }

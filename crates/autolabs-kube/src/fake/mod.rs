@@ -30,12 +30,20 @@
 //! - A **kubelet stand-in** ([`KubeletConfig`]) registers a node and moves new pods to
 //!   Running after a delay; [`FakeApiServer::set_pod_phase`] sets any phase.
 //!
-//! What it does not do: authentication and authorization (every request is allowed; only
-//! SubjectAccessReviews are answered, by [`FakeConfig::authorizer`], see [`authz`]);
-//! managed fields and apply conflicts between managers; strategic merge patch by merge keys
-//! (served as a JSON merge patch); graceful pod termination (deletes are immediate);
-//! consistent snapshots for paginated lists (later pages show the current state); protobuf
-//! and table output; subresources other than `status` (no `log`, `exec`, `scale`,
+//! - **kubectl** works against it (`tests/kubectl_fake.rs` runs the real client): an OpenAPI
+//!   v3 index and per-group documents with permissive schemas, enough for kubectl's
+//!   client-side validation (`openapi.rs`), an empty OpenAPI v2 for older kubectl, and
+//!   protobuf request bodies for the kinds `kubectl create …` and `kubectl auth can-i` send
+//!   (`protobuf.rs`).
+//!
+//! What it does not do: authentication and authorization (every request is allowed, as for
+//! `kubernetes-admin`; SubjectAccessReviews and SelfSubjectAccessReviews are answered by
+//! [`FakeConfig::authorizer`], see [`authz`]); rejecting unknown fields (`fieldValidation`
+//! is accepted and ignored; unknown fields are dropped); managed fields and apply conflicts
+//! between managers; strategic merge patch by merge keys (served as a JSON merge patch);
+//! graceful pod termination (deletes are immediate); consistent snapshots for paginated
+//! lists (later pages show the current state); protobuf bodies beyond those kinds, protobuf
+//! responses and table output; subresources other than `status` (no `log`, `exec`, `scale`,
 //! `eviction`, `binding`); scheduling; controllers other than the quota controller and the
 //! garbage collector (no Deployment → Pod, no Job → Pod, no ServiceAccount tokens).
 
