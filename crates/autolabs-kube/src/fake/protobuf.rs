@@ -529,21 +529,12 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Seconds since the epoch as RFC 3339 UTC (`metav1.Time`'s JSON form).
+/// Seconds since the epoch as RFC 3339 UTC (`metav1.Time`'s JSON form); a time outside
+/// years -9999..=9999 (which no Kubernetes object carries) becomes the epoch.
 fn rfc3339(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+    let at = k8s_openapi::jiff::Timestamp::from_second(seconds)
+        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// One field on the wire.
