@@ -247,7 +247,7 @@ fn parse_review(body: &[u8]) -> Result<Value, Status> {
 }
 
 /// The review with its `status` filled in from `decision`.
-fn answered(mut review: Value, decision: ReviewDecision) -> Value {
+fn answered(review: Value, decision: ReviewDecision) -> Value {
     let mut status = json!({"allowed": decision.allowed});
     if decision.denied {
         status["denied"] = json!(true);
@@ -258,6 +258,11 @@ fn answered(mut review: Value, decision: ReviewDecision) -> Value {
     if !decision.evaluation_error.is_empty() {
         status["evaluationError"] = json!(decision.evaluation_error);
     }
+    with_status(review, status)
+}
+
+/// The created review: its `status` set, and `metadata` an object as the server returns it.
+fn with_status(mut review: Value, status: Value) -> Value {
     review["status"] = status;
     if review.get("metadata").is_none_or(|m| !m.is_object()) {
         review["metadata"] = json!({});
@@ -294,12 +299,9 @@ pub(crate) fn self_subject_access_review(
 /// Answers `POST …/selfsubjectreviews` with the caller's user info.
 // k8s.io/kubernetes/pkg/registry/authentication/selfsubjectreview/rest.go (REST).Create
 pub(crate) fn self_subject_review(caller: &UserInfo, body: &[u8]) -> Result<(u16, Value), Status> {
-    let mut review = parse_review(body)?;
-    review["status"] = json!({"userInfo": {"username": caller.name, "groups": caller.groups}});
-    if review.get("metadata").is_none_or(|m| !m.is_object()) {
-        review["metadata"] = json!({});
-    }
-    Ok((201, review))
+    let review = parse_review(body)?;
+    let status = json!({"userInfo": {"username": caller.name, "groups": caller.groups}});
+    Ok((201, with_status(review, status)))
 }
 
 /// The user and request attributes of a review's spec, validated as upstream validates them.

@@ -96,14 +96,13 @@ impl QuotaInputs {
     /// (stored now as `object`): what [`QuotaInputs::build`] would decode from the new
     /// objects, without decoding every quota again on each write. `None` when the quota was
     /// not readable (the caller then rebuilds).
-    pub fn with_used(&self, index: usize, object: Arc<Value>, used: &ResourceList) -> Option<QuotaInputs> {
-        let mut next = self.clone();
-        let stored = next.stored.get_mut(index)?;
+    pub fn with_used(mut self, index: usize, object: Arc<Value>, used: &ResourceList) -> Option<QuotaInputs> {
+        let stored = self.stored.get_mut(index)?;
         let typed_index = stored.typed_index?;
         let state = stored.state.as_mut()?;
         state.used = used.clone();
         let state = state.clone();
-        let typed = next.typed.get_mut(typed_index)?;
+        let typed = self.typed.get_mut(typed_index)?;
         typed.metadata.resource_version =
             object.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
         stored.object = object;
@@ -112,12 +111,12 @@ impl QuotaInputs {
             hard: Some(to_k8s_list(&state.hard).unwrap_or_default()),
             used: Some(to_k8s_list(used).unwrap_or_default()),
         });
-        *next.states.get_mut(typed_index)? = Ok(state.clone());
-        match &mut next.parsed {
+        *self.states.get_mut(typed_index)? = Ok(state.clone());
+        match &mut self.parsed {
             Ok(namespace) => *namespace.quotas.get_mut(typed_index)? = state,
             Err(_) => return None,
         }
-        Some(next)
+        Some(self)
     }
 }
 

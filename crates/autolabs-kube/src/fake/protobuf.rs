@@ -511,22 +511,13 @@ fn quantity(bytes: &[u8]) -> Result<Value, Status> {
     Ok(Value::String(text))
 }
 
-/// Standard base64 with padding, as Go's `encoding/json` writes `[]byte`.
+/// Standard base64 with padding, as Go's `encoding/json` writes `[]byte`: what
+/// `k8s_openapi::ByteString` (a Secret's `data` values) serializes to.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
+    match serde_json::to_value(k8s_openapi::ByteString(bytes.to_vec())) {
+        Ok(Value::String(text)) => text,
+        _ => String::new(),
     }
-    out
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (`metav1.Time`'s JSON form); a time outside

@@ -653,8 +653,9 @@ impl Store {
         let added = new.map(|o| QuotaSubject::of(resource, o));
         let empty = Default::default();
         // The decoded inputs kept current with what is written, so the next admission in
-        // this namespace need not decode every quota again (each commit below drops them).
-        let mut inputs = Some((*quotas).clone());
+        // this namespace need not decode every quota again (each commit below drops them):
+        // `None` until a quota is written, then `Some(None)` if they could not be derived.
+        let mut written_inputs: Option<Option<QuotaInputs>> = None;
         for (index, quota) in quotas.stored.iter().enumerate() {
             let Some(state) = &quota.state else { continue };
             let add = match &added {
@@ -676,10 +677,11 @@ impl Store {
                     updated,
                     Some(Arc::clone(&quota.object)),
                 );
-                inputs = inputs.and_then(|i| i.with_used(index, written, &used));
+                let before = written_inputs.take().unwrap_or_else(|| Some((*quotas).clone()));
+                written_inputs = Some(before.and_then(|i| i.with_used(index, written, &used)));
             }
         }
-        if let Some(inputs) = inputs {
+        if let Some(Some(inputs)) = written_inputs {
             self.inputs.set_quotas(namespace, inputs);
         }
     }
