@@ -111,6 +111,20 @@ impl<'a> Located<'a> {
         });
     }
 
+    /// Records every top-level key other than the four of a Kubernetes-style document
+    /// (`platform.yaml` and LabTemplate files alike).
+    pub fn unknown_top_level_keys(&mut self, top: &serde_json::Map<String, serde_json::Value>) {
+        for key in top.keys() {
+            if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "spec") {
+                self.push(
+                    key,
+                    &format!("unknown field `{key}`"),
+                    Some("the top level has only apiVersion, kind, metadata and spec".into()),
+                );
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

@@ -26,15 +26,7 @@ pub fn load_platform(text: &str, file: &str) -> Result<Platform, ConfigErrors> {
         return Err(errors.finish());
     };
 
-    for key in top.keys() {
-        if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "spec") {
-            errors.push(
-                key,
-                &format!("unknown field `{key}`"),
-                Some("the top level has only apiVersion, kind, metadata and spec".into()),
-            );
-        }
-    }
+    errors.unknown_top_level_keys(top);
     match top.get("apiVersion") {
         Some(Value::String(v)) if v == API_VERSION => {}
         Some(v) => errors.push(

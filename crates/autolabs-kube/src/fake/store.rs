@@ -249,6 +249,20 @@ fn has_finalizers(object: &Value) -> bool {
     object.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
 }
 
+/// A write to `…/{name}`: the body's name must be that name or empty (then it becomes it).
+// k8s.io/apiserver/pkg/endpoints/handlers/update.go and patch.go (name mismatch)
+fn name_from_url(body: &mut Value, name: &str) -> Result<(), Status> {
+    match meta_str(body, "name") {
+        Some(given) if !given.is_empty() && given != name => Err(Status::bad_request(format!(
+            "the name of the object ({given}) does not match the name on the URL ({name})"
+        ))),
+        _ => {
+            meta_mut(body).insert("name".into(), json!(name));
+            Ok(())
+        }
+    }
+}
+
 /// `metav1.Now()` in the API's RFC 3339 form.
 pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -892,17 +906,7 @@ impl Store {
         options: &WriteOptions,
     ) -> Result<Arc<Value>, Status> {
         Self::prepare_body(resource, Some(namespace), &mut body)?;
-        match meta_str(&body, "name") {
-            Some(given) if !given.is_empty() && given != name => {
-                // k8s.io/apiserver/pkg/endpoints/handlers/update.go (name mismatch)
-                return Err(Status::bad_request(format!(
-                    "the name of the object ({given}) does not match the name on the URL ({name})"
-                )));
-            }
-            _ => {
-                meta_mut(&mut body).insert("name".into(), json!(name));
-            }
-        }
+        name_from_url(&mut body, name)?;
         let key = ObjectKey::new(resource, namespace, name);
         let current = self
             .objects
@@ -1122,16 +1126,7 @@ impl Store {
                 return Err(Status::bad_request(format!("invalid object type: {field} must be set")));
             }
         }
-        match meta_str(&applied, "name") {
-            Some(given) if !given.is_empty() && given != name => {
-                return Err(Status::bad_request(format!(
-                    "the name of the object ({given}) does not match the name on the URL ({name})"
-                )));
-            }
-            _ => {
-                meta_mut(&mut applied).insert("name".into(), json!(name));
-            }
-        }
+        name_from_url(&mut applied, name)?;
         let key = ObjectKey::new(resource, namespace, name);
         let manager = options.field_manager.clone().unwrap_or_default();
         let (code, object) = match self.objects.get(&key).cloned() {

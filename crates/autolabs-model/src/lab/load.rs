@@ -104,15 +104,7 @@ fn load_located(
         );
         return Err(errors.finish());
     };
-    for key in top.keys() {
-        if !matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "spec") {
-            errors.push(
-                key,
-                &format!("unknown field `{key}`"),
-                Some("the top level has only apiVersion, kind, metadata and spec".into()),
-            );
-        }
-    }
+    errors.unknown_top_level_keys(top);
     for (field, want) in [("apiVersion", TEMPLATE_API_VERSION), ("kind", TEMPLATE_KIND)] {
         match top.get(field) {
             Some(Value::String(v)) if v == want => {}

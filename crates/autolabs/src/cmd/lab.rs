@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -116,20 +116,6 @@ impl LabClient {
     }
 }
 
-fn token(file: Option<&PathBuf>) -> anyhow::Result<String> {
-    let token = match file {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
-        }
-        None => std::env::var("AUTOLABS_API_TOKEN").unwrap_or_default(),
-    };
-    let token = token.trim().to_string();
-    if token.is_empty() {
-        bail!("no API token: give --token-file or set AUTOLABS_API_TOKEN");
-    }
-    Ok(token)
-}
-
 fn query(pairs: &[(&str, &Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
@@ -142,7 +128,7 @@ fn query(pairs: &[(&str, &Option<String>)]) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let token = token(args.token_file.as_ref())?;
+    let token = super::serve::token(args.token_file.as_deref(), "")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = LabClient::new(&args.server, &token, &args.lang);

@@ -95,8 +95,9 @@ pub fn templates(dir: Option<&Path>, platform: &Platform) -> anyhow::Result<Temp
     }
 }
 
-/// The bearer token: `--token-file`, else `AUTOLABS_API_TOKEN`; never empty.
-fn token(file: Option<&Path>) -> anyhow::Result<String> {
+/// The bearer token of the lab API, for the service and its client alike: `--token-file`,
+/// else `AUTOLABS_API_TOKEN`; never empty (`missing` is added to the error when it is).
+pub(crate) fn token(file: Option<&Path>, missing: &str) -> anyhow::Result<String> {
     let token = match file {
         Some(path) => {
             std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
@@ -105,7 +106,7 @@ fn token(file: Option<&Path>) -> anyhow::Result<String> {
     };
     let token = token.trim().to_string();
     if token.is_empty() {
-        bail!("no API token: give --token-file or set AUTOLABS_API_TOKEN (serve refuses to run without one)");
+        bail!("no API token: give --token-file or set AUTOLABS_API_TOKEN{missing}");
     }
     Ok(token)
 }
@@ -181,7 +182,7 @@ pub async fn termination() {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
-    let token = token(args.token_file.as_deref())?;
+    let token = token(args.token_file.as_deref(), " (serve refuses to run without one)")?;
     let (platform, source) = config::load(args.config.as_deref())?;
     let templates = templates(args.templates.as_deref(), &platform)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
