@@ -1,5 +1,5 @@
-//! End to end against a real cluster: runs only when `AUTOLABS_E2E_KUBECONFIG` names a
-//! kubeconfig (its current context is used), and otherwise prints a note and passes.
+//! End to end against a real cluster: the control plane `.ci/run` starts (see
+//! `autolabs-testenv`); without one it prints NOT RUN and passes, under `CI=true` it fails.
 //!
 //! It applies the built-in default baseline for real (platform `autolabs`), so point it at a
 //! throw-away cluster: a server dry run first (kube-apiserver accepts every object), then the
@@ -13,17 +13,8 @@ use autolabs_kube::live::{self, LIVE_KINDS};
 use autolabs_model::{Platform, render};
 
 async fn e2e_client() -> Option<kube::Client> {
-    let Some(path) = std::env::var_os("AUTOLABS_E2E_KUBECONFIG") else {
-        eprintln!("note: AUTOLABS_E2E_KUBECONFIG is not set: the end-to-end apply test did not run");
-        return None;
-    };
-    let kubeconfig =
-        kube::config::Kubeconfig::read_from(&path).expect("AUTOLABS_E2E_KUBECONFIG is a readable kubeconfig");
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("the kubeconfig's current context is usable");
-    Some(kube::Client::try_from(config).expect("client"))
+    let cluster = autolabs_testenv::shared("apply_e2e").await?;
+    Some(cluster.client())
 }
 
 fn assert_succeeded(report: &ApplyReport, step: &str) {
