@@ -90,6 +90,14 @@ impl Metrics {
             "Objects the reaper deleted, by reason and kind",
             reaper_deletions.clone(),
         );
+        // Counters start at zero for the label values alerts and dashboards select, so their
+        // series exist (and `rate()` reads 0) before the first event: OpenMetrics emits no
+        // family that has no series, and an alert on an absent series can never be told apart
+        // from one on a misspelled name.
+        api_errors.get_or_create(&CodeLabels { code: "connection".into() });
+        for reason in ["cluster_full", "not_ready"] {
+            preflight_rejections.get_or_create(&ReasonLabels { reason: reason.into() });
+        }
         Metrics {
             labs,
             create_duration,

@@ -201,3 +201,52 @@ async fn readyz_fails_when_the_api_is_gone() {
     assert_eq!(error_of(&answer), (503, "not_ready".into()), "{}", answer.body);
     assert!(answer.body["message"].as_str().is_some_and(|m| m.contains("недоступен")), "{}", answer.body);
 }
+
+/// Every `autolabs_*` series an alert rule of the rendered baseline names is one the running
+/// lab API exports: a rule on a series nobody exports can never fire.
+#[tokio::test]
+async fn every_rendered_alert_names_a_series_the_lab_api_exports() {
+    let api = start().await;
+    let client = api.client(TOKEN, "en");
+    let body = json!({"id": "metrics1", "template": "linux-basics"});
+    assert_eq!(client.send("POST", "/v1/labs", Some(body)).await.unwrap().status, 201);
+    let scraped = client.send("GET", "/metrics", None).await.unwrap();
+    let text = scraped.body.as_str().unwrap_or("").to_string();
+    // OpenMetrics names a family once (`# TYPE autolabs_kube_api_errors counter`); its series
+    // carry the type's suffixes.
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let exported = |series: &str| {
+        families.iter().any(|family| {
+            ["", "_total", "_bucket", "_count", "_sum", "_created"]
+                .iter()
+                .any(|suffix| format!("{family}{suffix}") == series)
+        })
+    };
+    let rendered = autolabs_model::render(&Platform::default()).manifests;
+    let rules = rendered
+        .iter()
+        .find(|m| m.kind == "ConfigMap" && m.name == "autolabs-alert-rules")
+        .expect("the rendered alert rules");
+    let file = rules.value["data"]["autolabs.rules.yaml"].as_str().expect("the rules file");
+    let parsed: Value = serde_saphyr::from_str(file).expect("the rules file is YAML");
+    let mut named = Vec::new();
+    for group in parsed["groups"].as_array().expect("groups") {
+        for rule in group["rules"].as_array().expect("rules") {
+            let expr = rule["expr"].as_str().expect("expr");
+            let mut rest = expr;
+            while let Some(at) = rest.find("autolabs_") {
+                let tail = &rest[at..];
+                let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+                named.push((rule["alert"].as_str().unwrap_or("?").to_string(), tail[..end].to_string()));
+                rest = &tail[end..];
+            }
+        }
+    }
+    assert!(named.len() >= 2, "the provisioner's alerts name its series: {named:?}");
+    let missing: Vec<_> = named.iter().filter(|(_, series)| !exported(series)).collect();
+    assert!(missing.is_empty(), "alerts on series /metrics does not export: {missing:?}\n{text}");
+}
