@@ -112,8 +112,13 @@ pub struct Plan {
     pub fits: bool,
     /// The configured nodes.
     pub nodes: Vec<NodeGroup>,
-    /// The nodes to run: the configured ones when they fit, else the production sizing.
+    /// The nodes to run, from [`recommend`]: the configured ones when they hold the students
+    /// (in production: also with one worker drained), else the production sizing; empty when
+    /// no sizing exists ([`Plan::no_recommendation`] says why).
     pub recommended_nodes: Vec<NodeGroup>,
+    /// Why there is no recommendation (too many students for any worker count, or a lab larger
+    /// than a worker); `None` when [`Plan::recommended_nodes`] is set.
+    pub no_recommendation: Option<String>,
     /// Labs the configured nodes hold.
     pub labs_that_fit: i128,
     pub free_cpu: Quantity,
@@ -142,6 +147,7 @@ impl Plan {
             "nodes": {
                 "configured": self.nodes.iter().map(NodeGroup::to_json).collect::<Vec<_>>(),
                 "recommended": self.recommended_nodes.iter().map(NodeGroup::to_json).collect::<Vec<_>>(),
+                "noRecommendation": self.no_recommendation,
             },
             "labsThatFit": self.labs_that_fit,
             "reasons": self.reasons,
@@ -263,6 +269,7 @@ pub fn plan(spec: &PlatformSpec, input: PlanInput) -> Result<Plan, ModelError> {
 
     // Production: the smallest worker count that holds the students, plus a drain's headroom.
     let production = production_sizing(spec, students, lab_cpu, lab_memory);
+    let mut no_recommendation = None;
     match &production {
         Some(p) => reasons.push(format!(
             "Production needs {} (etcd keeps quorum with one down) and {} workers of {} CPU / {}: {} workers are \
@@ -283,7 +290,7 @@ pub fn plan(spec: &PlatformSpec, input: PlanInput) -> Result<Plan, ModelError> {
             // Whether an extra, empty worker holds any lab at all.
             let worker_holds_labs =
                 labs_fit(&with_workers(&prod, 64)).labs_that_fit > labs_fit(&with_workers(&prod, 32)).labs_that_fit;
-            reasons.push(if worker_holds_labs {
+            let why = if worker_holds_labs {
                 format!(
                     "{students} students need more than {MAX_WORKERS} workers of {} CPU / {}: plan bigger workers.",
                     pool.cpu(),
@@ -296,7 +303,9 @@ pub fn plan(spec: &PlatformSpec, input: PlanInput) -> Result<Plan, ModelError> {
                     pool.cpu(),
                     pool.memory()
                 )
-            })
+            };
+            reasons.push(why.clone());
+            no_recommendation = Some(why);
         }
     }
     if spec.profile == Profile::Production && fits {
@@ -313,11 +322,7 @@ pub fn plan(spec: &PlatformSpec, input: PlanInput) -> Result<Plan, ModelError> {
         }
     }
 
-    let recommended_nodes = if fits {
-        nodes.clone()
-    } else {
-        production.as_ref().map(|p| vec![p.control_plane.clone(), p.workers.clone()]).unwrap_or_default()
-    };
+    let recommended_nodes = recommend(spec, fits, &nodes, production.as_ref());
     Ok(Plan {
         profile: spec.profile,
         students,
@@ -326,6 +331,7 @@ pub fn plan(spec: &PlatformSpec, input: PlanInput) -> Result<Plan, ModelError> {
         fits,
         nodes,
         recommended_nodes,
+        no_recommendation,
         labs_that_fit: fit.labs_that_fit,
         free_cpu: fit.free_cpu,
         free_memory: fit.free_memory,
@@ -417,6 +423,29 @@ fn single_node_limit(
 
 /// Worker size for the sizing: the config's workers in `production`, the document's
 /// production workers otherwise.
+/// The one recommendation every line of the plan (table, JSON, reasons) shows.
+///
+/// - `mvp` whose node holds the students: keep it (the profile accepts one node's downtime);
+/// - `production` whose workers hold the students with one drained (the sizing's headroom):
+///   keep them — fewer configured workers than the sizing asks for are never "recommended";
+/// - otherwise the production sizing, and nothing when there is none.
+fn recommend(
+    spec: &PlatformSpec,
+    fits: bool,
+    configured: &[NodeGroup],
+    production: Option<&ProductionSizing>,
+) -> Vec<NodeGroup> {
+    let sizing = || production.map(|p| vec![p.control_plane.clone(), p.workers.clone()]).unwrap_or_default();
+    match spec.profile {
+        Profile::Mvp if fits => configured.to_vec(),
+        Profile::Mvp => sizing(),
+        Profile::Production => match production {
+            Some(p) if fits && spec.worker_nodes().count() >= p.workers.count => configured.to_vec(),
+            _ => sizing(),
+        },
+    }
+}
+
 fn production_worker_pool(spec: &PlatformSpec) -> NodePool {
     match spec.profile {
         Profile::Production => spec.worker_nodes(),
@@ -667,6 +696,35 @@ mod tests {
         let p = plan(&spec, input(55, "500m", "512Mi")).unwrap();
         assert!(p.fits);
         assert!(p.reasons.iter().any(|r| r.contains("with one drained, 40 labs fit")), "{:#?}", p.reasons);
+    }
+
+    /// Reported: 3 workers, 30 students — the reasons asked for 4 workers while the
+    /// recommendation line kept the configured 3.
+    #[test]
+    fn the_recommendation_is_the_sizing_the_reasons_give() {
+        let mut spec = production();
+        spec.nodes.workers = Some(NodePool { count: Some(3), ..Default::default() });
+        let p = plan(&spec, input(30, "500m", "512Mi")).unwrap();
+        let sizing = p.production.as_ref().expect("a sizing");
+        assert_eq!(sizing.workers.count, 4, "{:#?}", p.reasons);
+        let workers = p.recommended_nodes.iter().find(|n| n.role == "worker").expect("workers recommended");
+        assert_eq!(workers.count, sizing.workers.count);
+        assert_eq!(p.to_json()["nodes"]["recommended"][1]["count"], 4);
+        // With the sizing's workers configured, the configuration itself is recommended.
+        spec.nodes.workers = Some(NodePool { count: Some(4), ..Default::default() });
+        let p = plan(&spec, input(30, "500m", "512Mi")).unwrap();
+        assert_eq!(p.recommended_nodes, p.nodes);
+        assert!(p.no_recommendation.is_none());
+    }
+
+    /// Reported: `--students 100000000` printed an empty `recommended:` line.
+    #[test]
+    fn no_sizing_is_a_recommendation_that_says_why() {
+        let p = plan(&production(), input(100_000_000, "500m", "512Mi")).unwrap();
+        assert!(p.recommended_nodes.is_empty());
+        let why = p.no_recommendation.as_deref().expect("a reason");
+        assert!(why.contains("plan bigger workers"), "{why}");
+        assert_eq!(p.to_json()["nodes"]["noRecommendation"], why);
     }
 
     #[test]

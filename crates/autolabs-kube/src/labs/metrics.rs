@@ -94,9 +94,9 @@ impl Metrics {
         // series exist (and `rate()` reads 0) before the first event: OpenMetrics emits no
         // family that has no series, and an alert on an absent series can never be told apart
         // from one on a misspelled name.
-        api_errors.get_or_create(&CodeLabels { code: "connection".into() });
+        let _ = api_errors.get_or_create(&CodeLabels { code: "connection".into() });
         for reason in ["cluster_full", "not_ready"] {
-            preflight_rejections.get_or_create(&ReasonLabels { reason: reason.into() });
+            let _ = preflight_rejections.get_or_create(&ReasonLabels { reason: reason.into() });
         }
         Metrics {
             labs,

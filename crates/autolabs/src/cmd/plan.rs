@@ -83,7 +83,14 @@ fn table(p: &Plan, source: &str) -> String {
             .join(" + ")
     };
     let _ = writeln!(out, "  configured nodes: {}", nodes(&p.nodes));
-    let _ = writeln!(out, "  recommended:      {}", nodes(&p.recommended_nodes));
+    match &p.no_recommendation {
+        Some(why) => {
+            let _ = writeln!(out, "  recommended:      none: {why}");
+        }
+        None => {
+            let _ = writeln!(out, "  recommended:      {}", nodes(&p.recommended_nodes));
+        }
+    }
     let _ = writeln!(
         out,
         "  one node holds:   {} students (enough by capacity: {}, by availability: {})",
