@@ -108,6 +108,24 @@ pub fn parse_one(text: &str) -> Result<Document, YamlError> {
 /// Parses a multi-document stream; each document independently, so an error in one does not
 /// lose the others. Empty documents (only comments, or `---` twice) are skipped.
 pub fn parse_stream(text: &str) -> Vec<Result<Document, YamlError>> {
+    // The parser recurses once per nesting level with large frames (about 40 KiB a level in
+    // a debug build), so a 50-deep document overflows a 2 MiB thread (tokio's workers, the
+    // test harness) and aborts the process. Parse on a thread whose stack holds MAX_DEPTH.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("yaml-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse_stream_here(text))
+            .ok()
+            .and_then(|parsing| parsing.join().ok())
+    })
+    .unwrap_or_else(|| parse_stream_here(text))
+}
+
+/// Stack of the parsing thread: MAX_DEPTH levels with room to spare (reserved, not touched).
+const PARSE_STACK_BYTES: usize = 64 << 20;
+
+fn parse_stream_here(text: &str) -> Vec<Result<Document, YamlError>> {
     let mut out = Vec::new();
     for (start_line, chunk) in split_documents(text) {
         if chunk.lines().all(|l| {
@@ -146,17 +164,63 @@ fn split_documents(text: &str) -> Vec<(u32, String)> {
 
 fn parse_chunk(chunk: &str, start_line: u32) -> Result<Document, YamlError> {
     let offset = start_line - 1;
-    let spanned: Spanned<Raw> = serde_saphyr::from_str(chunk).map_err(|e| {
-        let pos = e
-            .location()
-            .map(|l| Pos { line: l.line() as u32 + offset, column: l.column() as u32 })
-            .unwrap_or(Pos { line: start_line, column: 1 });
-        YamlError { pos, message: first_line(&e.to_string()) }
-    })?;
+    let spanned: Spanned<Raw> =
+        serde_saphyr::from_str_with_options(chunk, options_for(chunk)).map_err(|e| {
+            let pos = e
+                .location()
+                .map(|l| Pos { line: l.line() as u32 + offset, column: l.column() as u32 })
+                .unwrap_or(Pos { line: start_line, column: 1 });
+            YamlError { pos, message: message_of(&e) }
+        })?;
     let mut locations = Locations::default();
     let line = spanned.referenced.line() as u32 + offset;
     let value = flatten(spanned, "", offset, &mut locations);
     Ok(Document { value, locations, line: line.max(start_line) })
+}
+
+/// Parser limits scaled to the input. The library's defaults (250,000 nodes and 1,000,000
+/// events a document) are sized for config files; one `kubectl get pods -A -o yaml` List of a
+/// large cluster is a single document with millions of nodes. A node or event takes at least
+/// one byte of input, so limits of the input's length never refuse honest input, while the
+/// alias/anchor limits (left at their defaults) still stop "billion laughs" expansion.
+fn options_for(chunk: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(chunk.len() + 1);
+    budget.max_events = budget.max_events.max(2 * chunk.len() + 2);
+    // Parsing and `flatten` recurse per level; `parse_stream` gives them a stack that holds
+    // this depth (a test parses the deepest document from a 2 MiB thread).
+    budget.max_depth = MAX_DEPTH;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Deepest nesting a document may have (YAML objects in the wild stay far below this).
+const MAX_DEPTH: usize = 128;
+
+/// The parser's message in the user's terms: no library option names or debug output.
+fn message_of(error: &serde_saphyr::Error) -> String {
+    match error.without_snippet() {
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => {
+            format!("duplicate key {key:?} in one mapping (each key may appear once)")
+        }
+        serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+            "duplicate key in one mapping (each key may appear once)".into()
+        }
+        serde_saphyr::Error::Budget { breach, .. } => {
+            use serde_saphyr::budget::BudgetBreach as B;
+            let what = match breach {
+                B::Depth { .. } => format!("it nests deeper than {MAX_DEPTH} levels"),
+                B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } => {
+                    "it expands too many YAML aliases (`*ref`): a guard against alias bombs".into()
+                }
+                B::Documents { .. } => "it holds too many `---` documents".into(),
+                _ => "it is too large".into(),
+            };
+            format!("this document cannot be read: {what}")
+        }
+        other => first_line(&other.to_string()),
+    }
 }
 
 fn first_line(msg: &str) -> String {
@@ -303,6 +367,42 @@ impl<'de> Deserialize<'de> for KeyString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn library_limits_are_said_in_the_users_terms() {
+        let dup = parse_one("a: 1\na: 2\n").unwrap_err();
+        assert_eq!(
+            (dup.pos.line, dup.message.as_str()),
+            (2, "duplicate key \"a\" in one mapping (each key may appear once)")
+        );
+        let deep = format!("{}1{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let err = parse_one(&deep).unwrap_err();
+        assert!(err.message.contains("nests deeper than 128 levels"), "{err}");
+        assert!(!err.message.contains("Budget") && !err.message.contains("Options"), "{err}");
+    }
+
+    #[test]
+    fn large_single_documents_are_read() {
+        // One List the size of a large cluster's `kubectl get -o yaml`: well past the library's
+        // default of 250,000 nodes.
+        let items: String =
+            (0..30_000).map(|i| format!("- {{name: pod-{i}, n: {i}, x: [1, 2]}}\n")).collect();
+        let doc = parse_one(&format!("items:\n{items}")).expect("read");
+        assert_eq!(doc.value["items"].as_array().map(Vec::len), Some(30_000));
+    }
+
+    #[test]
+    fn the_deepest_allowed_document_fits_a_small_thread_stack() {
+        let depth = MAX_DEPTH - 1;
+        let text = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let parsed = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse_one(&text).is_ok())
+            .expect("thread")
+            .join()
+            .expect("no stack overflow");
+        assert!(parsed);
+    }
 
     #[test]
     fn keeps_positions_of_nested_fields() {

@@ -64,7 +64,9 @@ impl ConfigErrors {
             column: e.pos.column,
             field: String::new(),
             message: format!("not valid YAML: {}", e.message),
-            hint: Some("fix the YAML syntax at this position".into()),
+            // A limit (size, depth, aliases) is not a syntax mistake: its message says what to do.
+            hint: (!e.message.starts_with("this document cannot be read"))
+                .then(|| "fix the YAML syntax at this position".into()),
         }])
     }
 }

@@ -37,6 +37,38 @@ fn plan_refuses_50_students_on_one_node_and_says_what_works() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lab-cpu \"lots\""));
 }
 
+/// Reported: `error: error: plan: students: …` doubled its prefix; `--students 100000000`
+/// printed an empty `recommended:` line; library internals leaked into YAML errors.
+#[test]
+fn plan_and_yaml_errors_speak_the_users_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = autolabs(&["plan", "--students", "0"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.starts_with("error: --students: must be at least 1\n"), "{stderr}");
+    assert!(!stderr.contains("error: error"), "{stderr}");
+
+    let out = autolabs(&["plan", "--students", "100000000"], dir.path());
+    let text = stdout(&out);
+    assert!(text.contains("recommended:      none: 100000000 students need more than"), "{text}");
+
+    std::fs::write(dir.path().join("dup.yaml"), "apiVersion: v1\nkind: Namespace\nkind: Pod\n").unwrap();
+    let out = autolabs(&["verify", "dup.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("duplicate key \"kind\" in one mapping"), "{text}");
+    assert!(!text.contains("DuplicateKeyPolicy"), "{text}");
+
+    std::fs::write(
+        dir.path().join("platform.yaml"),
+        "apiVersion: autolabs.io/v1alpha1\nkind: Platform\nkind: Platform\n",
+    )
+    .unwrap();
+    let out = autolabs(&["plan"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("platform.yaml:3:1: not valid YAML: duplicate key \"kind\""), "{stderr}");
+}
+
 #[test]
 fn backup_check_passes_the_baseline_and_flags_a_path_without_volume() {
     let dir = tempfile::tempdir().unwrap();

@@ -50,12 +50,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         lab_cpu: quantity("--lab-cpu", args.lab_cpu.as_deref())?,
         lab_memory: quantity("--lab-memory", args.lab_memory.as_deref())?,
     };
-    let p = plan(&platform.spec, input).map_err(|e| anyhow!("{e}"))?;
+    let p = plan(&platform.spec, input).map_err(flag_errors)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&p.to_json())?),
         Format::Table => print!("{}", table(&p, &source)),
     }
     Ok(if p.fits { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The plan's input errors name its fields (`students`, `labCpu`); say them as the flags the
+/// user typed, once (the caller prefixes `error: `).
+fn flag_errors(error: autolabs_model::ModelError) -> anyhow::Error {
+    let autolabs_model::ModelError::Config(errors) = error else { return anyhow!("{error}") };
+    let lines: Vec<String> = errors
+        .0
+        .iter()
+        .map(|e| {
+            let flag = match e.field.as_str() {
+                "students" => "--students",
+                "labCpu" => "--lab-cpu",
+                "labMemory" => "--lab-memory",
+                other => other,
+            };
+            let hint = e.hint.as_deref().map(|h| format!("\n  help: {h}")).unwrap_or_default();
+            format!("{flag}: {}{hint}", e.message)
+        })
+        .collect();
+    anyhow!("{}", lines.join("\nerror: "))
 }
 
 fn table(p: &Plan, source: &str) -> String {
