@@ -6,9 +6,13 @@
 //! - [`k8s`]: the k8s-openapi types under short paths, so code reads `k8s::Pod`;
 //! - [`quantity`]: exact `resource.Quantity` parsing, arithmetic and canonical printing;
 //! - [`selector`] and [`names`]: label selectors and the name/label syntax rules of
-//!   `k8s.io/apimachinery/pkg/util/validation`.
+//!   `k8s.io/apimachinery/pkg/util/validation`;
+//! - [`cron`]: CronJob schedules as the API server and the CronJob controller read them;
+//! - [`yaml`]: YAML/JSON documents with a field path → line map, for located errors;
+//! - [`resource_names`]: the names of Kubernetes resources (kinds, plurals) in one table.
 #![forbid(unsafe_code)]
 
+pub mod cron;
 pub mod k8s;
 pub mod names;
 pub mod quantity;

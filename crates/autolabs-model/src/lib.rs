@@ -30,4 +30,3 @@ pub use error::{ConfigError, ConfigErrors, ModelError};
 pub use load::load_platform;
 pub use platform::{Platform, Profile, Provider};
 pub use render::{Manifest, Rendered, render};
-pub use validate::check_cron;

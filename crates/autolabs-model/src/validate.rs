@@ -229,12 +229,20 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
     for (field, cron) in
         [("spec.backup.schedule", &s.backup.schedule), ("spec.backup.etcdSchedule", &s.backup.etcd_schedule)]
     {
-        if let Err(e) = check_cron(cron) {
-            bad(
+        match autolabs_k8s::cron::Schedule::parse(cron) {
+            Err(e) => bad(
                 field,
                 format!("{cron:?} is not a cron schedule: {e}"),
                 "five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"",
-            );
+            ),
+            Ok(schedule) if !schedule.runs() => bad(
+                field,
+                format!(
+                    "{cron:?} never runs: no date matches it (the API server accepts it, and no backup is ever made)"
+                ),
+                "pick days that exist, e.g. \"0 2 * * *\" (daily at 02:00 UTC)",
+            ),
+            Ok(_) => {}
         }
     }
     if s.backup.retention_days == 0 {
@@ -392,62 +400,4 @@ fn is_quota_resource(name: &str) -> bool {
         || name.strip_prefix("requests.").is_some_and(|r| r.contains('/'))
         || name.ends_with(".storageclass.storage.k8s.io/requests.storage")
         || name.ends_with(".storageclass.storage.k8s.io/persistentvolumeclaims")
-}
-
-/// A standard five-field cron expression (what CronJob's `schedule` accepts, plus the
-/// `@hourly`-style macros).
-pub fn check_cron(expr: &str) -> Result<(), String> {
-    if matches!(expr, "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly") {
-        return Ok(());
-    }
-    let fields: Vec<&str> = expr.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!("expected 5 fields, found {}", fields.len()));
-    }
-    let ranges = [
-        (0, 59, "minute"),
-        (0, 23, "hour"),
-        (1, 31, "day of month"),
-        (1, 12, "month"),
-        (0, 7, "day of week"),
-    ];
-    for (f, (lo, hi, name)) in fields.iter().zip(ranges) {
-        for part in f.split(',') {
-            let (range, step) = match part.split_once('/') {
-                Some((r, s)) => (r, Some(s)),
-                None => (part, None),
-            };
-            if let Some(s) = step
-                && s.parse::<u32>().map_or(true, |n| n == 0)
-            {
-                return Err(format!("bad step {s:?} in the {name} field"));
-            }
-            if range == "*" || range == "?" {
-                continue;
-            }
-            let nums: Vec<&str> = range.splitn(2, '-').collect();
-            for n in &nums {
-                let v = parse_cron_value(n, name)
-                    .ok_or_else(|| format!("{n:?} is not valid in the {name} field"))?;
-                if v < lo || v > hi {
-                    return Err(format!("{v} is outside {lo}-{hi} in the {name} field"));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_cron_value(s: &str, field: &str) -> Option<u32> {
-    if let Ok(n) = s.parse() {
-        return Some(n);
-    }
-    let upper = s.to_ascii_uppercase();
-    let names: &[&str] = match field {
-        "month" => &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
-        "day of week" => &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
-        _ => return None,
-    };
-    let idx = names.iter().position(|n| *n == upper)? as u32;
-    Some(if field == "month" { idx + 1 } else { idx })
 }

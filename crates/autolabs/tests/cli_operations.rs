@@ -69,6 +69,51 @@ fn plan_and_yaml_errors_speak_the_users_terms() {
     assert!(stderr.contains("platform.yaml:3:1: not valid YAML: duplicate key \"kind\""), "{stderr}");
 }
 
+/// Reported: `0 2 31 2 *` was rendered, a warning in `verify` and an error in `backup check`.
+/// One rule (robfig's parser, which the CronJob controller uses: it parses, and never runs)
+/// and one severity everywhere.
+#[test]
+fn a_schedule_that_never_runs_is_an_error_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = autolabs(&["render", "-o", "out"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let cronjob = dir.path().join("out/infrastructure/cronjob-postgres-backup.yaml");
+    let text = std::fs::read_to_string(&cronjob).unwrap();
+    let schedule = text.lines().find(|l| l.trim_start().starts_with("schedule:")).expect("a schedule line");
+    std::fs::write(&cronjob, text.replace(schedule, "  schedule: 0 2 31 2 *")).unwrap();
+    for command in [&["verify", "out"][..], &["backup", "check", "out"][..]] {
+        let out = autolabs(command, dir.path());
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {text}");
+        // The finding stands under the ERROR heading: the last heading before it.
+        let mut section = "";
+        let mut found = None;
+        for line in text.lines() {
+            if line.starts_with("ERROR") || line.starts_with("WARNING") || line.starts_with("INFO") {
+                section = line;
+            }
+            if line.contains("never-runs") {
+                found = Some(section);
+            }
+        }
+        let section = found.unwrap_or_else(|| panic!("{command:?}: no never-runs finding: {text}"));
+        assert!(section.starts_with("ERROR"), "{command:?}: under {section:?}: {text}");
+    }
+    std::fs::write(
+        dir.path().join("platform.yaml"),
+        "apiVersion: autolabs.io/v1alpha1\nkind: Platform\nspec:\n  backup:\n    schedule: \"0 2 31 2 *\"\n",
+    )
+    .unwrap();
+    let out = autolabs(&["render", "-o", "refused"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("platform.yaml:5:15: spec.backup.schedule: \"0 2 31 2 *\" never runs"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("refused").exists());
+}
+
 #[test]
 fn backup_check_passes_the_baseline_and_flags_a_path_without_volume() {
     let dir = tempfile::tempdir().unwrap();

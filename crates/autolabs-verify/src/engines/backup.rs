@@ -41,7 +41,6 @@
 use std::collections::BTreeMap;
 
 use autolabs_k8s::Selector;
-use autolabs_model::check_cron;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
 
 use crate::finding::{Finding, Severity};
@@ -978,152 +977,12 @@ fn covered_by_mount(c: &Container, path: &str) -> bool {
 // Cron: the longest gap between two runs
 // ---------------------------------------------------------------------------------------
 
-/// A parsed five-field schedule, as robfig/cron (the parser the CronJob controller uses,
-/// `k8s.io/kubernetes/pkg/controller/cronjob/utils.go`) reads it.
-struct Cron {
-    minutes: u64,
-    hours: u64,
-    days_of_month: u64,
-    months: u64,
-    days_of_week: u64,
-    /// The day-of-month or day-of-week field started with `*` or `?` (without a step).
-    day_star: bool,
-}
-
-impl Cron {
-    fn parse(expr: &str) -> Result<Cron, String> {
-        check_cron(expr)?;
-        let expr = match expr {
-            "@yearly" | "@annually" => "0 0 1 1 *",
-            "@monthly" => "0 0 1 * *",
-            "@weekly" => "0 0 * * 0",
-            "@daily" | "@midnight" => "0 0 * * *",
-            "@hourly" => "0 * * * *",
-            e => e,
-        };
-        let f: Vec<&str> = expr.split_whitespace().collect();
-        let (minutes, _) = field(f[0], 0, 59, &[])?;
-        let (hours, _) = field(f[1], 0, 23, &[])?;
-        let (days_of_month, dom_star) = field(f[2], 1, 31, &[])?;
-        let months_names =
-            ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-        let (months, _) = field(f[3], 1, 12, &months_names)?;
-        let (mut days_of_week, dow_star) =
-            field(f[4], 0, 7, &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])?;
-        // 7 is Sunday too.
-        if days_of_week & (1 << 7) != 0 {
-            days_of_week |= 1;
-        }
-        Ok(Cron { minutes, hours, days_of_month, months, days_of_week, day_star: dom_star || dow_star })
-    }
-
-    // github.com/robfig/cron/v3 spec.go dayMatches: with either day field starred both must
-    // match, otherwise either may.
-    fn day_matches(&self, day_of_month: u32, day_of_week: u32) -> bool {
-        let dom = self.days_of_month & (1 << day_of_month) != 0;
-        let dow = self.days_of_week & (1 << day_of_week) != 0;
-        if self.day_star { dom && dow } else { dom || dow }
-    }
-}
-
-/// One field as a bit set, and whether it is a bare `*`/`?` (robfig's starBit).
-fn field(text: &str, lo: u32, hi: u32, names: &[&str]) -> Result<(u64, bool), String> {
-    let value = |s: &str| -> Result<u32, String> {
-        if let Ok(n) = s.parse::<u32>() {
-            return Ok(n);
-        }
-        let upper = s.to_ascii_uppercase();
-        let first = if lo == 1 { 1 } else { 0 };
-        names
-            .iter()
-            .position(|n| *n == upper)
-            .map(|i| i as u32 + first)
-            .ok_or_else(|| format!("{s:?} is not a value"))
-    };
-    let mut bits = 0u64;
-    let mut star = false;
-    for part in text.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, s.parse::<u32>().map_err(|_| format!("bad step {s:?}"))?),
-            None => (part, 1),
-        };
-        let (start, end) = if range == "*" || range == "?" {
-            star |= step == 1;
-            (lo, hi)
-        } else if let Some((a, b)) = range.split_once('-') {
-            (value(a)?, value(b)?)
-        } else {
-            let v = value(range)?;
-            (v, if part.contains('/') { hi } else { v })
-        };
-        if start > end || end > hi || start < lo || step == 0 {
-            return Err(format!("{part:?} is not a valid range in {lo}-{hi}"));
-        }
-        let mut v = start;
-        while v <= end {
-            bits |= 1 << v;
-            v += step;
-        }
-    }
-    Ok((bits, star))
-}
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-/// Years simulated: two leap cycles, so yearly and leap-day schedules show their real gap.
-const HORIZON_YEARS: i64 = 8;
-
 /// The longest time between two consecutive runs of a cron schedule, in minutes (UTC, no
-/// daylight saving); `Ok(None)` when it runs less than twice in [`HORIZON_YEARS`] years.
+/// daylight saving); `Ok(None)` when it runs less than twice in eight years
+/// ([`autolabs_k8s::cron`], the parser the CronJob controller uses).
 /// `0 2 * * *` → 1440 (24 h); `0 * * * *` → 60.
 pub fn longest_gap_minutes(schedule: &str) -> Result<Option<u64>, String> {
-    let cron = Cron::parse(schedule.trim())?;
-    let start_year = 2026;
-    let mut last: Option<i64> = None;
-    let mut longest = 0i64;
-    for year in start_year..start_year + HORIZON_YEARS {
-        for month in 1..=12u32 {
-            if cron.months & (1 << month) == 0 {
-                continue;
-            }
-            for day in 1..=days_in_month(year, month) {
-                let days = days_from_civil(year, month, day);
-                // 1970-01-01 was a Thursday (4).
-                let day_of_week = (days + 4).rem_euclid(7) as u32;
-                if !cron.day_matches(day, day_of_week) {
-                    continue;
-                }
-                for hour in (0..24).filter(|h| cron.hours & (1 << h) != 0) {
-                    for minute in (0..60).filter(|m| cron.minutes & (1 << m) != 0) {
-                        let t = days * 1440 + hour * 60 + minute;
-                        if let Some(prev) = last {
-                            longest = longest.max(t - prev);
-                        }
-                        last = Some(t);
-                    }
-                }
-            }
-        }
-    }
-    Ok((longest > 0).then(|| longest.unsigned_abs()))
+    Ok(autolabs_k8s::cron::Schedule::parse(schedule)?.longest_gap_minutes())
 }
 
 /// `90 min`, `24 h`, `168 h (7 d)`, `2 h 30 min`.

@@ -164,8 +164,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             snapshots_supported: platform.as_ref().is_some_and(|p| p.spec.snapshots_supported()),
         };
         // In verify a missing backup is a warning; `autolabs backup check` treats it as an error.
+        // A schedule that is not cron or never runs is an error in both (and `render` refuses it).
         findings.extend(engines::backup::check(&set, opts).into_iter().map(|mut f| {
-            f.severity = f.severity.min(Severity::Warning);
+            if !matches!(f.rule.as_str(), "bad-schedule" | "never-runs") {
+                f.severity = f.severity.min(Severity::Warning);
+            }
             f
         }));
     }
