@@ -93,6 +93,16 @@ pub fn load_platform(text: &str, file: &str) -> Result<Platform, ConfigErrors> {
         if !broken.iter().any(|b| {
             field == *b || field.starts_with(&format!("{b}.")) || field.starts_with(&format!("{b}["))
         }) {
+            // A field the file does not hold is located at its nearest written parent; say
+            // that its value is a default, so the user knows to add the field, not edit a line.
+            let message = if doc.locations.get(&field).is_some() {
+                message
+            } else {
+                format!(
+                    "{message} ({field} is not in the file: this is its default for profile {})",
+                    platform.spec.profile.as_str()
+                )
+            };
             errors.push(&field, &message, hint);
         }
     }

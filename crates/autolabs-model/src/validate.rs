@@ -74,12 +74,15 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
             ),
             "set count: 3",
         ),
-        Profile::Production if workers.count() == 0 => bad(
+        _ => {}
+    }
+    // Reported with the count above, not instead of it: every problem at once.
+    if s.profile == Profile::Production && workers.count() == 0 {
+        bad(
             "spec.nodes.workers.count",
             "production needs worker nodes: its control-plane nodes are tainted".into(),
             "set count to 3 or more",
-        ),
-        _ => {}
+        );
     }
 
     // Labs
@@ -305,11 +308,15 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
         if c.virtual_ip.parse::<std::net::Ipv4Addr>().is_err() {
             bad("spec.controlPlane.virtualIp", format!("{:?} is not an IPv4 address", c.virtual_ip), "");
         }
-        if c.nodes.len() as u32 != cp.count() {
+        // Only against a count production accepts: a wrong count is reported on its own line
+        // (switching an mvp file to production leaves `count: 1`), and this error would only
+        // repeat it at a field the user may never have written.
+        let count_ok = cp.count() >= 3 && !cp.count().is_multiple_of(2);
+        if count_ok && c.nodes.len() as u32 != cp.count() {
             bad(
                 "spec.controlPlane.nodes",
                 format!("lists {} nodes but spec.nodes.controlPlane.count is {}", c.nodes.len(), cp.count()),
-                "give one entry (name, address) per control-plane node",
+                "give one entry per control-plane node under spec.controlPlane, e.g.\n    controlPlane:\n      nodes:\n      - {name: cp-1, address: 10.0.0.11}\n      - {name: cp-2, address: 10.0.0.12}\n      - {name: cp-3, address: 10.0.0.13}",
             );
         }
         if c.port == crate::topology::port::API_SERVER {

@@ -36,6 +36,30 @@ fn unknown_field_names_the_field_itself() {
     assert!(e[0].2.contains("unknown field `shedule`"), "{}", e[0].2);
 }
 
+/// Reported: an `init` mvp file switched to production failed first on
+/// `spec.controlPlane.nodes`, a field the user never wrote, located at the `profile:` line.
+#[test]
+fn switching_an_mvp_file_to_production_names_what_to_change() {
+    let mvp = autolabs_model::init::starter(autolabs_model::Profile::Mvp, autolabs_model::Provider::Proxmox);
+    let production = mvp.replacen("profile: mvp ", "profile: production", 1);
+    assert_ne!(mvp, production, "the starter file has a `profile: mvp` line");
+    let e = errors(&production);
+    let fields: Vec<&str> = e.iter().map(|(_, f, _)| f.as_str()).collect();
+    assert_eq!(fields, ["spec.nodes.controlPlane.count", "spec.nodes.workers.count"], "{e:?}");
+
+    // With five control-plane nodes and the default three addresses, the error says the
+    // addresses are a default the user has to write.
+    let five = production.replacen("controlPlane: {count: 1,", "controlPlane: {count: 5,", 1).replacen(
+        "workers: {count: 0}",
+        "workers: {count: 3}",
+        1,
+    );
+    let e = errors(&five);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].1, "spec.controlPlane.nodes");
+    assert!(e[0].2.contains("spec.controlPlane.nodes is not in the file: this is its default"), "{}", e[0].2);
+}
+
 #[test]
 fn all_errors_are_reported_at_once() {
     let text = format!(
