@@ -1,11 +1,12 @@
 //! Generic findings over an [`Analysis`]: pure functions that any report can use.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::analysis::{Analysis, ClassId};
+use crate::analysis::{Analysis, ClassId, PodId, PolicyRef};
 use crate::connset::{ConnSet, Protocol};
 use crate::ipset::IpSet;
 use crate::model::{NAMESPACE_NAME_LABEL, NamedPort};
+use crate::policy::{Direction, Peer};
 
 /// A namespace where not every pod is isolated by default in some direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +116,267 @@ pub fn dns_blocked(analysis: &Analysis) -> Vec<DnsGap> {
         let tcp_blocked = !allowed.contains(Protocol::Tcp, 53);
         if udp_blocked || tcp_blocked {
             out.push(DnsGap { class: c.id, udp_blocked, tcp_blocked });
+        }
+    }
+    out
+}
+
+/// A policy selector that tells two pods apart: it selects one of them and not the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistinguishingSelector {
+    pub policy: PolicyRef,
+    /// `spec.podSelector`, or a peer's `spec.ingress[0].from[1].podSelector`.
+    pub field: String,
+    /// The selector as text, `app=web,tier in (a,b)`.
+    pub selector: String,
+}
+
+/// The first selector (policies in input order, then `spec.podSelector`, ingress peers,
+/// egress peers) that selects exactly one of two pods — why two pods that one workload
+/// groups must not be listed as one. np-guard refuses such input the same way
+/// (`pkg/netpol/eval/resources.go` `checkConsistentLabelsForPodsOfSameOwner`); here the
+/// selectors are evaluated, so labels that differ where no selector looks are harmless.
+/// A pod exempt from policy (hostNetwork, [`crate::HostNetwork::Exempt`]) is selected by
+/// nothing.
+pub fn distinguishing_selector(analysis: &Analysis, a: PodId, b: PodId) -> Option<DistinguishingSelector> {
+    struct Side<'a> {
+        namespace: &'a str,
+        ns_labels: &'a BTreeMap<String, String>,
+        labels: &'a BTreeMap<String, String>,
+        exempt: bool,
+    }
+    let side = |p: PodId| -> Option<Side<'_>> {
+        let (namespace, ns_labels) = analysis.pod_namespace(p)?;
+        let exempt = analysis.class_of(p).and_then(|c| analysis.class(c)).is_some_and(|c| c.host_network);
+        Some(Side { namespace, ns_labels, labels: &analysis.pod(p)?.labels, exempt })
+    };
+    let (sa, sb) = (side(a)?, side(b)?);
+    for (policy_ref, policy) in analysis.compiled_policies() {
+        let own = |s: &Side<'_>| !s.exempt && s.namespace == policy.namespace;
+        let selected = |s: &Side<'_>| own(s) && policy.pod_selector.matches(s.labels);
+        if selected(&sa) != selected(&sb) {
+            return Some(DistinguishingSelector {
+                policy: policy_ref,
+                field: "spec.podSelector".to_string(),
+                selector: policy.pod_selector.describe(),
+            });
+        }
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let list = if direction == Direction::Ingress { "from" } else { "to" };
+            for (ri, rule) in policy.rules(direction).unwrap_or_default().iter().enumerate() {
+                for (pi, peer) in rule.peers.iter().flatten().enumerate() {
+                    let Peer::Pods { namespaces, pods: Some(pod_selector) } = peer else { continue };
+                    let matched = |s: &Side<'_>| {
+                        let ns_ok = match namespaces {
+                            Some(sel) => sel.matches(s.ns_labels),
+                            None => s.namespace == policy.namespace,
+                        };
+                        !s.exempt && ns_ok && pod_selector.matches(s.labels)
+                    };
+                    if matched(&sa) != matched(&sb) {
+                        return Some(DistinguishingSelector {
+                            policy: policy_ref,
+                            field: format!("spec.{}[{ri}].{list}[{pi}].podSelector", direction.as_str()),
+                            selector: pod_selector.describe(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Why a named port of a rule matches less than it seems to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedPortProblem {
+    /// An egress rule whose peers are all `ipBlock`s (outside the pods): the port is named
+    /// on the destination pod, and an address has none, so the entry never matches
+    /// (`k8s.io/api/networking/v1/types.go` `NetworkPolicyPort.Port`: "a named port on a pod").
+    OnlyIpBlockPeers,
+    /// An egress rule with pod peers and these `ipBlock` peers (indexes into `to`): the
+    /// named port never matches traffic to the blocks.
+    IpBlockPeers(Vec<usize>),
+    /// No pod the port resolves on (for ingress the pods the policy selects, for egress the
+    /// rule's destination pods) has a container port of that name and protocol, so the
+    /// entry matches nothing.
+    Undefined,
+}
+
+/// One named port entry of a rule, `spec.ingress[0].ports[1]`, and its problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedPortGap {
+    pub policy: PolicyRef,
+    pub direction: Direction,
+    pub rule: usize,
+    /// Index into the rule's `ports`.
+    pub port_index: usize,
+    pub protocol: Protocol,
+    pub name: String,
+    pub problem: NamedPortProblem,
+}
+
+impl NamedPortGap {
+    /// The field path of the port entry.
+    pub fn field(&self) -> String {
+        format!("spec.{}[{}].ports[{}]", self.direction.as_str(), self.rule, self.port_index)
+    }
+}
+
+impl std::fmt::Display for NamedPortGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let port = format!("named port {:?} ({})", self.name, self.protocol.as_str());
+        let at = format!("NetworkPolicy {} {}", self.policy, self.field());
+        match &self.problem {
+            NamedPortProblem::OnlyIpBlockPeers => write!(
+                f,
+                "{at}: {port} never matches: every peer of the rule is an ipBlock, and an address outside the cluster has no named ports"
+            ),
+            NamedPortProblem::IpBlockPeers(peers) => {
+                let list: Vec<String> = peers.iter().map(|i| format!("to[{i}]")).collect();
+                write!(
+                    f,
+                    "{at}: {port} never matches traffic to the ipBlock peer(s) {}: an address outside the cluster has no named ports",
+                    list.join(", ")
+                )
+            }
+            NamedPortProblem::Undefined => {
+                let whose = if self.direction == Direction::Ingress {
+                    "the pods the policy selects"
+                } else {
+                    "the rule's destination pods"
+                };
+                write!(f, "{at}: {port} is defined by none of {whose}: it matches nothing")
+            }
+        }
+    }
+}
+
+/// Named ports that cannot match what they seem to: see [`NamedPortProblem`]. Only classes
+/// for which `counts` holds are looked at (callers leave out stand-in pods); a policy that
+/// selects no such class, or a rule whose peers match none, is not judged.
+pub fn named_port_gaps(analysis: &Analysis, counts: impl Fn(ClassId) -> bool) -> Vec<NamedPortGap> {
+    type Defined = HashSet<(Protocol, String)>;
+    let defined_by = |classes: &mut dyn Iterator<Item = ClassId>| -> (bool, Defined) {
+        let mut any = false;
+        let mut out = Defined::new();
+        for c in classes {
+            if !counts(c) {
+                continue;
+            }
+            any = true;
+            if let Some(class) = analysis.class(c) {
+                out.extend(class.named_ports.iter().map(|np| (np.protocol, np.name.clone())));
+            }
+        }
+        (any, out)
+    };
+    let selected = analysis.classes_selected_by();
+    let mut classes_by_ns: HashMap<&str, Vec<ClassId>> = HashMap::new();
+    for c in analysis.classes() {
+        classes_by_ns.entry(c.namespace.as_str()).or_default().push(c.id);
+    }
+    let every_class = defined_by(&mut analysis.classes().iter().map(|c| c.id));
+    let every_pod = defined_by(&mut analysis.classes().iter().filter(|c| !c.host_network).map(|c| c.id));
+    let mut peer_cache: HashMap<(String, String), (bool, Defined)> = HashMap::new();
+    let mut out = Vec::new();
+    for (pi, (policy_ref, policy)) in analysis.compiled_policies().enumerate() {
+        if !selected[pi].iter().any(|&c| counts(c)) {
+            continue;
+        }
+        let gap = |direction, rule: usize, entry: &(usize, Protocol, String), problem| NamedPortGap {
+            policy: policy_ref.clone(),
+            direction,
+            rule,
+            port_index: entry.0,
+            protocol: entry.1,
+            name: entry.2.clone(),
+            problem,
+        };
+        for (ri, rule) in policy.ingress.iter().flatten().enumerate() {
+            if rule.named_entries.is_empty() {
+                continue;
+            }
+            let (_, defined) = defined_by(&mut selected[pi].iter().copied());
+            for entry in &rule.named_entries {
+                if !defined.contains(&(entry.1, entry.2.clone())) {
+                    out.push(gap(Direction::Ingress, ri, entry, NamedPortProblem::Undefined));
+                }
+            }
+        }
+        for (ri, rule) in policy.egress.iter().flatten().enumerate() {
+            if rule.named_entries.is_empty() {
+                continue;
+            }
+            let mut matched_any = false;
+            let mut defined = Defined::new();
+            let mut outside_blocks = Vec::new();
+            match &rule.peers {
+                None => {
+                    matched_any = every_class.0;
+                    defined.extend(every_class.1.iter().cloned());
+                }
+                Some(peers) => {
+                    for (peer_index, peer) in peers.iter().enumerate() {
+                        match peer {
+                            Peer::IpBlock { addresses, .. } => {
+                                if analysis.block_matches_pods(addresses) {
+                                    matched_any |= every_pod.0;
+                                    defined.extend(every_pod.1.iter().cloned());
+                                } else {
+                                    outside_blocks.push(peer_index);
+                                }
+                            }
+                            Peer::Pods { namespaces, pods } => {
+                                let scope = match namespaces {
+                                    Some(sel) => format!("ns:{}", sel.describe()),
+                                    None => format!("own:{}", policy.namespace),
+                                };
+                                let key = (scope, pods.as_ref().map(|s| s.describe()).unwrap_or_default());
+                                let (any, ports) = peer_cache.entry(key).or_insert_with(|| {
+                                    // Only the classes of the namespaces the peer can reach.
+                                    let in_scope: Vec<&str> = match namespaces {
+                                        None => vec![policy.namespace.as_str()],
+                                        Some(sel) => analysis
+                                            .namespaces_with_labels()
+                                            .filter(|(_, labels)| sel.matches(labels))
+                                            .map(|(name, _)| name)
+                                            .collect(),
+                                    };
+                                    let mut matching = in_scope
+                                        .into_iter()
+                                        .flat_map(|n| classes_by_ns.get(n).into_iter().flatten().copied())
+                                        .filter(|&c| {
+                                            analysis.pods_peer_matches_class(policy, namespaces, pods, c)
+                                        });
+                                    defined_by(&mut matching)
+                                });
+                                matched_any |= *any;
+                                defined.extend(ports.iter().cloned());
+                            }
+                        }
+                    }
+                }
+            }
+            let only_blocks =
+                rule.peers.as_ref().is_some_and(|p| !p.is_empty() && outside_blocks.len() == p.len());
+            for entry in &rule.named_entries {
+                if only_blocks {
+                    out.push(gap(Direction::Egress, ri, entry, NamedPortProblem::OnlyIpBlockPeers));
+                    continue;
+                }
+                if matched_any && !defined.contains(&(entry.1, entry.2.clone())) {
+                    out.push(gap(Direction::Egress, ri, entry, NamedPortProblem::Undefined));
+                }
+                if !outside_blocks.is_empty() {
+                    out.push(gap(
+                        Direction::Egress,
+                        ri,
+                        entry,
+                        NamedPortProblem::IpBlockPeers(outside_blocks.clone()),
+                    ));
+                }
+            }
         }
     }
     out
