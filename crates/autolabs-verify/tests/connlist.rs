@@ -452,6 +452,7 @@ fn connlist_figures_on_synthetic_clusters() {
         let built = autolabs_verify::engines::netpol::Built {
             cluster,
             sources: Default::default(),
+            workloads: Default::default(),
             problems: Vec::new(),
         };
         let started = std::time::Instant::now();
