@@ -850,6 +850,11 @@ impl Analysis {
 
     // ---- accessors used by the findings helpers ----
 
+    /// Every compiled policy, in input order.
+    pub(crate) fn compiled(&self) -> &[CompiledPolicy] {
+        &self.policies
+    }
+
     /// Every compiled policy with its reference, in input order.
     pub(crate) fn compiled_policies(&self) -> impl Iterator<Item = (PolicyRef, &CompiledPolicy)> {
         self.policies.iter().map(|p| (PolicyRef { namespace: p.namespace.clone(), name: p.name.clone() }, p))

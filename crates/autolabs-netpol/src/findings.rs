@@ -7,6 +7,7 @@ use crate::connset::{ConnSet, Protocol};
 use crate::ipset::IpSet;
 use crate::model::{NAMESPACE_NAME_LABEL, NamedPort};
 use crate::policy::{Direction, Peer};
+use autolabs_k8s::Selector;
 
 /// A namespace where not every pod is isolated by default in some direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,60 +132,182 @@ pub struct DistinguishingSelector {
     pub selector: String,
 }
 
-/// The first selector (policies in input order, then `spec.podSelector`, ingress peers,
-/// egress peers) that selects exactly one of two pods — why two pods that one workload
-/// groups must not be listed as one. np-guard refuses such input the same way
-/// (`pkg/netpol/eval/resources.go` `checkConsistentLabelsForPodsOfSameOwner`); here the
-/// selectors are evaluated, so labels that differ where no selector looks are harmless.
-/// A pod exempt from policy (hostNetwork, [`crate::HostNetwork::Exempt`]) is selected by
-/// nothing.
-pub fn distinguishing_selector(analysis: &Analysis, a: PodId, b: PodId) -> Option<DistinguishingSelector> {
-    struct Side<'a> {
-        namespace: &'a str,
-        ns_labels: &'a BTreeMap<String, String>,
-        labels: &'a BTreeMap<String, String>,
-        exempt: bool,
+/// One pod selector of a policy: `spec.podSelector` or a peer's `podSelector`.
+struct SelectorSite<'a> {
+    policy: usize,
+    /// 0 for `spec.podSelector`, 1 for an ingress peer, 2 for an egress peer; then the rule
+    /// and peer indexes — with `policy`, the input order.
+    order: (u8, usize, usize),
+    /// A peer's `namespaceSelector`; `None` means the policy's own namespace only.
+    namespaces: Option<&'a Selector>,
+    own_namespace: &'a str,
+    pods: &'a Selector,
+}
+
+/// What a selector site sees of a pod.
+struct PodView<'a> {
+    namespace: &'a str,
+    ns_labels: &'a BTreeMap<String, String>,
+    labels: &'a BTreeMap<String, String>,
+    /// hostNetwork and exempt ([`crate::HostNetwork::Exempt`]): selected by nothing.
+    exempt: bool,
+}
+
+impl SelectorSite<'_> {
+    fn selects(&self, pod: &PodView<'_>) -> bool {
+        let ns_ok = match self.namespaces {
+            Some(sel) => sel.matches(pod.ns_labels),
+            None => pod.namespace == self.own_namespace,
+        };
+        !pod.exempt && ns_ok && self.pods.matches(pod.labels)
     }
-    let side = |p: PodId| -> Option<Side<'_>> {
-        let (namespace, ns_labels) = analysis.pod_namespace(p)?;
-        let exempt = analysis.class_of(p).and_then(|c| analysis.class(c)).is_some_and(|c| c.host_network);
-        Some(Side { namespace, ns_labels, labels: &analysis.pod(p)?.labels, exempt })
-    };
-    let (sa, sb) = (side(a)?, side(b)?);
-    for (policy_ref, policy) in analysis.compiled_policies() {
-        let own = |s: &Side<'_>| !s.exempt && s.namespace == policy.namespace;
-        let selected = |s: &Side<'_>| own(s) && policy.pod_selector.matches(s.labels);
-        if selected(&sa) != selected(&sb) {
-            return Some(DistinguishingSelector {
-                policy: policy_ref,
-                field: "spec.podSelector".to_string(),
-                selector: policy.pod_selector.describe(),
+}
+
+/// Tells apart pods that one workload groups (see [`PodDistinguisher::first`]). Built once
+/// per analysis, it indexes every pod selector by the label keys it looks at (and, for those
+/// that only reach their policy's namespace, by that namespace), keeping one site per
+/// distinct selector, so a pair of pods costs as much as the selectors of the keys on which
+/// their labels differ.
+pub struct PodDistinguisher<'a> {
+    analysis: &'a Analysis,
+    sites: Vec<SelectorSite<'a>>,
+    /// (namespace, key) → sites without a namespaceSelector, first site per selector.
+    local: HashMap<(&'a str, &'a str), Vec<usize>>,
+    /// key → sites with a namespaceSelector, first site per (namespace, pod) selector pair.
+    global: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> PodDistinguisher<'a> {
+    pub fn new(analysis: &'a Analysis) -> Self {
+        let mut sites = Vec::new();
+        for (pi, policy) in analysis.compiled().iter().enumerate() {
+            let own_namespace = policy.namespace.as_str();
+            sites.push(SelectorSite {
+                policy: pi,
+                order: (0, 0, 0),
+                namespaces: None,
+                own_namespace,
+                pods: &policy.pod_selector,
             });
-        }
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let list = if direction == Direction::Ingress { "from" } else { "to" };
-            for (ri, rule) in policy.rules(direction).unwrap_or_default().iter().enumerate() {
-                for (pi, peer) in rule.peers.iter().flatten().enumerate() {
-                    let Peer::Pods { namespaces, pods: Some(pod_selector) } = peer else { continue };
-                    let matched = |s: &Side<'_>| {
-                        let ns_ok = match namespaces {
-                            Some(sel) => sel.matches(s.ns_labels),
-                            None => s.namespace == policy.namespace,
-                        };
-                        !s.exempt && ns_ok && pod_selector.matches(s.labels)
-                    };
-                    if matched(&sa) != matched(&sb) {
-                        return Some(DistinguishingSelector {
-                            policy: policy_ref,
-                            field: format!("spec.{}[{ri}].{list}[{pi}].podSelector", direction.as_str()),
-                            selector: pod_selector.describe(),
-                        });
+            for (d, direction) in [(1u8, Direction::Ingress), (2u8, Direction::Egress)] {
+                for (ri, rule) in policy.rules(direction).unwrap_or_default().iter().enumerate() {
+                    for (peer_index, peer) in rule.peers.iter().flatten().enumerate() {
+                        if let Peer::Pods { namespaces, pods: Some(pods) } = peer {
+                            sites.push(SelectorSite {
+                                policy: pi,
+                                order: (d, ri, peer_index),
+                                namespaces: namespaces.as_ref(),
+                                own_namespace,
+                                pods,
+                            });
+                        }
                     }
                 }
             }
         }
+        let mut local: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        let mut global: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut seen_local: HashSet<(&str, &Selector)> = HashSet::new();
+        let mut seen_global: HashSet<(&Selector, &Selector)> = HashSet::new();
+        for (i, site) in sites.iter().enumerate() {
+            let first = match site.namespaces {
+                None => seen_local.insert((site.own_namespace, site.pods)),
+                Some(ns) => seen_global.insert((ns, site.pods)),
+            };
+            if !first {
+                continue;
+            }
+            let mut keys: Vec<&str> = site.pods.requirements().iter().map(requirement_key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                match site.namespaces {
+                    None => local.entry((site.own_namespace, key)).or_default().push(i),
+                    Some(_) => global.entry(key).or_default().push(i),
+                }
+            }
+        }
+        PodDistinguisher { analysis, sites, local, global }
     }
-    None
+
+    fn view(&self, p: PodId) -> Option<PodView<'a>> {
+        let analysis = self.analysis;
+        let (namespace, ns_labels) = analysis.pod_namespace(p)?;
+        let exempt = analysis.class_of(p).and_then(|c| analysis.class(c)).is_some_and(|c| c.host_network);
+        Some(PodView { namespace, ns_labels, labels: &analysis.pod(p)?.labels, exempt })
+    }
+
+    /// The first selector (policies in input order, then `spec.podSelector`, ingress peers,
+    /// egress peers) that selects exactly one of two pods — why two pods that one workload
+    /// groups must not be listed as one. np-guard refuses such input the same way
+    /// (`pkg/netpol/eval/resources.go` `checkConsistentLabelsForPodsOfSameOwner`); here the
+    /// selectors are evaluated, so labels that differ where no selector looks are harmless.
+    /// A pod exempt from policy (hostNetwork, [`crate::HostNetwork::Exempt`]) is selected by
+    /// nothing.
+    pub fn first(&self, a: PodId, b: PodId) -> Option<DistinguishingSelector> {
+        let (va, vb) = (self.view(a)?, self.view(b)?);
+        let distinguishes = |i: &usize| self.sites[*i].selects(&va) != self.sites[*i].selects(&vb);
+        let found = if va.namespace == vb.namespace && va.exempt == vb.exempt {
+            // A selector evaluates alike on both unless it looks at a key whose value differs.
+            let mut differing: Vec<&str> = va
+                .labels
+                .keys()
+                .chain(vb.labels.keys())
+                .map(String::as_str)
+                .filter(|k| va.labels.get(*k) != vb.labels.get(*k))
+                .collect();
+            differing.sort_unstable();
+            differing.dedup();
+            let mut candidates: Vec<usize> = differing
+                .iter()
+                .flat_map(|k| {
+                    let local = self.local.get(&(va.namespace, *k)).into_iter().flatten();
+                    local.chain(self.global.get(k).into_iter().flatten())
+                })
+                .copied()
+                .collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            // Same namespace: the namespace test is the same for both, so do it once.
+            candidates.into_iter().find(|&i| {
+                let site = &self.sites[i];
+                let ns_ok = match site.namespaces {
+                    Some(sel) => sel.matches(va.ns_labels),
+                    None => va.namespace == site.own_namespace,
+                };
+                ns_ok && !va.exempt && site.pods.matches(va.labels) != site.pods.matches(vb.labels)
+            })
+        } else {
+            (0..self.sites.len()).find(distinguishes)
+        };
+        let site = &self.sites[found?];
+        let policy = &self.analysis.compiled()[site.policy];
+        let field = match site.order {
+            (0, _, _) => "spec.podSelector".to_string(),
+            (1, rule, peer) => format!("spec.ingress[{rule}].from[{peer}].podSelector"),
+            (_, rule, peer) => format!("spec.egress[{rule}].to[{peer}].podSelector"),
+        };
+        Some(DistinguishingSelector {
+            policy: PolicyRef { namespace: policy.namespace.clone(), name: policy.name.clone() },
+            field,
+            selector: site.pods.describe(),
+        })
+    }
+}
+
+fn requirement_key(r: &autolabs_k8s::selector::Requirement) -> &str {
+    use autolabs_k8s::selector::Requirement;
+    match r {
+        Requirement::In(k, _)
+        | Requirement::NotIn(k, _)
+        | Requirement::Exists(k)
+        | Requirement::DoesNotExist(k) => k.as_str(),
+    }
+}
+
+/// [`PodDistinguisher::first`] for one pair.
+pub fn distinguishing_selector(analysis: &Analysis, a: PodId, b: PodId) -> Option<DistinguishingSelector> {
+    PodDistinguisher::new(analysis).first(a, b)
 }
 
 /// Why a named port of a rule matches less than it seems to.
@@ -380,4 +503,53 @@ pub fn named_port_gaps(analysis: &Analysis, counts: impl Fn(ClassId) -> bool) ->
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{SyntheticParams, generate};
+    use crate::{HostNetwork, Options};
+
+    /// The index only narrows which selectors are evaluated: on a synthetic cluster (with
+    /// hostNetwork pods exempt and as pods) every same-namespace pair gets the answer that
+    /// evaluating every selector in input order gives.
+    #[test]
+    fn indexed_answers_equal_the_full_scan() {
+        let cluster = generate(SyntheticParams { namespaces: 12, pods: 120, policies: 150 });
+        for host_network in [HostNetwork::Exempt, HostNetwork::AsPod] {
+            let analysis = match Analysis::new(&cluster, Options { host_network, ..Options::default() }) {
+                Ok(a) => a,
+                Err(e) => panic!("synthetic cluster is valid: {e:?}"),
+            };
+            let d = PodDistinguisher::new(&analysis);
+            let ids: Vec<PodId> = analysis.pod_ids().collect();
+            let mut told_apart = 0;
+            for &a in &ids {
+                for &b in &ids {
+                    let (Some(va), Some(vb)) = (d.view(a), d.view(b)) else { continue };
+                    if va.namespace != vb.namespace {
+                        continue;
+                    }
+                    let scan = (0..d.sites.len())
+                        .find(|&i| d.sites[i].selects(&va) != d.sites[i].selects(&vb))
+                        .map(|i| (d.sites[i].policy, d.sites[i].order));
+                    let got = d.first(a, b);
+                    // The index keeps the first site of each distinct selector, so compare
+                    // what was found, by policy and field.
+                    let want = scan.map(|(p, order)| {
+                        let field = match order {
+                            (0, _, _) => "spec.podSelector".to_string(),
+                            (1, r, q) => format!("spec.ingress[{r}].from[{q}].podSelector"),
+                            (_, r, q) => format!("spec.egress[{r}].to[{q}].podSelector"),
+                        };
+                        (analysis.compiled()[p].name.clone(), field)
+                    });
+                    told_apart += usize::from(got.is_some());
+                    assert_eq!(got.map(|g| (g.policy.name, g.field)), want, "{a:?} {b:?}");
+                }
+            }
+            assert!(told_apart > 0, "the synthetic cluster has pods that policies tell apart");
+        }
+    }
 }

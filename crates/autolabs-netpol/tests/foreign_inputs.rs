@@ -78,11 +78,16 @@ fn two_pods(labels_a: &[(&str, &str)], labels_b: &[(&str, &str)], policy_yaml: &
     analyse(&cluster, Options::default())
 }
 
+type Labels = &'static [(&'static str, &'static str)];
+
+/// (rule, labels of x/p1, labels of x/p2, policies, expected (policy, field))
+type DistinguishRow = (&'static str, Labels, Labels, &'static str, Option<(&'static str, &'static str)>);
+
 #[test]
 fn pods_are_told_apart_only_by_a_selector_that_selects_one_of_them() {
     // np-guard pkg/netpol/eval/resources.go checkConsistentLabelsForPodsOfSameOwner: pods of
     // one owner whose differing labels a policy selector uses cannot be one workload.
-    let rows: &[(&str, &[(&str, &str)], &[(&str, &str)], &str, Option<(&str, &str)>)] = &[
+    let rows: &[DistinguishRow] = &[
         (
             "the policy's podSelector selects one pod only",
             &[("app", "web"), ("tier", "a")],

@@ -61,7 +61,7 @@ fn controller_of(o: &Object) -> Option<(usize, &Value)> {
 /// workload, plus a warning for a reference the API server would refuse.
 enum Placement {
     Owned,
-    Listed(Workload, Option<Finding>),
+    Listed(Workload, Option<Box<Finding>>),
 }
 
 fn place(o: &Object, runs_pods: &BTreeSet<(String, String, String)>) -> Placement {
@@ -85,7 +85,7 @@ fn place(o: &Object, runs_pods: &BTreeSet<(String, String, String)>) -> Placemen
             ),
         )
         .at(o, &path);
-        return Placement::Listed(itself, Some(warning));
+        return Placement::Listed(itself, Some(Box::new(warning)));
     }
     if kind == "Node" {
         return Placement::Listed(itself, None);
@@ -142,7 +142,7 @@ pub fn build(set: &ObjectSet) -> Built<'_> {
         let workload = match place(o, &runs_pods) {
             Placement::Owned => continue,
             Placement::Listed(w, warning) => {
-                problems.extend(warning);
+                problems.extend(warning.map(|w| *w));
                 w
             }
         };
@@ -187,10 +187,11 @@ pub fn modelling_findings(
             members.entry(w).or_default().push(id);
         }
     }
-    for (workload, pods) in &members {
+    let distinguisher = findings::PodDistinguisher::new(analysis);
+    for (workload, pods) in members.iter().filter(|(_, pods)| pods.len() > 1) {
         let Some((&first, rest)) = pods.split_first() else { continue };
         for &other in rest {
-            let Some(d) = findings::distinguishing_selector(analysis, first, other) else { continue };
+            let Some(d) = distinguisher.first(first, other) else { continue };
             let (Some(a), Some(b)) = (analysis.pod(first), analysis.pod(other)) else { continue };
             let finding = Finding::new(
                 "netpol",
