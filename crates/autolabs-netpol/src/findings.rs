@@ -145,6 +145,7 @@ struct SelectorSite<'a> {
 }
 
 /// What a selector site sees of a pod.
+#[derive(Clone, Copy)]
 struct PodView<'a> {
     namespace: &'a str,
     ns_labels: &'a BTreeMap<String, String>,
@@ -246,7 +247,23 @@ impl<'a> PodDistinguisher<'a> {
     /// nothing.
     pub fn first(&self, a: PodId, b: PodId) -> Option<DistinguishingSelector> {
         let (va, vb) = (self.view(a)?, self.view(b)?);
-        let distinguishes = |i: &usize| self.sites[*i].selects(&va) != self.sites[*i].selects(&vb);
+        self.first_of(&va, &vb)
+    }
+
+    /// Like [`PodDistinguisher::first`], for a pod of the analysis and a label set that
+    /// claims to be treated like it (a Pod whose owner's template stands for it).
+    pub fn first_against_labels(
+        &self,
+        pod: PodId,
+        labels: &BTreeMap<String, String>,
+    ) -> Option<DistinguishingSelector> {
+        let va = self.view(pod)?;
+        let vb = PodView { labels, ..va };
+        self.first_of(&va, &vb)
+    }
+
+    fn first_of(&self, va: &PodView<'_>, vb: &PodView<'_>) -> Option<DistinguishingSelector> {
+        let distinguishes = |i: &usize| self.sites[*i].selects(va) != self.sites[*i].selects(vb);
         let found = if va.namespace == vb.namespace && va.exempt == vb.exempt {
             // A selector evaluates alike on both unless it looks at a key whose value differs.
             let mut differing: Vec<&str> = va

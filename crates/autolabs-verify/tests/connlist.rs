@@ -453,6 +453,7 @@ fn connlist_figures_on_synthetic_clusters() {
             cluster,
             sources: Default::default(),
             workloads: Default::default(),
+            stand_ins: Vec::new(),
             problems: Vec::new(),
         };
         let started = std::time::Instant::now();

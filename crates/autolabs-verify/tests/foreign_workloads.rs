@@ -216,7 +216,87 @@ spec:
     - port: http
 "#;
 
+const RELABELLED: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-debug
+  namespace: shop
+  labels: {app: web, quarantine: "true"}
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d1, controller: true}]
+spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: quarantine, namespace: shop}
+spec: {podSelector: {matchLabels: {quarantine: "true"}}, policyTypes: [Ingress, Egress]}
+"#;
+
+const OWNER_CYCLE: &str = r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: a
+  namespace: loop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: b, uid: b, controller: true}]
+spec:
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: a}}
+    spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: b
+  namespace: loop
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: a, uid: a, controller: true}]
+spec:
+  selector: {matchLabels: {app: b}}
+  template:
+    metadata: {labels: {app: b}}
+    spec: {containers: [{name: c, image: i}]}
+"#;
+
 const ROWS: &[Row] = &[
+    Row {
+        name: "a Pod relabelled away from the owner template standing for it is an error",
+        yaml: RELABELLED,
+        host_network: HostNetwork::Exempt,
+        lines: None,
+        findings: &[(
+            "workload-pods-differ",
+            Severity::Error,
+            "shop/Pod/web-debug is analysed as its owner shop/web[Deployment], but NetworkPolicy shop/quarantine spec.podSelector (quarantine=true) selects one of them and not the other",
+        )],
+    },
+    Row {
+        name: "owners that own each other: a warning each, and each is its own workload",
+        yaml: OWNER_CYCLE,
+        host_network: HostNetwork::Exempt,
+        lines: Some(
+            "0.0.0.0-255.255.255.255[External] => loop/a[ReplicaSet] : All Connections
+0.0.0.0-255.255.255.255[External] => loop/b[ReplicaSet] : All Connections
+loop/a[ReplicaSet] => 0.0.0.0-255.255.255.255[External] : All Connections
+loop/a[ReplicaSet] => loop/b[ReplicaSet] : All Connections
+loop/b[ReplicaSet] => 0.0.0.0-255.255.255.255[External] : All Connections
+loop/b[ReplicaSet] => loop/a[ReplicaSet] : All Connections
+",
+        ),
+        findings: &[
+            ("owner-reference", Severity::Warning, "loop/ReplicaSet/a: the controller ownerReferences of"),
+            ("owner-reference", Severity::Warning, "loop/ReplicaSet/b: the controller ownerReferences of"),
+        ],
+    },
     Row {
         name: "static pods (controller owner a Node) are their own workloads",
         yaml: STATIC_PODS,

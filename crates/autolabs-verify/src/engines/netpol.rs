@@ -13,7 +13,8 @@
 //!   (`pkg/netpol/eval/internal/k8s/pod.go` `addPodOwner`);
 //! - an object of the input that runs pods (has a pod template): the object is left out, its
 //!   owner's template stands for it — so Pod → ReplicaSet → Deployment all resolve to the
-//!   Deployment when those objects are present;
+//!   Deployment when those objects are present (a chain of owners that comes back on itself
+//!   is a warning, and each object in it is its own workload);
 //! - anything else (owner absent from the input, or an owner kind without a pod template):
 //!   a Pod is listed under the owner reference `ns/owner[Kind]` as np-guard does; a workload
 //!   object (a ReplicaSet whose Deployment is absent) is listed as itself;
@@ -22,10 +23,11 @@
 //!   must not be empty"): a warning, and the object is its own workload.
 //!
 //! Pods that one workload groups are listed as one, so they must be treated alike: when a
-//! policy selector selects some of them and not others, that is an error naming both pods,
-//! the policy and the selector (np-guard refuses such input too).
+//! policy selector selects some of them and not others — or selects a left-out object (a Pod
+//! relabelled by hand) differently from the owner template standing for it — that is an
+//! error naming both, the policy and the selector (np-guard refuses such input too).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use autolabs_netpol::{
     Analysis, ClassId, Cluster, HostNetwork, Namespace, NetpolError, Options, Pod, findings,
@@ -35,7 +37,7 @@ use serde_json::Value;
 
 use crate::connlist::Workload;
 use crate::finding::{Finding, Severity};
-use crate::objects::{Object, ObjectSet};
+use crate::objects::{Object, ObjectSet, PodTemplate};
 
 /// The netpol cluster of an object set, and where each pod and policy came from.
 pub struct Built<'a> {
@@ -44,7 +46,17 @@ pub struct Built<'a> {
     pub sources: BTreeMap<(String, String), &'a Object>,
     /// Pod name in the cluster → the workload it is listed under.
     pub workloads: BTreeMap<(String, String), Workload>,
+    /// Objects left out because an input object's template stands for their pods.
+    pub stand_ins: Vec<StandIn<'a>>,
     pub problems: Vec<Finding>,
+}
+
+/// An object left out of the cluster because its owner's template (`by`, a pod name of the
+/// cluster) stands for it; its own labels are kept to check that policies agree.
+pub struct StandIn<'a> {
+    pub object: &'a Object,
+    pub labels: BTreeMap<String, String>,
+    pub by: (String, String),
 }
 
 /// The controller ownerReference of an object, with its index in `ownerReferences`
@@ -57,16 +69,56 @@ fn controller_of(o: &Object) -> Option<(usize, &Value)> {
         .find(|(_, r)| r["controller"].as_bool() == Some(true))
 }
 
-/// Where an object's pods go: left out (an input object stands for them) or listed under a
-/// workload, plus a warning for a reference the API server would refuse.
-enum Placement {
-    Owned,
+/// Where an object's pods go: left out (another input object's template stands for them)
+/// or listed under a workload, plus a warning for references we cannot follow.
+enum Placement<'a> {
+    Owned { by: &'a Object },
     Listed(Workload, Option<Box<Finding>>),
 }
 
-fn place(o: &Object, runs_pods: &BTreeSet<(String, String, String)>) -> Placement {
-    let namespace = o.namespace.clone().unwrap_or_else(|| "default".into());
+/// Objects that run pods (have a pod template), by (namespace, kind, name).
+type PodRunners<'a> = HashMap<(String, String, String), &'a Object>;
+
+fn namespace_of(o: &Object) -> String {
+    o.namespace.clone().unwrap_or_else(|| "default".into())
+}
+
+/// The input object that runs pods and is `o`'s controller, when there is one.
+fn controlling_runner<'a>(o: &Object, runners: &PodRunners<'a>) -> Option<&'a Object> {
+    let (_, owner) = controller_of(o)?;
+    let kind = owner["kind"].as_str().filter(|k| !k.is_empty() && *k != "Node")?;
+    let name = owner["name"].as_str().filter(|n| !n.is_empty())?;
+    runners.get(&(namespace_of(o), kind.to_string(), name.to_string())).copied()
+}
+
+fn place<'a>(o: &'a Object, runners: &PodRunners<'a>) -> Placement<'a> {
+    let namespace = namespace_of(o);
     let itself = Workload { namespace: namespace.clone(), name: o.name.clone(), kind: o.kind.clone() };
+    // An owner in the input stands for the object, and that owner's own owner for both:
+    // the top of the chain. A chain that comes back on itself stands for nothing.
+    if let Some(mut top) = controlling_runner(o, runners) {
+        let mut visited = BTreeSet::from([o.id()]);
+        loop {
+            if !visited.insert(top.id()) {
+                let warning = Finding::new(
+                    "netpol",
+                    "owner-reference",
+                    Severity::Warning,
+                    format!(
+                        "{}: the controller ownerReferences of {} form a cycle; listed as its own workload {itself}",
+                        o.id(),
+                        visited.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at(o, "metadata.ownerReferences");
+                return Placement::Listed(itself, Some(Box::new(warning)));
+            }
+            match controlling_runner(top, runners) {
+                Some(next) => top = next,
+                None => return Placement::Owned { by: top },
+            }
+        }
+    }
     let Some((index, owner)) = controller_of(o) else {
         return Placement::Listed(itself, None);
     };
@@ -87,13 +139,7 @@ fn place(o: &Object, runs_pods: &BTreeSet<(String, String, String)>) -> Placemen
         .at(o, &path);
         return Placement::Listed(itself, Some(Box::new(warning)));
     }
-    if kind == "Node" {
-        return Placement::Listed(itself, None);
-    }
-    if runs_pods.contains(&(namespace.clone(), kind.to_string(), name.to_string())) {
-        return Placement::Owned;
-    }
-    if o.kind == "Pod" {
+    if kind != "Node" && o.kind == "Pod" {
         return Placement::Listed(
             Workload { namespace, name: name.to_string(), kind: kind.to_string() },
             None,
@@ -102,22 +148,30 @@ fn place(o: &Object, runs_pods: &BTreeSet<(String, String, String)>) -> Placemen
     Placement::Listed(itself, None)
 }
 
+/// The name a pod-running object's representative pod gets in the cluster: a Pod's own
+/// name, `Kind/name` for a workload.
+fn cluster_pod_name(o: &Object) -> String {
+    if o.kind == "Pod" { o.name.clone() } else { format!("{}/{}", o.kind, o.name) }
+}
+
 pub fn build(set: &ObjectSet) -> Built<'_> {
     let mut cluster = Cluster::default();
     let mut sources = BTreeMap::new();
     let mut workloads = BTreeMap::new();
+    let mut stand_ins = Vec::new();
     let mut problems = Vec::new();
     for (name, labels) in set.namespaces() {
         cluster.namespaces.push(Namespace::new(name, labels));
     }
-    // Objects that run pods, by (namespace, kind, name): the owners that can stand for pods.
-    let runs_pods: BTreeSet<(String, String, String)> = set
+    let templates: Vec<Option<PodTemplate>> = set.objects.iter().map(Object::pod_template).collect();
+    let runners: PodRunners<'_> = set
         .objects
         .iter()
-        .filter(|o| o.pod_template().is_some())
-        .map(|o| (o.namespace.clone().unwrap_or_else(|| "default".into()), o.kind.clone(), o.name.clone()))
+        .zip(&templates)
+        .filter(|(_, t)| t.is_some())
+        .map(|(o, _)| ((namespace_of(o), o.kind.clone(), o.name.clone()), o))
         .collect();
-    for o in &set.objects {
+    for (o, template) in set.objects.iter().zip(templates) {
         if o.kind == "NetworkPolicy" && o.group() == "networking.k8s.io" {
             match o.typed::<NetworkPolicy>() {
                 Ok(mut np) => {
@@ -138,16 +192,20 @@ pub fn build(set: &ObjectSet) -> Built<'_> {
             }
             continue;
         }
-        let Some(t) = o.pod_template() else { continue };
-        let workload = match place(o, &runs_pods) {
-            Placement::Owned => continue,
+        let Some(t) = template else { continue };
+        let workload = match place(o, &runners) {
+            Placement::Owned { by } => {
+                let labels = t.meta.labels.unwrap_or_default();
+                stand_ins.push(StandIn { object: o, labels, by: (namespace_of(by), cluster_pod_name(by)) });
+                continue;
+            }
             Placement::Listed(w, warning) => {
                 problems.extend(warning.map(|w| *w));
                 w
             }
         };
-        let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
-        let name = if o.kind == "Pod" { o.name.clone() } else { format!("{}/{}", o.kind, o.name) };
+        let ns = namespace_of(o);
+        let name = cluster_pod_name(o);
         let labels = t.meta.labels.clone().unwrap_or_default();
         match Pod::from_pod_spec(&ns, &name, &labels, &t.spec) {
             Ok(p) => {
@@ -158,7 +216,7 @@ pub fn build(set: &ObjectSet) -> Built<'_> {
             Err(e) => problems.push(error_finding(set, &e)),
         }
     }
-    Built { cluster, sources, workloads, problems }
+    Built { cluster, sources, workloads, stand_ins, problems }
 }
 
 /// Findings about how the input was modelled, once the analysis exists: pods one workload
@@ -212,6 +270,30 @@ pub fn modelling_findings(
             );
             out.push(located(finding, &b.namespace, &b.name));
         }
+    }
+
+    // Objects whose owner's template stands for them must be selected like it.
+    for stand_in in &built.stand_ins {
+        let Some(id) = analysis.pod_id(&stand_in.by.0, &stand_in.by.1) else { continue };
+        let Some(d) = distinguisher.first_against_labels(id, &stand_in.labels) else { continue };
+        let (Some(pod), Some(workload)) = (analysis.pod(id), built.workloads.get(&stand_in.by)) else {
+            continue;
+        };
+        let finding = Finding::new(
+            "netpol",
+            "workload-pods-differ",
+            Severity::Error,
+            format!(
+                "{} is analysed as its owner {workload}, but NetworkPolicy {} {} ({}) selects one of them and not the other: its connections cannot be listed as the owner's (labels {} vs {})",
+                stand_in.object.id(),
+                d.policy,
+                d.field,
+                d.selector,
+                label_text(&stand_in.labels),
+                label_text(&pod.labels),
+            ),
+        );
+        out.push(finding.at(stand_in.object, ""));
     }
 
     // Named ports.
