@@ -16,7 +16,8 @@
 //!    visits the candidates one side can allow (through the inverse index "which
 //!    classes' ingress references a peer set containing A").
 //!
-//! Pods with `hostNetwork: true` are outside policy: never isolated and never matched by
+//! Pods with `hostNetwork: true` are, by default ([`HostNetwork::Exempt`]; with
+//! [`HostNetwork::AsPod`] they are ordinary pods), outside policy: never isolated and never matched by
 //! pod or namespace selectors (only by rules without any peer, which match every
 //! endpoint). External endpoints (IPs/CIDRs) are matched only by `ipBlock` peers that
 //! contain the whole endpoint, and by rules without peers; they have no policies of their
@@ -32,7 +33,7 @@ use ipnet::IpNet;
 use crate::connset::{ConnSet, Protocol};
 use crate::error::NetpolError;
 use crate::ipset::IpSet;
-use crate::model::{Cluster, NAMESPACE_NAME_LABEL, NamedPort, Options, Pod};
+use crate::model::{Cluster, HostNetwork, NAMESPACE_NAME_LABEL, NamedPort, Options, Pod};
 use crate::policy::{self, CompiledPolicy, Direction, Peer, Rule, RulePorts};
 
 /// A pod of the analysed cluster: its index in `Cluster::pods`.
@@ -70,6 +71,8 @@ pub struct Class {
     pub namespace: String,
     pub labels: BTreeMap<String, String>,
     pub named_ports: Vec<NamedPort>,
+    /// `hostNetwork` pods exempt from policy ([`HostNetwork::Exempt`]); `false` for
+    /// hostNetwork pods analysed as ordinary pods ([`HostNetwork::AsPod`]).
     pub host_network: bool,
     pub members: Vec<PodId>,
 }
@@ -373,7 +376,8 @@ impl Analysis {
             let mut named_ports = pod.named_ports.clone();
             named_ports.sort();
             named_ports.dedup();
-            let key = (pod_ns[i], &pod.labels, named_ports.clone(), pod.host_network);
+            let exempt = pod.host_network && options.host_network == HostNetwork::Exempt;
+            let key = (pod_ns[i], &pod.labels, named_ports.clone(), exempt);
             let id = *class_key.entry(key).or_insert_with(|| {
                 let id = ClassId(classes.len() as u32);
                 classes.push(Class {
@@ -381,7 +385,7 @@ impl Analysis {
                     namespace: pod.namespace.clone(),
                     labels: pod.labels.clone(),
                     named_ports,
-                    host_network: pod.host_network,
+                    host_network: exempt,
                     members: Vec::new(),
                 });
                 class_ns.push(pod_ns[i]);
@@ -533,7 +537,7 @@ impl Analysis {
         Some((self.ingress[c].isolated, self.egress[c].isolated))
     }
 
-    /// Pods with `hostNetwork: true`, which NetworkPolicy does not govern.
+    /// Pods with `hostNetwork: true`, however they are treated (see [`Options::host_network`]).
     pub fn host_network_pods(&self) -> Vec<PodId> {
         self.pod_ids().filter(|p| self.pods[p.0].host_network).collect()
     }
@@ -834,26 +838,79 @@ impl Analysis {
         peers.iter().any(|p| match (p, peer) {
             (Peer::IpBlock { addresses, .. }, Endpoint::External(net)) => addresses.contains_net(&net),
             (Peer::IpBlock { addresses, .. }, Endpoint::Pod(id)) => {
-                !self.pods[id.0].host_network && block_covers_pods(addresses, &self.pod_ranges)
+                !self.classes[self.pod_class[id.0].index()].host_network
+                    && block_covers_pods(addresses, &self.pod_ranges)
             }
             (Peer::Pods { .. }, Endpoint::External(_)) => false,
             (Peer::Pods { namespaces, pods }, Endpoint::Pod(id)) => {
-                let c = self.pod_class[id.0].index();
-                let class = &self.classes[c];
-                if class.host_network {
-                    return false;
-                }
-                let ns = &self.namespaces[self.class_ns[c]];
-                let ns_ok = match namespaces {
-                    Some(sel) => sel.matches(&ns.labels),
-                    None => ns.name == policy.namespace,
-                };
-                ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(&class.labels))
+                self.pods_peer_matches_class(policy, namespaces, pods, self.pod_class[id.0])
             }
         })
     }
 
     // ---- accessors used by the findings helpers ----
+
+    /// Every compiled policy, in input order.
+    pub(crate) fn compiled(&self) -> &[CompiledPolicy] {
+        &self.policies
+    }
+
+    /// Every compiled policy with its reference, in input order.
+    pub(crate) fn compiled_policies(&self) -> impl Iterator<Item = (PolicyRef, &CompiledPolicy)> {
+        self.policies.iter().map(|p| (PolicyRef { namespace: p.namespace.clone(), name: p.name.clone() }, p))
+    }
+
+    /// The labels of a pod's namespace (every pod's namespace is known to the analysis).
+    pub(crate) fn pod_namespace(&self, pod: PodId) -> Option<(&str, &BTreeMap<String, String>)> {
+        let c = self.class_of(pod)?;
+        let ns = &self.namespaces[self.class_ns[c.index()]];
+        Some((ns.name.as_str(), &ns.labels))
+    }
+
+    /// The classes a policy selects (for either direction), through the per-class index.
+    pub(crate) fn classes_selected_by(&self) -> Vec<Vec<ClassId>> {
+        let mut out = vec![Vec::new(); self.policies.len()];
+        for (c, (ingress, egress)) in self.selected_ingress.iter().zip(&self.selected_egress).enumerate() {
+            let mut both: Vec<usize> = ingress.iter().chain(egress).copied().collect();
+            both.sort_unstable();
+            both.dedup();
+            for pi in both {
+                out[pi].push(ClassId(c as u32));
+            }
+        }
+        out
+    }
+
+    /// Does a pod/namespace peer of `policy` match class `c`? (`NetworkPolicyPeer` in
+    /// types.go: no namespaceSelector means the policy's own namespace.)
+    pub(crate) fn pods_peer_matches_class(
+        &self,
+        policy: &CompiledPolicy,
+        namespaces: &Option<Selector>,
+        pods: &Option<Selector>,
+        c: ClassId,
+    ) -> bool {
+        let class = &self.classes[c.index()];
+        if class.host_network {
+            return false;
+        }
+        let ns = &self.namespaces[self.class_ns[c.index()]];
+        let ns_ok = match namespaces {
+            Some(sel) => sel.matches(&ns.labels),
+            None => ns.name == policy.namespace,
+        };
+        ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(&class.labels))
+    }
+
+    /// Does an ipBlock match pods under the analysis' options (see `Options::pod_cidrs`)?
+    pub(crate) fn block_matches_pods(&self, addresses: &IpSet) -> bool {
+        block_covers_pods(addresses, &self.pod_ranges)
+    }
+
+    /// Every namespace with its labels.
+    pub(crate) fn namespaces_with_labels(&self) -> impl Iterator<Item = (&str, &BTreeMap<String, String>)> {
+        self.namespaces.iter().map(|n| (n.name.as_str(), &n.labels))
+    }
 
     pub(crate) fn ns_labels(&self, name: &str) -> Option<&BTreeMap<String, String>> {
         self.namespaces.iter().find(|n| n.name == name).map(|n| &n.labels)

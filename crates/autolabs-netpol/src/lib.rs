@@ -26,8 +26,10 @@
 //!   matches only external endpoints, never pods (np-guard's netpol-analyzer makes the
 //!   same choice). Give [`Options::pod_cidrs`] to let blocks that cover the pod range
 //!   match pods.
-//! - `hostNetwork` pods are outside policy: never isolated, matched only by rules
-//!   without peers. Namespaces referenced but not supplied exist with just their
+//! - `hostNetwork` pods: by default ([`HostNetwork::Exempt`]) outside policy — never
+//!   isolated, matched only by rules without peers — as Calico and Cilium treat them;
+//!   [`HostNetwork::AsPod`] treats them as ordinary pods, as np-guard's netpol-analyzer
+//!   does. Namespaces referenced but not supplied exist with just their
 //!   `kubernetes.io/metadata.name` label.
 //!
 //! # Scale
@@ -61,5 +63,5 @@ pub use connset::{ConnSet, MAX_PORT, MIN_PORT, Protocol};
 pub use error::NetpolError;
 pub use ipnet::IpNet;
 pub use ipset::{IpSet, parse_cidr_legacy};
-pub use model::{Cluster, NAMESPACE_NAME_LABEL, NamedPort, Namespace, Options, Pod};
+pub use model::{Cluster, HostNetwork, NAMESPACE_NAME_LABEL, NamedPort, Namespace, Options, Pod};
 pub use policy::Direction;

@@ -170,6 +170,31 @@ pub struct Cluster {
     pub policies: Vec<k8s::NetworkPolicy>,
 }
 
+/// How pods with `hostNetwork: true` are treated. Kubernetes leaves it to the network
+/// plugin ("NetworkPolicy and hostNetwork pods" in the NetworkPolicy concepts page:
+/// the behaviour is undefined; most plugins cannot tell such a pod's traffic from its
+/// node's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum HostNetwork {
+    /// Outside NetworkPolicy (the default, what Calico and Cilium do): never isolated,
+    /// never matched by a pod or namespace selector, matched only by rules without peers.
+    #[default]
+    Exempt,
+    /// Ordinary pods: selected, isolated and matched by their labels like any other pod
+    /// (np-guard's netpol-analyzer model, and some plugins').
+    AsPod,
+}
+
+impl HostNetwork {
+    /// The command-line spelling: `exempt` or `as-pod`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostNetwork::Exempt => "exempt",
+            HostNetwork::AsPod => "as-pod",
+        }
+    }
+}
+
 /// How to analyse.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
@@ -179,4 +204,6 @@ pub struct Options {
     /// every (non-hostNetwork) pod; a block that covers only part of the pod range does not
     /// match (a given pod might be outside it), so the analysis never over-reports.
     pub pod_cidrs: Vec<IpNet>,
+    /// How `hostNetwork: true` pods are treated.
+    pub host_network: HostNetwork,
 }

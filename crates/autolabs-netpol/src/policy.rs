@@ -85,6 +85,8 @@ pub(crate) struct Rule {
     /// `None` when `from`/`to` is absent or empty: the rule matches every peer.
     pub peers: Option<Vec<Peer>>,
     pub ports: RulePorts,
+    /// Each named port of `ports` with its index there (`ports[i]`), for findings.
+    pub named_entries: Vec<(usize, Protocol, String)>,
 }
 
 /// A validated policy with its effective policy types.
@@ -167,16 +169,16 @@ pub(crate) fn compile(policy: &k8s::NetworkPolicy) -> Result<CompiledPolicy, Vec
     let mut ingress_rules = Vec::new();
     for (i, rule) in spec.ingress.iter().flatten().enumerate() {
         let path = format!("spec.ingress[{i}]");
-        let ports = compile_ports(&mut errors, &path, rule.ports.as_deref());
+        let (ports, named_entries) = compile_ports(&mut errors, &path, rule.ports.as_deref());
         let peers = compile_peers(&mut errors, &format!("{path}.from"), rule.from.as_deref());
-        ingress_rules.push(Rule { peers, ports });
+        ingress_rules.push(Rule { peers, ports, named_entries });
     }
     let mut egress_rules = Vec::new();
     for (i, rule) in spec.egress.iter().flatten().enumerate() {
         let path = format!("spec.egress[{i}]");
-        let ports = compile_ports(&mut errors, &path, rule.ports.as_deref());
+        let (ports, named_entries) = compile_ports(&mut errors, &path, rule.ports.as_deref());
         let peers = compile_peers(&mut errors, &format!("{path}.to"), rule.to.as_deref());
-        egress_rules.push(Rule { peers, ports });
+        egress_rules.push(Rule { peers, ports, named_entries });
     }
 
     // policyTypes: at most two, each Ingress or Egress (ValidateNetworkPolicySpec).
@@ -214,19 +216,26 @@ pub(crate) fn compile(policy: &k8s::NetworkPolicy) -> Result<CompiledPolicy, Vec
     })
 }
 
-/// `ports` of a rule; absent or empty means every port of every protocol.
-fn compile_ports(errors: &mut Errors<'_>, rule_path: &str, ports: Option<&[NetworkPolicyPort]>) -> RulePorts {
+/// `ports` of a rule; absent or empty means every port of every protocol. Also returns
+/// each named port with its index in the list.
+fn compile_ports(
+    errors: &mut Errors<'_>,
+    rule_path: &str,
+    ports: Option<&[NetworkPolicyPort]>,
+) -> (RulePorts, Vec<(usize, Protocol, String)>) {
     let Some(ports) = ports.filter(|p| !p.is_empty()) else {
-        return RulePorts::all();
+        return (RulePorts::all(), Vec::new());
     };
     let mut out = RulePorts::default();
+    let mut named_entries = Vec::new();
     for (i, port) in ports.iter().enumerate() {
         let path = format!("{rule_path}.ports[{i}]");
         if let Some(p) = compile_port(errors, &path, port) {
+            named_entries.extend(p.named.iter().map(|(protocol, name)| (i, *protocol, name.clone())));
             out.merge(&p);
         }
     }
-    out
+    (out, named_entries)
 }
 
 /// `ValidateNetworkPolicyPort` plus the meaning of one entry.
@@ -253,9 +262,10 @@ fn compile_port(errors: &mut Errors<'_>, path: &str, port: &NetworkPolicyPort) -
             let hi = match port.end_port {
                 Some(end) => {
                     if end < *number {
+                        // Upstream reports `port`'s value here, not endPort's.
                         errors.push(
                             format!("{path}.endPort"),
-                            format!("Invalid value: {end}: must be greater than or equal to `port`"),
+                            format!("Invalid value: {number}: must be greater than or equal to `port`"),
                         );
                     }
                     valid_port_number(errors, &format!("{path}.endPort"), end)
@@ -267,6 +277,7 @@ fn compile_port(errors: &mut Errors<'_>, path: &str, port: &NetworkPolicyPort) -
             }
         }
         Some(IntOrString::String(name)) => {
+            // A named port is one port on the destination pod; a range from it is refused.
             if let Some(end) = port.end_port {
                 errors.push(
                     format!("{path}.endPort"),

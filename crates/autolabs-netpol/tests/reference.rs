@@ -410,7 +410,7 @@ proptest! {
     #[test]
     fn class_analysis_equals_naive_per_pod_evaluation((cluster, with_pod_cidrs) in arb_cluster()) {
         let pod_cidrs: Vec<IpNet> = if with_pod_cidrs { vec!["10.244.0.0/16".parse().expect("cidr")] } else { vec![] };
-        let analysis = Analysis::new(&cluster, Options { pod_cidrs: pod_cidrs.clone() }).expect("generated clusters are valid");
+        let analysis = Analysis::new(&cluster, Options { pod_cidrs: pod_cidrs.clone(), ..Options::default() }).expect("generated clusters are valid");
         let externals: Vec<IpNet> = ["10.1.2.3/32", "10.9.0.0/16", "8.8.8.8/32", "192.168.0.1/32"]
             .iter().map(|s| s.parse().expect("cidr")).collect();
 

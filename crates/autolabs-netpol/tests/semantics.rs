@@ -401,7 +401,10 @@ spec:
 fn every_semantic_rule() {
     for row in ROWS {
         let cluster = fixture(row.policies);
-        let options = Options { pod_cidrs: row.pod_cidrs.iter().map(|c| c.parse().expect("cidr")).collect() };
+        let options = Options {
+            pod_cidrs: row.pod_cidrs.iter().map(|c| c.parse().expect("cidr")).collect(),
+            ..Options::default()
+        };
         let analysis = analyse(&cluster, options);
         for &(from, to, proto, port, expected) in row.checks {
             let (f, t) = (endpoint(&analysis, from), endpoint(&analysis, to));

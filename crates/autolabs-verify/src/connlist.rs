@@ -5,8 +5,10 @@
 //!
 //! - A **workload** is what a person deployed: a Deployment, StatefulSet, DaemonSet, Job, …
 //!   (one representative pod, its template) or a bare Pod; a Pod whose controller owner is not
-//!   among the inputs is listed under that owner (`ns/name[ReplicaSet]`). Probe pods that stand
-//!   in for flow endpoints nobody runs (see [`crate::intent`]) are listed as `ns/probe:…[Probe]`.
+//!   among the inputs is listed under that owner (`ns/name[ReplicaSet]`), a static pod's mirror
+//!   (controller owner a `Node`) as itself (`kube-system/kube-apiserver-node1[Pod]`); the full
+//!   rules are in [`crate::engines::netpol`]. Probe pods that stand in for flow endpoints
+//!   nobody runs (see [`crate::intent`]) are listed as `ns/probe:…[Probe]`.
 //! - Between two distinct workloads the connection set is the union over their pods (pods of
 //!   one workload share a template, so this is the set of any one of them). A workload to
 //!   itself is never listed, whatever its replica count — np-guard skips self-loops
@@ -148,28 +150,18 @@ pub fn conn_string(conns: &ConnSet) -> String {
     groups.join(",")
 }
 
-/// The workload a pod of the analysis stands for; `None` for pods that are not listed.
+/// The workload a pod of the analysis stands for (decided when the cluster was built, see
+/// [`crate::engines::netpol`]); `None` for pods that are not listed.
 fn workload_of(analysis: &Analysis, built: &Built<'_>, pod: PodId) -> Option<Workload> {
     let pod = analysis.pod(pod)?;
     if pod.name == UNLABELLED_PROBE {
         return None;
     }
-    let namespace = pod.namespace.clone();
-    let Some(object) = built.sources.get(&(pod.namespace.clone(), pod.name.clone())) else {
-        let kind = if pod.name.starts_with("probe:") { "Probe" } else { "Pod" };
-        return Some(Workload { namespace, name: pod.name.clone(), kind: kind.to_string() });
-    };
-    // A Pod created by a controller that is not among the inputs is reported under its
-    // owner, as np-guard does (`pkg/netpol/eval/internal/k8s/pod.go` owner resolution).
-    if object.kind == "Pod"
-        && let Some(owner) = object.value["metadata"]["ownerReferences"]
-            .as_array()
-            .and_then(|refs| refs.iter().find(|r| r["controller"].as_bool() == Some(true)))
-        && let (Some(kind), Some(name)) = (owner["kind"].as_str(), owner["name"].as_str())
-    {
-        return Some(Workload { namespace, name: name.to_string(), kind: kind.to_string() });
+    if let Some(w) = built.workloads.get(&(pod.namespace.clone(), pod.name.clone())) {
+        return Some(w.clone());
     }
-    Some(Workload { namespace, name: object.name.clone(), kind: object.kind.clone() })
+    let kind = if pod.name.starts_with("probe:") { "Probe" } else { "Pod" };
+    Some(Workload { namespace: pod.namespace.clone(), name: pod.name.clone(), kind: kind.to_string() })
 }
 
 /// Every IPv4 boundary of every `ipBlock` (`cidr` and each `except`) of the policies: the

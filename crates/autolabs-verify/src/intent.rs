@@ -136,6 +136,17 @@ fn first_port(c: &ConnSet) -> Option<(Protocol, u16)> {
 
 /// The object set's cluster plus the probe pods the intent needs, analysed.
 pub fn analyse_with_probes<'a>(set: &'a ObjectSet, intent: &Intent) -> (Option<Analysis>, Built<'a>) {
+    analyse_with_probes_options(set, intent, Options::default())
+}
+
+/// [`analyse_with_probes`] with analysis options (`--host-network`); with the analysis,
+/// `built.problems` also holds the modelling findings of the input's own pods.
+pub fn analyse_with_probes_options<'a>(
+    set: &'a ObjectSet,
+    intent: &Intent,
+    options: Options,
+) -> (Option<Analysis>, Built<'a>) {
+    let ordinary_host_pods = options.host_network == autolabs_netpol::HostNetwork::AsPod;
     let mut built = build(set);
 
     // Probe pods for flow endpoints no input runs, and one unlabelled pod per namespace.
@@ -149,7 +160,7 @@ pub fn analyse_with_probes<'a>(set: &'a ObjectSet, intent: &Intent) -> (Option<A
             let labels = end.pods.clone().unwrap_or_default();
             let covered = built.cluster.pods.iter().chain(&probes).any(|p| {
                 p.namespace == *ns
-                    && !p.host_network
+                    && (ordinary_host_pods || !p.host_network)
                     && labels.iter().all(|(k, v)| p.labels.get(k) == Some(v))
             });
             if !covered {
@@ -180,8 +191,12 @@ pub fn analyse_with_probes<'a>(set: &'a ObjectSet, intent: &Intent) -> (Option<A
     }
     built.cluster.pods.extend(probes);
 
-    match Analysis::new(&built.cluster, Options::default()) {
-        Ok(a) => (Some(a), built),
+    match Analysis::new(&built.cluster, options.clone()) {
+        Ok(a) => {
+            let more = crate::engines::netpol::modelling_findings(set, &a, &built, &options);
+            built.problems.extend(more);
+            (Some(a), built)
+        }
         Err(errors) => {
             for e in &errors {
                 built.problems.push(crate::engines::netpol::error_finding(set, e));
@@ -193,7 +208,12 @@ pub fn analyse_with_probes<'a>(set: &'a ObjectSet, intent: &Intent) -> (Option<A
 
 /// Proves the intent over the object set.
 pub fn prove(set: &ObjectSet, intent: &Intent) -> Proof {
-    let (analysis, mut built) = analyse_with_probes(set, intent);
+    prove_with(set, intent, Options::default())
+}
+
+/// [`prove`] with analysis options (`--host-network`).
+pub fn prove_with(set: &ObjectSet, intent: &Intent, options: Options) -> Proof {
+    let (analysis, mut built) = analyse_with_probes_options(set, intent, options);
     let mut proof = Proof { findings: std::mem::take(&mut built.problems), ..Default::default() };
     let Some(analysis) = analysis else { return proof };
     let a = &analysis;

@@ -452,6 +452,8 @@ fn connlist_figures_on_synthetic_clusters() {
         let built = autolabs_verify::engines::netpol::Built {
             cluster,
             sources: Default::default(),
+            workloads: Default::default(),
+            stand_ins: Vec::new(),
             problems: Vec::new(),
         };
         let started = std::time::Instant::now();

@@ -203,3 +203,223 @@ fn diff_is_a_gate() {
     let missing = autolabs(dir.path(), &["diff", "old.yaml", "nope"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// A hostNetwork DaemonSet and a Deployment under a deny-all policy; two static (Node-owned)
+/// pods; two pods of one absent ReplicaSet that a policy tells apart live in `split.yaml`.
+const FOREIGN: &str = r#"apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: node-exporter, namespace: mon}
+spec:
+  selector: {matchLabels: {app: node-exporter}}
+  template:
+    metadata: {labels: {app: node-exporter}}
+    spec: {hostNetwork: true, containers: [{name: c, image: ne}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: prometheus, namespace: mon}
+spec:
+  selector: {matchLabels: {app: prometheus}}
+  template:
+    metadata: {labels: {app: prometheus}}
+    spec: {containers: [{name: c, image: p, ports: [{name: web, containerPort: 9090}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: mon}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: prometheus, namespace: mon}
+spec:
+  podSelector: {matchLabels: {app: prometheus}}
+  ingress:
+  - ports:
+    - port: web
+    - port: grpc
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: etcd-node1
+  namespace: kube-system
+  labels: {component: etcd}
+  ownerReferences: [{apiVersion: v1, kind: Node, name: node1, uid: n1, controller: true}]
+spec: {containers: [{name: c, image: e}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver-node1
+  namespace: kube-system
+  labels: {component: kube-apiserver}
+  ownerReferences: [{apiVersion: v1, kind: Node, name: node1, uid: n1, controller: true}]
+spec: {containers: [{name: c, image: k}]}
+"#;
+
+const SPLIT: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1-a
+  namespace: shop
+  labels: {app: web, track: stable}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: r1, controller: true}]
+spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-1-b
+  namespace: shop
+  labels: {app: web, track: canary}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: r1, controller: true}]
+spec: {containers: [{name: c, image: nginx}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: isolate-canary, namespace: shop}
+spec: {podSelector: {matchLabels: {track: canary}}}
+"#;
+
+fn foreign_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    for (name, text) in [("foreign.yaml", FOREIGN), ("split.yaml", SPLIT)] {
+        std::fs::write(dir.path().join(name), text).unwrap_or_else(|e| panic!("write: {e}"));
+    }
+    dir
+}
+
+#[test]
+fn connlist_host_network_treatment_is_a_flag_and_is_said() {
+    // (flag, expected lines, note part)
+    // Prometheus admits its named port `web` (9090) from everyone, its egress is denied;
+    // the static pods' namespace has no policy. Exempt, node-exporter is open both ways;
+    // as a pod, deny-all isolates it.
+    let rows: &[(&[&str], &str, &str)] = &[
+        (
+            &[],
+            "0.0.0.0-255.255.255.255[External] => kube-system/etcd-node1[Pod] : All Connections
+0.0.0.0-255.255.255.255[External] => kube-system/kube-apiserver-node1[Pod] : All Connections
+0.0.0.0-255.255.255.255[External] => mon/node-exporter[DaemonSet] : All Connections
+0.0.0.0-255.255.255.255[External] => mon/prometheus[Deployment] : TCP 9090
+kube-system/etcd-node1[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections
+kube-system/etcd-node1[Pod] => kube-system/kube-apiserver-node1[Pod] : All Connections
+kube-system/etcd-node1[Pod] => mon/node-exporter[DaemonSet] : All Connections
+kube-system/etcd-node1[Pod] => mon/prometheus[Deployment] : TCP 9090
+kube-system/kube-apiserver-node1[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections
+kube-system/kube-apiserver-node1[Pod] => kube-system/etcd-node1[Pod] : All Connections
+kube-system/kube-apiserver-node1[Pod] => mon/node-exporter[DaemonSet] : All Connections
+kube-system/kube-apiserver-node1[Pod] => mon/prometheus[Deployment] : TCP 9090
+mon/node-exporter[DaemonSet] => 0.0.0.0-255.255.255.255[External] : All Connections
+mon/node-exporter[DaemonSet] => kube-system/etcd-node1[Pod] : All Connections
+mon/node-exporter[DaemonSet] => kube-system/kube-apiserver-node1[Pod] : All Connections
+mon/node-exporter[DaemonSet] => mon/prometheus[Deployment] : TCP 9090
+",
+            "note: foreign.yaml:1: mon/node-exporter[DaemonSet] uses hostNetwork: treated as exempt",
+        ),
+        (
+            &["--host-network", "as-pod"],
+            "0.0.0.0-255.255.255.255[External] => kube-system/etcd-node1[Pod] : All Connections
+0.0.0.0-255.255.255.255[External] => kube-system/kube-apiserver-node1[Pod] : All Connections
+0.0.0.0-255.255.255.255[External] => mon/prometheus[Deployment] : TCP 9090
+kube-system/etcd-node1[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections
+kube-system/etcd-node1[Pod] => kube-system/kube-apiserver-node1[Pod] : All Connections
+kube-system/etcd-node1[Pod] => mon/prometheus[Deployment] : TCP 9090
+kube-system/kube-apiserver-node1[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections
+kube-system/kube-apiserver-node1[Pod] => kube-system/etcd-node1[Pod] : All Connections
+kube-system/kube-apiserver-node1[Pod] => mon/prometheus[Deployment] : TCP 9090
+",
+            "note: foreign.yaml:1: mon/node-exporter[DaemonSet] uses hostNetwork: analysed as an ordinary pod",
+        ),
+    ];
+    let dir = foreign_dir();
+    for (flags, lines, note) in rows {
+        let mut args = vec!["connlist", "foreign.yaml"];
+        args.extend_from_slice(flags);
+        let out = autolabs(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), *lines, "{flags:?}");
+        let err = stderr(&out);
+        assert!(err.contains(note), "{flags:?}: {err}");
+        // The named port no selected pod defines is a warning naming the rule entry.
+        assert!(
+            err.contains("warning: foreign.yaml:32: NetworkPolicy mon/prometheus spec.ingress[0].ports[1]: named port \"grpc\""),
+            "{err}"
+        );
+    }
+    let bad = autolabs(dir.path(), &["connlist", "foreign.yaml", "--host-network", "ignore"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn pods_of_one_owner_that_policies_tell_apart_refuse_the_listing() {
+    let dir = foreign_dir();
+    let out = autolabs(dir.path(), &["connlist", "split.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: split.yaml:10: pods shop/web-1-a and shop/web-1-b of workload shop/web-1[ReplicaSet] are told apart by NetworkPolicy shop/isolate-canary spec.podSelector"),
+        "{err}"
+    );
+    // diff refuses too; explain answers per pod and only notes it.
+    let diff = autolabs(dir.path(), &["diff", "split.yaml", "foreign.yaml"]);
+    assert_eq!(diff.status.code(), Some(2));
+    let explain =
+        autolabs(dir.path(), &["explain", "shop/web-1-a", "shop/web-1-b", "split.yaml", "--port", "80"]);
+    assert_eq!(explain.status.code(), Some(1), "{}", stderr(&explain));
+    assert!(stdout(&explain).contains("DENIED"), "{}", stdout(&explain));
+    assert!(stderr(&explain).contains("note: split.yaml:10: pods shop/web-1-a"), "{}", stderr(&explain));
+}
+
+#[test]
+fn explain_diff_and_verify_take_the_host_network_flag() {
+    let dir = foreign_dir();
+    let explain = |flags: &[&str]| {
+        let mut args =
+            vec!["explain", "mon/DaemonSet/node-exporter", "mon/Deployment/prometheus", "foreign.yaml"];
+        args.extend_from_slice(&["--port", "9090"]);
+        args.extend_from_slice(flags);
+        autolabs(dir.path(), &args)
+    };
+    // Exempt: node-exporter's egress is outside policy, but prometheus' ingress admits only
+    // its named ports from anyone — a hostNetwork source is matched by the peerless rule.
+    let exempt = explain(&[]);
+    assert_eq!(exempt.status.code(), Some(0), "{}{}", stdout(&exempt), stderr(&exempt));
+    assert!(stdout(&exempt).contains("hostNetwork pod, outside NetworkPolicy"), "{}", stdout(&exempt));
+    let as_pod = explain(&["--host-network", "as-pod"]);
+    assert_eq!(as_pod.status.code(), Some(1), "{}", stdout(&as_pod));
+    assert!(stdout(&as_pod).contains("denied: isolated by mon/deny-all"), "{}", stdout(&as_pod));
+
+    // The same input on both sides of diff, with either treatment: no change.
+    for flags in [&[][..], &["--host-network", "as-pod"][..]] {
+        let mut args = vec!["diff", "foreign.yaml", "foreign.yaml"];
+        args.extend_from_slice(flags);
+        let out = autolabs(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("uses hostNetwork"), "{}", stderr(&out));
+    }
+
+    let verify = |flags: &[&str]| {
+        let mut args = vec!["verify", "foreign.yaml", "--only", "netpol", "--format", "json"];
+        args.extend_from_slice(flags);
+        let out = autolabs(dir.path(), &args);
+        serde_json::from_str::<serde_json::Value>(&stdout(&out))
+            .unwrap_or_else(|e| panic!("verify json: {e}: {}", stdout(&out)))
+    };
+    for (flags, said) in
+        [(&[][..], "treated as exempt"), (&["--host-network", "as-pod"][..], "analysed as an ordinary pod")]
+    {
+        let report = verify(flags);
+        let findings = report["findings"].as_array().cloned().unwrap_or_default();
+        let host =
+            findings.iter().find(|f| f["rule"] == "host-network").unwrap_or_else(|| panic!("{report:#}"));
+        assert_eq!(host["severity"], "info");
+        assert!(host["message"].as_str().unwrap_or_default().contains(said), "{host}");
+        assert!(
+            findings.iter().any(|f| f["rule"] == "named-port" && f["severity"] == "warning"),
+            "{report:#}"
+        );
+    }
+}

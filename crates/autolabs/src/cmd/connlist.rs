@@ -6,16 +6,69 @@
 //! (ingress-nginx, kube-dns, lab pods), as `explain` does; `--intent FILE` adds such probes
 //! for the flows of an intent file to any input.
 //!
-//! Exit codes: 0 listed, 2 usage or input errors (unreadable files, invalid policies).
+//! `--host-network exempt|as-pod` says how pods with `hostNetwork: true` are treated: exempt
+//! from NetworkPolicy (the default, as Calico, Cilium and most plugins do) or as ordinary pods
+//! (as np-guard's netpol-analyzer does); a `note:` line on stderr names each such workload and
+//! its treatment. Warnings about the input (named ports that cannot match, owner references
+//! the API server would refuse) are printed the same way.
+//!
+//! Exit codes: 0 listed, 2 usage or input errors (unreadable files, invalid policies, pods of
+//! one workload that policies tell apart).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use autolabs_netpol::{HostNetwork, Options};
 use autolabs_verify::ObjectSet;
 use autolabs_verify::connlist::{self, ConnList};
-use autolabs_verify::intent::{Intent, analyse_with_probes};
+use autolabs_verify::engines::netpol::Built;
+use autolabs_verify::intent::{Intent, analyse_with_probes_options};
+use autolabs_verify::{Finding, Severity};
 use clap::ValueEnum;
+
+/// `--host-network`: how pods with `hostNetwork: true` are analysed.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub enum HostNetworkArg {
+    /// Outside NetworkPolicy (the default; Calico, Cilium and most plugins).
+    #[default]
+    Exempt,
+    /// Ordinary pods, selected and isolated by their labels (np-guard's netpol-analyzer).
+    AsPod,
+}
+
+impl HostNetworkArg {
+    /// The analysis options for this choice.
+    pub fn options(self) -> Options {
+        let host_network = match self {
+            HostNetworkArg::Exempt => HostNetwork::Exempt,
+            HostNetworkArg::AsPod => HostNetwork::AsPod,
+        };
+        Options { host_network, ..Options::default() }
+    }
+}
+
+/// Prints the engine's remarks about the input on stderr (`error:`, `warning:`, `note:`),
+/// located where known; true when one is an error that `refuses` counts (an error it does
+/// not count is only a note for this command).
+pub fn print_problems(problems: &[Finding], refuses: impl Fn(&Finding) -> bool) -> bool {
+    let mut refused = false;
+    for p in problems {
+        let prefix = match p.severity {
+            Severity::Error if refuses(p) => {
+                refused = true;
+                "error"
+            }
+            Severity::Warning => "warning",
+            Severity::Error | Severity::Info => "note",
+        };
+        match p.location() {
+            Some(loc) => eprintln!("{prefix}: {loc}: {}", p.message),
+            None => eprintln!("{prefix}: {}", p.message),
+        }
+    }
+    refused
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
@@ -41,37 +94,37 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "txt")]
     format: Format,
+    /// How pods with `hostNetwork: true` are treated: `exempt` from NetworkPolicy (most
+    /// plugins) or `as-pod` (ordinary pods, as np-guard's netpol-analyzer does).
+    #[arg(long, value_enum, default_value = "exempt")]
+    host_network: HostNetworkArg,
 }
 
 /// Reads an object set and lists its connections; `Err(code)` after the problems were
 /// printed (exit 2), shared with `diff`.
-pub fn list_paths(paths: &[PathBuf]) -> Result<ConnList, ExitCode> {
+pub fn list_paths(paths: &[PathBuf], options: Options) -> Result<ConnList, ExitCode> {
     let set = ObjectSet::read_paths(paths);
-    list_set(&set, None)
+    list_set(&set, None, options)
 }
 
-/// Lists the connections of an object set, with probe pods for `intent` when given.
-fn list_set(set: &ObjectSet, intent: Option<&Intent>) -> Result<ConnList, ExitCode> {
+/// Lists the connections of an object set, with probe pods for `intent` when given. Every
+/// remark about the input is printed; an error among them refuses the listing (exit 2).
+fn list_set(set: &ObjectSet, intent: Option<&Intent>, options: Options) -> Result<ConnList, ExitCode> {
     for e in &set.errors {
         eprintln!("error: {e}");
     }
     if !set.errors.is_empty() {
         return Err(ExitCode::from(2));
     }
-    let (analysis, built) = match intent {
-        Some(i) => analyse_with_probes(set, i),
-        None => autolabs_verify::engines::netpol::analyse(set, Default::default()),
+    let (analysis, built): (_, Built<'_>) = match intent {
+        Some(i) => analyse_with_probes_options(set, i, options),
+        None => autolabs_verify::engines::netpol::analyse(set, options),
     };
-    let Some(analysis) = analysis else {
-        for p in &built.problems {
-            match p.location() {
-                Some(loc) => eprintln!("error: {loc}: {}", p.message),
-                None => eprintln!("error: {}", p.message),
-            }
-        }
-        return Err(ExitCode::from(2));
-    };
-    Ok(connlist::connlist(&analysis, &built))
+    let refused = print_problems(&built.problems, |_| true);
+    match analysis {
+        Some(analysis) if !refused => Ok(connlist::connlist(&analysis, &built)),
+        _ => Err(ExitCode::from(2)),
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -80,9 +133,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (platform, _) = super::config::load(args.config.as_deref())?;
         let set = super::verify::rendered_set(&platform);
         let intent = intent.unwrap_or_else(|| Intent::of_platform(&platform));
-        list_set(&set, Some(&intent))
+        list_set(&set, Some(&intent), args.host_network.options())
     } else {
-        list_set(&ObjectSet::read_paths(&args.paths), intent.as_ref())
+        list_set(&ObjectSet::read_paths(&args.paths), intent.as_ref(), args.host_network.options())
     };
     let list = match list {
         Ok(list) => list,

@@ -25,14 +25,19 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     format: Format,
+    /// How pods with `hostNetwork: true` are treated on both sides: `exempt` from
+    /// NetworkPolicy (most plugins) or `as-pod` (as np-guard's netpol-analyzer does).
+    #[arg(long, value_enum, default_value = "exempt")]
+    host_network: super::connlist::HostNetworkArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let old = match super::connlist::list_paths(std::slice::from_ref(&args.old)) {
+    let options = args.host_network.options();
+    let old = match super::connlist::list_paths(std::slice::from_ref(&args.old), options.clone()) {
         Ok(list) => list,
         Err(code) => return Ok(code),
     };
-    let new = match super::connlist::list_paths(std::slice::from_ref(&args.new)) {
+    let new = match super::connlist::list_paths(std::slice::from_ref(&args.new), options) {
         Ok(list) => list,
         Err(code) => return Ok(code),
     };

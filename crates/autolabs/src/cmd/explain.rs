@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use autolabs_netpol::{Analysis, Endpoint, IpNet, Protocol};
 use autolabs_verify::ObjectSet;
-use autolabs_verify::intent::{Intent, analyse_with_probes};
+use autolabs_verify::intent::{Intent, analyse_with_probes_options};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,6 +27,10 @@ pub struct Args {
     /// `text` or `json` (`{"allowed": bool, "egress": …, "ingress": …}`).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
+    /// How pods with `hostNetwork: true` are treated: `exempt` from NetworkPolicy (most
+    /// plugins) or `as-pod` (as np-guard's netpol-analyzer does).
+    #[arg(long, value_enum, default_value = "exempt")]
+    host_network: super::connlist::HostNetworkArg,
 }
 
 fn endpoint(a: &Analysis, text: &str) -> anyhow::Result<Endpoint> {
@@ -88,14 +92,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !set.errors.is_empty() {
         return Ok(ExitCode::from(2));
     }
+    let options = args.host_network.options();
     let (analysis, built) = match &intent {
-        Some(i) => analyse_with_probes(&set, i),
-        None => autolabs_verify::engines::netpol::analyse(&set, Default::default()),
+        Some(i) => analyse_with_probes_options(&set, i, options),
+        None => autolabs_verify::engines::netpol::analyse(&set, options),
     };
-    let Some(a) = analysis else {
-        for p in built.problems {
-            eprintln!("error: {}", p.message);
-        }
+    // Pods are explained one by one, so pods of one workload that policies tell apart do
+    // not stop an explanation; every other error does.
+    let refused = super::connlist::print_problems(&built.problems, |p| p.rule != "workload-pods-differ");
+    let (Some(a), false) = (analysis, refused) else {
         return Ok(ExitCode::from(2));
     };
     let (from, to) = (endpoint(&a, &args.from)?, endpoint(&a, &args.to)?);

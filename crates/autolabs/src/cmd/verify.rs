@@ -74,6 +74,10 @@ pub struct Args {
     /// Evaluate every pod at this Pod Security level, e.g. `restricted` or `baseline:v1.22`.
     #[arg(long = "pod-security", value_name = "LEVEL[:VERSION]")]
     pod_security: Option<String>,
+    /// How the netpol and intent engines treat pods with `hostNetwork: true`: `exempt` from
+    /// NetworkPolicy (most plugins) or `as-pod` (as np-guard's netpol-analyzer does).
+    #[arg(long, value_enum, default_value = "exempt")]
+    host_network: super::connlist::HostNetworkArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -139,11 +143,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut proof = None;
     match &intent {
         Some(intent) if enabled("intent") => {
-            let result = autolabs_verify::intent::prove(&set, intent);
+            let result = autolabs_verify::intent::prove_with(&set, intent, args.host_network.options());
             findings.extend(result.findings.iter().cloned());
             proof = Some(result);
         }
-        None if enabled("netpol") => findings.extend(engines::netpol::check(&set)),
+        None if enabled("netpol") => {
+            findings.extend(engines::netpol::check_with(&set, args.host_network.options()))
+        }
         _ => {}
     }
     if enabled("resources") {
