@@ -14,8 +14,10 @@ pub struct Args {
     from: String,
     /// Destination, written like FROM.
     to: String,
-    /// Manifests (files, directories, `-`). Without any, the baseline rendered from
-    /// platform.yaml, with probe pods standing in for the pods the matrix names (`NAMESPACE/probe:…`).
+    /// The port (as `--port`; `explain FROM TO 5432`), then manifests (files, directories,
+    /// `-`). Without manifests, the baseline rendered from platform.yaml, with probe pods
+    /// standing in for the pods the matrix names (`NAMESPACE/probe:…`).
+    #[arg(value_name = "[PORT] PATHS")]
     paths: Vec<PathBuf>,
     /// `80`, `80/TCP`, `TCP/80` or `53/UDP`. Without it: every allowed connection, and why
     /// traffic is denied when nothing is.
@@ -77,7 +79,23 @@ fn port(text: &str) -> anyhow::Result<(Protocol, u16)> {
     Ok((proto, n))
 }
 
+/// `explain FROM TO PORT [PATH…]`: the first positional after TO is the port when it reads as
+/// one and names no file (a file named `5432` stays a file); `--port` takes precedence.
+fn split_port(mut args: Args) -> Args {
+    if args.port.is_none()
+        && let Some(first) = args.paths.first()
+        && !first.exists()
+        && let Some(text) = first.to_str()
+        && port(text).is_ok()
+    {
+        args.port = Some(text.to_string());
+        args.paths.remove(0);
+    }
+    args
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let args = split_port(args);
     let mut files = args.paths.clone();
     files.extend(args.files.iter().cloned());
     let (set, intent) = if files.is_empty() {
