@@ -24,6 +24,9 @@ pub struct Args {
     /// Language of error messages (en, ru).
     #[arg(long, default_value = "en", global = true)]
     lang: String,
+    /// `table` (kubectl-style columns) for people, `json` or `yaml` (the API's body) for machines.
+    #[arg(short = 'o', long, value_enum, default_value = "table", global = true)]
+    output: Output,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +62,13 @@ enum Command {
     },
     /// Quota use and how many more labs of each template fit.
     Capacity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Table,
+    Json,
+    Yaml,
 }
 
 /// One answer of the API.
@@ -167,9 +177,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Command::Capacity => client.send("GET", "/v1/capacity", None).await?,
         };
         if (200..300).contains(&answer.status) {
-            match &answer.body {
-                Value::Null => println!("done ({})", answer.status),
-                body => println!("{}", serde_json::to_string_pretty(body)?),
+            match (&answer.body, args.output) {
+                (Value::Null, _) => println!("done ({})", answer.status),
+                (body, Output::Json) => println!("{}", serde_json::to_string_pretty(body)?),
+                (body, Output::Yaml) => print!("{}", serde_saphyr::to_string(body)?),
+                (body, Output::Table) => {
+                    let now = k8s_openapi::jiff::Timestamp::now();
+                    print!(
+                        "{}",
+                        match &args.command {
+                            Command::Capacity => capacity_table(body),
+                            Command::List { .. } =>
+                                labs_table(body["items"].as_array().map(Vec::as_slice).unwrap_or(&[]), now),
+                            _ => labs_table(std::slice::from_ref(body), now),
+                        }
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         } else {
@@ -180,4 +203,187 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     })
+}
+
+/// Columns as kubectl prints them: upper-case headers, left-aligned, three spaces apart.
+fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// A duration as kubectl's `HumanDuration` writes ages (k8s.io/apimachinery/pkg/util/duration).
+fn human_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (m, h, d) = (s / 60, s / 3600, s / 86_400);
+    match () {
+        _ if s < 120 => format!("{s}s"),
+        _ if m < 10 => format!("{m}m{}s", s % 60).replace("m0s", "m"),
+        _ if m < 180 => format!("{m}m"),
+        _ if h < 8 => format!("{h}h{}m", m % 60).replace("h0m", "h"),
+        _ if h < 48 => format!("{h}h"),
+        _ if h < 24 * 8 => format!("{d}d{}h", h % 24).replace("d0h", "d"),
+        _ => format!("{d}d"),
+    }
+}
+
+/// Seconds from `now` to an RFC 3339 time of the API (negative when it is past).
+fn seconds_until(at: &Value, now: k8s_openapi::jiff::Timestamp) -> Option<i64> {
+    let at: k8s_openapi::jiff::Timestamp = at.as_str()?.parse().ok()?;
+    Some(at.as_second() - now.as_second())
+}
+
+fn labs_table(labs: &[Value], now: k8s_openapi::jiff::Timestamp) -> String {
+    if labs.is_empty() {
+        return "No labs found.\n".into();
+    }
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let rows: Vec<Vec<String>> = labs
+        .iter()
+        .map(|lab| {
+            let age = seconds_until(&lab["createdAt"], now).map_or("?".into(), |s| human_duration(-s));
+            let expires = match seconds_until(&lab["expiresAt"], now) {
+                Some(s) if s > 0 => format!("in {}", human_duration(s)),
+                Some(_) => "expired".into(),
+                None => "?".into(),
+            };
+            // A failed lab says why; a degraded one which objects it lacks.
+            let missing: Vec<String> = lab["missing"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str().map(String::from))
+                .collect();
+            let detail = match (lab["failure"].as_str(), missing.is_empty()) {
+                (Some(why), _) => why.to_string(),
+                (None, false) => format!("missing {}", missing.join(", ")),
+                (None, true) => String::new(),
+            };
+            vec![
+                text(&lab["id"]),
+                text(&lab["template"]),
+                text(&lab["phase"]),
+                age,
+                expires,
+                text(&lab["url"]),
+                detail,
+            ]
+        })
+        .collect();
+    columns(&["ID", "TEMPLATE", "PHASE", "AGE", "EXPIRES", "URL", "DETAIL"], &rows)
+}
+
+fn capacity_table(body: &Value) -> String {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    };
+    let list = |key: &str| body[key].as_array().cloned().unwrap_or_default();
+    let quotas: Vec<Vec<String>> = list("quotas")
+        .iter()
+        .map(|q| vec![text(&q["quota"]), text(&q["resource"]), text(&q["used"]), text(&q["hard"])])
+        .collect();
+    let templates: Vec<Vec<String>> = list("templates")
+        .iter()
+        .map(|t| {
+            let fits = if t["fits"].is_null() { "unbounded".into() } else { text(&t["fits"]) };
+            vec![text(&t["template"]), fits, t["binding"].as_str().unwrap_or("").to_string()]
+        })
+        .collect();
+    let mut out = columns(&["QUOTA", "RESOURCE", "USED", "HARD"], &quotas);
+    out.push('\n');
+    out.push_str(&columns(&["TEMPLATE", "MORE LABS FIT", "BOUND BY"], &templates));
+    for stale in list("stale") {
+        out.push_str(&format!(
+            "\nnote: quota {} says {} used for {}, but the labs that exist account for {}: the quota controller has not caught up yet\n",
+            text(&stale["quota"]),
+            text(&stale["used"]),
+            text(&stale["resource"]),
+            text(&stale["accounted"]),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_kubectl_prints_them() {
+        for (seconds, shown) in [
+            (45, "45s"),
+            (119, "119s"),
+            (150, "2m30s"),
+            (300, "5m"),
+            (3_000, "50m"),
+            (3 * 3600 + 120, "3h2m"),
+            (30 * 3600, "30h"),
+            (3 * 86_400 + 3600, "3d1h"),
+            (20 * 86_400, "20d"),
+        ] {
+            assert_eq!(human_duration(seconds), shown, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn labs_and_capacity_print_as_tables() {
+        let now: k8s_openapi::jiff::Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
+        let labs = [
+            json!({"id": "web1", "template": "linux-basics", "phase": "Running", "url": "https://web1.example/",
+                   "createdAt": "2026-01-01T00:00:00Z", "expiresAt": "2026-01-01T02:00:00Z"}),
+            json!({"id": "db", "template": "web-dev", "phase": "Degraded", "url": "https://db.example/",
+                   "createdAt": "2026-01-01T00:55:00Z", "expiresAt": "2026-01-01T00:59:00Z",
+                   "missing": ["Service", "Ingress"]}),
+        ];
+        let table = labs_table(&labs, now);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "ID     TEMPLATE       PHASE      AGE   EXPIRES   URL                     DETAIL"
+        );
+        assert_eq!(lines[1], "web1   linux-basics   Running    60m   in 60m    https://web1.example/");
+        assert_eq!(
+            lines[2],
+            "db     web-dev        Degraded   5m    expired   https://db.example/     missing Service, Ingress"
+        );
+        assert_eq!(labs_table(&[], now), "No labs found.\n");
+
+        let capacity = json!({
+            "quotas": [{"quota": "labs", "resource": "pods", "used": "3", "hard": "20"}],
+            "templates": [{"template": "linux-basics", "fits": 17, "binding": "labs/pods"}, {"template": "free", "fits": null}],
+            "stale": [{"quota": "labs", "resource": "pods", "used": "3", "accounted": "1"}],
+        });
+        let table = capacity_table(&capacity);
+        assert!(
+            table.starts_with("QUOTA   RESOURCE   USED   HARD\nlabs    pods       3      20\n\nTEMPLATE"),
+            "{table}"
+        );
+        assert!(table.contains("linux-basics   17              labs/pods"), "{table}");
+        assert!(table.contains("free           unbounded"), "{table}");
+        assert!(
+            table.contains("note: quota labs says 3 used for pods, but the labs that exist account for 1"),
+            "{table}"
+        );
+    }
 }
