@@ -55,6 +55,9 @@ pub struct Proof {
     pub matrix: BTreeMap<(String, String), String>,
     /// (from, to) → what the flows intend, at namespace granularity (same keys as `matrix`).
     pub intended: BTreeMap<(String, String), String>,
+    /// (from, to) → allowed connections between namespaces the intent does not govern
+    /// (kube-system to itself or to the internet): shown, and not judged.
+    pub not_judged: BTreeMap<(String, String), String>,
     /// How many flows, pod classes and class pairs were checked.
     pub flows_checked: usize,
     pub classes: usize,
@@ -413,6 +416,8 @@ pub fn prove_with(set: &ObjectSet, intent: &Intent, options: Options) -> Proof {
         // Pairs entirely outside the governed namespaces (kube-system to itself) are not ours.
         if !c.is_empty() && (governed(&from) || governed(&to)) {
             proof.matrix.insert((from, to), c.to_string());
+        } else if !c.is_empty() {
+            proof.not_judged.insert((from, to), c.to_string());
         }
     }
     let internet = Endpoint::External(IpNet::from(ipnet::Ipv4Net::from(INTERNET_PROBE)));
@@ -427,13 +432,15 @@ pub fn prove_with(set: &ObjectSet, intent: &Intent, options: Options) -> Proof {
         in_by_ns.entry(ns).or_insert_with(ConnSet::empty).add(&a.allowed(internet, Endpoint::Pod(*id)));
     }
     for (ns, c) in out_by_ns {
-        if !c.is_empty() && governed(&ns) {
-            proof.matrix.insert((ns, "internet".into()), c.to_string());
+        let shown = if governed(&ns) { &mut proof.matrix } else { &mut proof.not_judged };
+        if !c.is_empty() {
+            shown.insert((ns, "internet".into()), c.to_string());
         }
     }
     for (ns, c) in in_by_ns {
-        if !c.is_empty() && governed(&ns) {
-            proof.matrix.insert(("internet".into(), ns), c.to_string());
+        let shown = if governed(&ns) { &mut proof.matrix } else { &mut proof.not_judged };
+        if !c.is_empty() {
+            shown.insert(("internet".into(), ns), c.to_string());
         }
     }
     proof

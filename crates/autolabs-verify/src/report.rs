@@ -168,12 +168,20 @@ pub fn junit(findings: &[Finding], summary: &Summary) -> String {
 }
 
 /// The namespace × namespace matrix of allowed connections, as a text table.
-pub fn matrix_table(matrix: &std::collections::BTreeMap<(String, String), String>) -> String {
+/// Pairs outside the namespaces the intent governs follow under their own heading.
+pub fn matrix_table(matrix: &Matrix, not_judged: &Matrix) -> String {
     let mut out = String::from("\nallowed connections (from → to):\n");
-    let width = matrix.keys().map(|(f, _)| f.len()).max().unwrap_or(4);
-    let twidth = matrix.keys().map(|(_, t)| t.len()).max().unwrap_or(4);
+    let keys = || matrix.keys().chain(not_judged.keys());
+    let width = keys().map(|(f, _)| f.len()).max().unwrap_or(4);
+    let twidth = keys().map(|(_, t)| t.len()).max().unwrap_or(4);
     for ((from, to), conns) in matrix {
         let _ = writeln!(out, "  {from:<width$} → {to:<twidth$}  {conns}");
+    }
+    if !not_judged.is_empty() {
+        out.push_str("allowed, outside the intent's namespaces (not judged):\n");
+        for ((from, to), conns) in not_judged {
+            let _ = writeln!(out, "  {from:<width$} → {to:<twidth$}  {conns}");
+        }
     }
     out
 }
@@ -204,14 +212,20 @@ fn matrix_axes(matrix: &std::collections::BTreeMap<(String, String), String>) ->
     names
 }
 
+type Matrix = std::collections::BTreeMap<(String, String), String>;
+
 /// One cell of the picture: its class (colour) and text.
 fn matrix_cell(
-    actual: &std::collections::BTreeMap<(String, String), String>,
-    intended: Option<&std::collections::BTreeMap<(String, String), String>>,
+    actual: &Matrix,
+    intended: Option<&Matrix>,
+    not_judged: Option<&Matrix>,
     from: &str,
     to: &str,
 ) -> (&'static str, String) {
     let key = (from.to_string(), to.to_string());
+    if let Some(c) = not_judged.and_then(|n| n.get(&key)) {
+        return ("unjudged", format!("{c} (not judged)"));
+    }
     let got = actual.get(&key);
     let Some(intended) = intended else {
         return match got {
@@ -228,13 +242,34 @@ fn matrix_cell(
     }
 }
 
-const CELL_COLOURS: [(&str, &str); 5] = [
+const CELL_COLOURS: [(&str, &str); 6] = [
     ("ok", "#d4edda"),
     ("allow", "#fde2b3"),
     ("open", "#f8c0c0"),
     ("blocked", "#ffe08a"),
     ("deny", "#f2f2f2"),
+    // Pairs outside the namespaces the intent governs: allowed traffic shown, not judged —
+    // never the "denied" grey (kube-system may reach the internet, and explain says so).
+    ("unjudged", "#dbe9f6"),
 ];
+
+/// The legend: each colour in use and what it means.
+fn legend(intended: bool, not_judged: bool) -> Vec<(&'static str, &'static str)> {
+    let mut out = if intended {
+        vec![
+            ("ok", "green: allowed as intended"),
+            ("open", "red: allowed but not intended"),
+            ("blocked", "yellow: intended but blocked"),
+            ("deny", "grey: denied"),
+        ]
+    } else {
+        vec![("allow", "orange: allowed"), ("deny", "grey: denied")]
+    };
+    if not_judged {
+        out.push(("unjudged", "blue: outside the intent's namespaces, allowed, not judged"));
+    }
+    out
+}
 
 fn colour(class: &str) -> &'static str {
     CELL_COLOURS.iter().find(|(c, _)| *c == class).map(|(_, v)| *v).unwrap_or("#ffffff")
@@ -242,23 +277,22 @@ fn colour(class: &str) -> &'static str {
 
 /// The matrix as a self-contained HTML page: rows are sources, columns destinations; with an
 /// intent, cells are coloured intended (green), too open (red) or blocked (yellow).
-pub fn matrix_html(
-    matrix: &std::collections::BTreeMap<(String, String), String>,
-    intended: Option<&std::collections::BTreeMap<(String, String), String>>,
-) -> String {
+pub fn matrix_html(matrix: &Matrix, intended: Option<&Matrix>, not_judged: Option<&Matrix>) -> String {
     let mut all = matrix.clone();
-    if let Some(i) = intended {
-        all.extend(i.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for extra in [intended, not_judged].into_iter().flatten() {
+        all.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let names = matrix_axes(&all);
     let style: String = CELL_COLOURS.iter().map(|(c, v)| format!("td.{c}{{background:{v}}}")).collect();
     let mut out = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>autolabs isolation matrix</title>\n<style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px;font-size:13px}}th.row{{text-align:right}}{style}</style></head><body>\n<h1>Allowed connections</h1><p>Rows: source namespace; columns: destination; cells: allowed ports.{}</p>\n<table><tr><th>from \\ to</th>",
-        if intended.is_some() {
-            " Green: as intended; red: allowed but not intended; yellow: intended but blocked; grey: denied."
-        } else {
-            " Grey: denied."
-        }
+        legend(intended.is_some(), not_judged.is_some_and(|n| !n.is_empty()))
+            .iter()
+            .map(|(class, text)| format!(
+                " <span style=\"background:{}\">&#160;&#160;&#160;</span> {text}.",
+                colour(class)
+            ))
+            .collect::<String>()
     );
     for n in &names {
         let _ = write!(out, "<th>{}</th>", xml(n));
@@ -267,7 +301,7 @@ pub fn matrix_html(
     for from in &names {
         let _ = write!(out, "<tr><th class=\"row\">{}</th>", xml(from));
         for to in &names {
-            let (class, text) = matrix_cell(matrix, intended, from, to);
+            let (class, text) = matrix_cell(matrix, intended, not_judged, from, to);
             let text = if text.is_empty() { "&#8212;".to_string() } else { xml(&text) };
             let _ = write!(out, "<td class=\"{class}\">{text}</td>");
         }
@@ -278,18 +312,17 @@ pub fn matrix_html(
 }
 
 /// The matrix as an SVG grid (no external tools needed), coloured like [`matrix_html`].
-pub fn matrix_svg(
-    matrix: &std::collections::BTreeMap<(String, String), String>,
-    intended: Option<&std::collections::BTreeMap<(String, String), String>>,
-) -> String {
+pub fn matrix_svg(matrix: &Matrix, intended: Option<&Matrix>, not_judged: Option<&Matrix>) -> String {
     let mut all = matrix.clone();
-    if let Some(i) = intended {
-        all.extend(i.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for extra in [intended, not_judged].into_iter().flatten() {
+        all.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let names = matrix_axes(&all);
+    let legend = legend(intended.is_some(), not_judged.is_some_and(|n| !n.is_empty()));
     let (label_w, cell_w, cell_h) = (130usize, 150usize, 28usize);
     let width = label_w + cell_w * names.len() + 10;
-    let height = cell_h * (names.len() + 1) + 10;
+    let grid_bottom = cell_h * (names.len() + 1);
+    let height = grid_bottom + 10 + 18 * legend.len();
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"10\">\n"
     );
@@ -312,7 +345,7 @@ pub fn matrix_svg(
         );
         for (j, to) in names.iter().enumerate() {
             let x = label_w + j * cell_w;
-            let (class, text) = matrix_cell(matrix, intended, from, to);
+            let (class, text) = matrix_cell(matrix, intended, not_judged, from, to);
             let _ = writeln!(
                 out,
                 "<rect x=\"{x}\" y=\"{y}\" width=\"{cell_w}\" height=\"{cell_h}\" fill=\"{}\" stroke=\"#999\"><title>{} → {}: {}</title></rect>",
@@ -331,6 +364,17 @@ pub fn matrix_svg(
                 );
             }
         }
+    }
+    for (i, (class, text)) in legend.iter().enumerate() {
+        let y = grid_bottom + 8 + 18 * i;
+        let _ = writeln!(
+            out,
+            "<rect x=\"{label_w}\" y=\"{y}\" width=\"14\" height=\"14\" fill=\"{}\" stroke=\"#999\"/><text x=\"{}\" y=\"{}\">{}</text>",
+            colour(class),
+            label_w + 20,
+            y + 11,
+            xml(text)
+        );
     }
     out.push_str("</svg>\n");
     out
@@ -402,5 +446,39 @@ mod tests {
             assert!(f.get(key).is_some(), "{key}");
         }
         assert_eq!(v["summary"]["errors"], 1);
+    }
+
+    /// Reported: pairs outside the intent (kube-system to the internet, allowed, as `explain`
+    /// says) were drawn in the "denied" grey.
+    #[test]
+    fn pairs_outside_the_intent_have_their_own_colour_and_legend() {
+        let pair = |a: &str, b: &str, c: &str| ((a.to_string(), b.to_string()), c.to_string());
+        let actual: Matrix = [pair("labs", "internet", "TCP 443")].into_iter().collect();
+        let intended: Matrix = [pair("labs", "internet", "TCP 443")].into_iter().collect();
+        let not_judged: Matrix = [pair("kube-system", "internet", "All")].into_iter().collect();
+        assert_eq!(
+            matrix_cell(&actual, Some(&intended), Some(&not_judged), "kube-system", "internet"),
+            ("unjudged", "All (not judged)".to_string())
+        );
+        assert_eq!(matrix_cell(&actual, Some(&intended), Some(&not_judged), "internet", "labs").0, "deny");
+        let blue = colour("unjudged");
+        assert_ne!(blue, colour("deny"));
+        for picture in [
+            matrix_svg(&actual, Some(&intended), Some(&not_judged)),
+            matrix_html(&actual, Some(&intended), Some(&not_judged)),
+        ] {
+            assert!(picture.contains(blue), "{picture}");
+            assert!(
+                picture.contains("blue: outside the intent&apos;s namespaces")
+                    || picture.contains("blue: outside the intent's namespaces"),
+                "{picture}"
+            );
+            assert!(picture.contains("grey: denied"), "{picture}");
+        }
+        // Without such pairs the legend does not mention them.
+        assert!(!matrix_html(&actual, Some(&intended), None).contains("not judged"));
+        let table = matrix_table(&actual, &not_judged);
+        let heading = table.find("outside the intent's namespaces (not judged)").expect("a heading");
+        assert!(table[heading..].contains("kube-system → internet  All"), "{table}");
     }
 }

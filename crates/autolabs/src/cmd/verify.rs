@@ -192,14 +192,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     print_findings(args.format, &findings, &summary);
     if let (Some(p), Format::Table, true) = (&proof, args.format, args.matrix) {
-        print!("{}", autolabs_verify::report::matrix_table(&p.matrix));
+        print!("{}", autolabs_verify::report::matrix_table(&p.matrix, &p.not_judged));
     }
     if let (Some(p), Some(path)) = (&proof, &args.matrix_out) {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let picture = match ext {
             "dot" | "gv" => report::matrix_dot(&p.matrix),
-            "svg" => report::matrix_svg(&p.matrix, Some(&p.intended)),
-            "html" | "htm" => report::matrix_html(&p.matrix, Some(&p.intended)),
+            "svg" => report::matrix_svg(&p.matrix, Some(&p.intended), Some(&p.not_judged)),
+            "html" | "htm" => report::matrix_html(&p.matrix, Some(&p.intended), Some(&p.not_judged)),
             _ => bail!("--matrix-out {}: use a .dot, .svg or .html file", path.display()),
         };
         std::fs::write(path, picture).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
