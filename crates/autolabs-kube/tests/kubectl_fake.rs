@@ -417,7 +417,13 @@ async fn deleting_an_owner_deletes_its_dependents() {
     let survivor = k.run(&["-n", "gc", "create", "configmap", "unrelated"]).await;
     assert_eq!(survivor.ok().trim(), "configmap/unrelated created");
 
-    assert_eq!(k.run(&["-n", "gc", "delete", "pod", "owner"]).await.ok().trim(), "pod \"owner\" deleted");
+    // kubectl >= 1.34 names the namespace it deleted from.
+    let deleted = k.run(&["-n", "gc", "delete", "pod", "owner"]).await;
+    assert!(
+        ["pod \"owner\" deleted", "pod \"owner\" deleted from gc namespace"].contains(&deleted.ok().trim()),
+        "{}",
+        deleted.stdout
+    );
     let gone = k.run(&["-n", "gc", "get", "configmap", "dependent"]).await;
     assert_eq!(gone.failed().trim(), "Error from server (NotFound): configmaps \"dependent\" not found");
     let left = k.run(&["-n", "gc", "get", "configmaps", "-o", "name"]).await;

@@ -427,7 +427,7 @@ fn dry_run(query: &HashMap<String, String>) -> Result<bool, Status> {
             "CreateOptions",
             "meta.k8s.io",
             "",
-            &[("dryRun".into(), format!("Unsupported value: {other:?}: supported values: \"All\""))],
+            &[("dryRun".into(), format!("Unsupported value: [{other:?}]: supported values: \"All\""))],
         )),
     }
 }

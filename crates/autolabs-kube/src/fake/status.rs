@@ -149,6 +149,17 @@ impl Status {
         .with_details(name, group, resource)
     }
 
+    /// A conflict the storage layer reports, which names the kind rather than the resource.
+    // k8s.io/apiserver/pkg/storage/errors.go NewInvalidObjError → errors.NewConflict(kind)
+    pub fn conflict_on_kind(kind: &str, group: &str, name: &str, why: &str) -> Self {
+        Status::new(
+            409,
+            StatusReason::Conflict,
+            format!("Operation cannot be fulfilled on {kind} {name:?}: {why}"),
+        )
+        .with_details(name, group, kind)
+    }
+
     // k8s.io/apimachinery/pkg/api/errors/errors.go NewForbidden
     pub fn forbidden(resource: &str, group: &str, name: &str, why: &str) -> Self {
         let message = if name.is_empty() {
@@ -169,9 +180,14 @@ impl Status {
             [one] => one.clone(),
             many => format!("[{}]", many.join(", ")),
         };
-        let mut status =
-            Status::new(422, StatusReason::Invalid, format!("{kind} {name:?} is invalid: {aggregate}"))
-                .with_details(name, group, kind);
+        // schema.GroupKind.String(): `Kind.group` outside the core group
+        let qualified_kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let mut status = Status::new(
+            422,
+            StatusReason::Invalid,
+            format!("{qualified_kind} {name:?} is invalid: {aggregate}"),
+        )
+        .with_details(name, group, kind);
         status.details.causes = errors
             .iter()
             .map(|(field, message)| StatusCause {

@@ -533,12 +533,26 @@ impl Store {
         let meta = meta_mut(object);
         meta.insert("uid".into(), json!(uid));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-        meta.insert("generation".into(), json!(1));
+        if tracks_generation(resource) {
+            meta.insert("generation".into(), json!(1));
+        } else {
+            meta.remove("generation");
+        }
         for system in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
             meta.remove(system);
         }
         if resource.has_status {
             object["status"] = json!({});
+        }
+        match (resource.group, resource.plural) {
+            // k8s.io/api/core/v1 ServiceStatus and networking/v1 IngressStatus: loadBalancer is not omitempty
+            ("", "services") | ("networking.k8s.io", "ingresses") => {
+                object["status"] = json!({"loadBalancer": {}});
+            }
+            _ => {}
+        }
+        if resource.plural == "pods" && resource.group.is_empty() {
+            default_toleration_seconds(object);
         }
         match (resource.group, resource.plural) {
             ("", "namespaces") => {
@@ -867,6 +881,14 @@ impl Store {
                 metadata["remainingItemCount"] = json!(remaining);
             }
         }
+        // Items of a typed list carry no kind or apiVersion (the list names them once).
+        // k8s.io/apimachinery/pkg/runtime/serializer/versioning (typed lists encode items without TypeMeta)
+        for item in &mut items {
+            if let Some(item) = item.as_object_mut() {
+                item.remove("kind");
+                item.remove("apiVersion");
+            }
+        }
         Ok(json!({
             "kind": format!("{}List", resource.kind),
             "apiVersion": resource.api_version(),
@@ -999,7 +1021,7 @@ impl Store {
                 return Err(Status::invalid(resource.kind, resource.group, &name, &problems));
             }
         }
-        if spec_part(&object) != spec_part(&current) {
+        if tracks_generation(resource) && spec_part(&object) != spec_part(&current) {
             let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta_mut(&mut object).insert("generation".into(), json!(generation + 1));
         }
@@ -1171,12 +1193,14 @@ impl Store {
         if let Some(uid) = &options.precondition_uid
             && Some(uid.as_str()) != meta_str(&current, "uid")
         {
-            return Err(Status::conflict_because(
-                resource.plural,
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go conditionalDelete (NewConflict with the kind)
+            return Err(Status::conflict_on_kind(
+                resource.kind,
                 resource.group,
                 name,
                 &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). \
+                     The object might have been deleted and then recreated",
                     meta_str(&current, "uid").unwrap_or("")
                 ),
             ));
@@ -1239,6 +1263,15 @@ impl Store {
             }
         }
         let mut answer = (*current).clone();
+        if resource.plural == "pods" && resource.group.is_empty() {
+            // k8s.io/apiserver/pkg/registry/rest/delete.go BeforeDelete: a graceful delete
+            // stamps the grace period and bumps the generation; an unscheduled pod's grace is 0
+            // (pkg/registry/core/pod/strategy.go CheckGracefulDelete) and the fake deletes at once.
+            let generation = answer.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            let meta = meta_mut(&mut answer);
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            meta.insert("generation".into(), json!(generation + 1));
+        }
         if is_namespace {
             answer["status"] = json!({"phase": "Terminating"});
             meta_mut(&mut answer).insert("deletionTimestamp".into(), json!(now_rfc3339()));
@@ -1412,7 +1445,9 @@ impl Store {
             let meta = meta_mut(&mut object);
             meta.insert("uid".into(), json!(uid));
             meta.insert("creationTimestamp".into(), json!(created.unwrap_or_else(now_rfc3339)));
-            meta.entry("generation").or_insert(json!(1));
+            if tracks_generation(resource) {
+                meta.entry("generation").or_insert(json!(1));
+            }
         }
         if resource.plural == "namespaces" && resource.group.is_empty() {
             let labels = meta_mut(&mut object).entry("labels").or_insert_with(|| json!({}));
@@ -1481,6 +1516,44 @@ fn deleted_response(resource: &ResourceType, object: &Value) -> Value {
         details["uid"] = json!(uid);
     }
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+/// The DefaultTolerationSeconds admission plugin: pods tolerate `not-ready` and
+/// `unreachable` NoExecute taints for 300 s unless they already tolerate them.
+// k8s.io/kubernetes/plugin/pkg/admission/defaulttolerationseconds/admission.go Admit
+fn default_toleration_seconds(pod: &mut Value) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = tolerations.as_array_mut() else { return };
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let tolerated = list.iter().any(|t| {
+            let text = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
+            let effect_matches = text("effect").is_empty() || text("effect") == "NoExecute";
+            let key_matches = text("key") == key || (text("key").is_empty() && text("operator") == "Exists");
+            effect_matches && key_matches
+        });
+        if !tolerated {
+            list.push(
+                json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}),
+            );
+        }
+    }
+}
+
+/// Whether the kind's registry keeps `metadata.generation` (its `PrepareForCreate` sets 1 and
+/// `PrepareForUpdate` bumps it on spec changes); the others leave it unset.
+// e.g. k8s.io/kubernetes/pkg/registry/apps/deployment/strategy.go PrepareForCreate (Generation = 1),
+// pkg/registry/core/configmap/strategy.go (none); checked against kube-apiserver v1.35
+fn tracks_generation(resource: &ResourceType) -> bool {
+    matches!(
+        (resource.group, resource.plural),
+        ("", "pods")
+            | ("networking.k8s.io", "ingresses" | "networkpolicies")
+            | ("apps", _)
+            | ("batch", _)
+            | ("policy", "poddisruptionbudgets")
+            | ("scheduling.k8s.io", "priorityclasses")
+    )
 }
 
 fn find(plural: &str) -> &'static ResourceType {
