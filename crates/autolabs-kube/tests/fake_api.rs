@@ -966,7 +966,13 @@ async fn pod_specs_cannot_change_except_images() {
     pods.create(&PostParams::default(), &pod("p", json!({}))).await.unwrap();
     // ValidatePodUpdate: the image may change…
     let image = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.37"}]}});
-    pods.patch("p", &PatchParams::default(), &Patch::Strategic(&image)).await.unwrap();
+    pods.patch("p", &PatchParams::default(), &Patch::Merge(&image)).await.unwrap();
+    // A strategic merge patch with a list would merge it by key on kube-apiserver; the fake
+    // refuses it rather than replace the list.
+    let strategic = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.38"}]}});
+    let refused = api_error(pods.patch("p", &PatchParams::default(), &Patch::Strategic(&strategic)).await);
+    assert_eq!(refused.code, 415, "{}", refused.message);
+    assert!(refused.message.contains("a list at .spec.containers"), "{}", refused.message);
     // …a port may not.
     let port = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.37", "ports": [{"containerPort": 80}]}]}});
     let refused = api_error(pods.patch("p", &PatchParams::default(), &Patch::Merge(&port)).await);
