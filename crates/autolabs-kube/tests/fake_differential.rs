@@ -48,12 +48,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
          and `used` a moment later; the fake's accounting is synchronous",
     ),
     ("quota/quota", "as `provisioner/quota`"),
-    (
-        "provisioner/quota-used",
-        "the real server charged the quota for the duplicate create refused as AlreadyExists \
-         (`create-pod-again`: ResourceQuota admission charges `used` before storage refuses) and keeps \
-         the charge until its quota controller recalculates; the fake charges stored objects only",
-    ),
 ];
 
 /// Fields dropped before comparing, each with why it cannot match.
@@ -92,8 +86,11 @@ struct Step {
     setup: bool,
     /// Before the next step, poll this request on the real server until the predicate holds
     /// (its controllers work asynchronously; the fake's equivalents act at once).
-    settle: Option<(String, fn(u16, &Value) -> bool)>,
+    settle: Option<(String, Ready)>,
 }
+
+/// Whether an answer (code, body) shows that the real server's controllers caught up.
+type Ready = fn(u16, &Value) -> bool;
 
 fn step(case: &'static str, method: &'static str, path: &str) -> Step {
     Step {
@@ -148,7 +145,7 @@ impl Step {
         self.setup = true;
         self
     }
-    fn settle(mut self, path: &str, ready: fn(u16, &Value) -> bool) -> Self {
+    fn settle(mut self, path: &str, ready: Ready) -> Self {
         self.settle = Some((path.to_string(), ready));
         self
     }
@@ -286,7 +283,7 @@ impl Side {
     }
 
     /// Polls a GET until `ready` holds (the real server's controllers are asynchronous).
-    async fn settle(&mut self, path: &str, ready: fn(u16, &Value) -> bool) {
+    async fn settle(&mut self, path: &str, ready: Ready) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let (code, _, value) = self.send_raw("GET", path, "", "application/json", None).await;
@@ -743,7 +740,12 @@ async fn provisioner_sequence() {
                 "preconditions": {"uid": format!("{{uid:Pod/{second}}}")}}))
             .settle(&service_at(&second), gone),
         get("children-collected", &service_at(&second)),
-        get("pod-gone", &pod_at(&second)),
+        get("pod-gone", &pod_at(&second))
+            .settle(&format!("{base}/resourcequotas/{quota_name}"), |_, quota| {
+                quota.pointer("/status/used/pods").and_then(Value::as_str) == Some("1")
+            }),
+        // The deletion made the quota controller recount: the duplicate's charge is gone.
+        get("quota-recounted", &format!("{base}/resourcequotas/{quota_name}")),
     ]);
     check("provisioner", &labels, steps).await;
 }

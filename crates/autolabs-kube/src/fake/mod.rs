@@ -23,7 +23,9 @@
 //!   or other writers survive a re-apply (see `apply.rs`).
 //! - **Admission** is pluggable ([`Admission`]); by default LimitRanger, PodSecurity,
 //!   Priority and ResourceQuota, adapters over `autolabs-resources` and `autolabs-pss`.
-//!   Quotas' `status.used` is kept current on every write, as the quota controller would.
+//!   Quotas' `status.used` is kept current on every write, as the quota controller would; a
+//!   create refused as AlreadyExists stays charged, as upstream, until a deletion in the
+//!   namespace or [`FakeApiServer::recalculate_quotas`] (the controller's resync) recounts.
 //! - **Errors** are `metav1.Status` objects worded as upstream words them ([`Status`]).
 //! - **Faults** ([`Faults`]) are deterministic: seeded error rates per verb and resource
 //!   (429 with Retry-After, 500, 503, 409), latency, watch drops; changeable at run time.
@@ -61,7 +63,6 @@
 //! | `kubectl/root-ca-published` | the fake publishes no `kube-root-ca.crt` ConfigMap into namespaces |
 //! | `kubectl/strategic-patch-of-a-list` | the fake refuses (415, naming `application/strategic-merge-patch+json`) a strategic merge patch with a list or a `$` directive instead of merging lists by the schema's merge keys; without them it is a JSON merge patch and served |
 //! | `provisioner/quota` | a new ResourceQuota: the real create answers `status: {}` and the quota controller fills `hard` and `used` a moment later; the fake's accounting is synchronous |
-//! | `provisioner/quota-used` | the real server charged the quota for the duplicate create refused as AlreadyExists (`create-pod-again`: ResourceQuota admission charges `used` before storage refuses) and keeps the charge until its quota controller recalculates; the fake charges stored objects only |
 //! | `quota/quota` | as `provisioner/quota` |
 //!
 //! Compared after dropping what cannot match between two servers:
@@ -439,6 +440,13 @@ impl FakeApiServer {
     /// The current global resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.shared.lock().revision()
+    }
+
+    /// Runs the quota controller's periodic full recalculation now: every ResourceQuota's
+    /// `status.used` is recounted from the stored objects. Until then (or a deletion in the
+    /// namespace) a create refused as AlreadyExists stays charged, as on kube-apiserver.
+    pub fn recalculate_quotas(&self) {
+        self.shared.lock().recalculate_quotas(None);
     }
 
     /// Forgets the change history, as an etcd compaction: watches resuming from an older

@@ -696,6 +696,13 @@ impl Store {
         if quotas.stored.is_empty() {
             return;
         }
+        // A deletion is a replenishment event: the quota controller recounts the namespace's
+        // quotas from what is stored, which also drops charges left by refused creates.
+        // k8s.io/kubernetes/pkg/controller/resourcequota/resource_quota_controller.go replenishQuota
+        if new.is_none() {
+            self.recalculate_quotas(Some(namespace));
+            return;
+        }
         let quota_resource = find("resourcequotas");
         let removed = old.map(|o| QuotaSubject::of(resource, o));
         let added = new.map(|o| QuotaSubject::of(resource, o));
@@ -731,6 +738,23 @@ impl Store {
         }
         if let Some(Some(inputs)) = written_inputs {
             self.inputs.set_quotas(namespace, inputs);
+        }
+    }
+
+    /// The quota controller's full recalculation: every quota (of `namespace`, or all) gets
+    /// `status.used` recounted from the stored objects.
+    // k8s.io/kubernetes/pkg/controller/resourcequota/resource_quota_controller.go syncResourceQuota
+    pub fn recalculate_quotas(&mut self, namespace: Option<&str>) {
+        let quota_resource = find("resourcequotas");
+        let quotas: Vec<(ObjectKey, Arc<Value>)> = Self::range_of(&self.objects, quota_resource, namespace)
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect();
+        for (key, quota) in quotas {
+            let mut recounted = (*quota).clone();
+            self.recount_quota(&key.namespace, &mut recounted);
+            if recounted != *quota {
+                self.commit(quota_resource, key, EventType::Modified, recounted, Some(quota));
+            }
         }
     }
 
@@ -837,6 +861,17 @@ impl Store {
         }
         let key = ObjectKey::new(resource, &namespace, &name);
         if self.objects.contains_key(&key) {
+            // ResourceQuota admission has already written its charge to the quotas' status when
+            // storage refuses the duplicate; the charge stays until the quota controller
+            // recalculates (a deletion in the namespace, or FakeApiServer::recalculate_quotas).
+            // k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go checkQuotas (status updated before storage)
+            if !options.dry_run
+                && self.quota_accounting
+                && resource.namespaced
+                && resource.plural != "resourcequotas"
+            {
+                self.account(resource, &namespace, None, Some(&object));
+            }
             return Err(Status::already_exists(resource.plural, resource.group, &name));
         }
         if resource.plural == "resourcequotas" {
