@@ -68,7 +68,7 @@
 //! Compared after dropping what cannot match between two servers:
 //!
 //! - `metadata.uid`: random per server; where a uid appears (ownerReferences, messages) it reads `<uid:KIND/NAME>`
-//! - `metadata.resourceVersion`: each server's own counter; whether an update or patch changed it (a no-op or not) is compared instead
+//! - `metadata.resourceVersion`: each server's own counter; whether an update or patch changed it (a no-op or not) is compared instead, and where a Status message quotes one it reads `<rv:KIND/NAME>`
 //! - `metadata.creationTimestamp`, `metadata.deletionTimestamp`, times in Status messages: wall-clock times
 //! - `metadata.managedFields`: the fake keeps none: it tracks field ownership internally (apply conflicts, `force`, no-op re-applies)
 //! - `metadata.selfLink`: not set by current servers

@@ -1128,12 +1128,18 @@ impl Store {
             && let Some(stored) = meta_str(&current, "uid")
             && given != stored
         {
-            // k8s.io/apiserver/pkg/registry/rest/update.go (UID precondition)
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go GuaranteedUpdate (preconditions.Check
+            // wrapped in storage.NewInvalidObjError, which prints the etcd key)
             return Err(Status::conflict_because(
                 resource.plural,
                 resource.group,
                 &name,
-                &format!("Precondition failed: UID in precondition: {given}, UID in object meta: {stored}"),
+                &format!(
+                    "StorageError: invalid object, Code: 4, Key: /registry/{}/{}, ResourceVersion: 0, \
+                     AdditionalErrorMsg: Precondition failed: UID in precondition: {given}, UID in object meta: {stored}",
+                    storage_prefix(resource),
+                    if key.namespace.is_empty() { name.clone() } else { format!("{}/{name}", key.namespace) }
+                ),
             ));
         }
         if resource.has_status {
@@ -1416,12 +1422,14 @@ impl Store {
         if let Some(rv) = &options.precondition_resource_version
             && Some(rv.as_str()) != meta_str(&current, "resourceVersion")
         {
-            return Err(Status::conflict_because(
-                resource.plural,
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go conditionalDelete (NewConflict with the kind)
+            return Err(Status::conflict_on_kind(
+                resource.kind,
                 resource.group,
                 name,
                 &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in \
+                     record ({}). The object might have been modified",
                     meta_str(&current, "resourceVersion").unwrap_or("")
                 ),
             ));
@@ -1826,6 +1834,20 @@ fn default_toleration_seconds(pod: &mut Value) {
                 json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}),
             );
         }
+    }
+}
+
+/// Where the kind's registry stores objects in etcd (`/registry/<prefix>/…`): the plural,
+/// except for the registries that chose another prefix.
+// k8s.io/kubernetes/pkg/registry/*/storage/storage.go (DefaultQualifiedResource, KeyRootFunc)
+fn storage_prefix(resource: &ResourceType) -> &'static str {
+    match (resource.group, resource.plural) {
+        ("", "services") => "services/specs",
+        ("networking.k8s.io", "ingresses") => "ingress",
+        ("", "nodes") => "minions",
+        ("", "serviceaccounts") => "serviceaccounts",
+        ("autoscaling", "horizontalpodautoscalers") => "horizontalpodautoscalers",
+        (_, plural) => plural,
     }
 }
 
