@@ -580,6 +580,55 @@ async fn apply_sequence() {
             "propagationPolicy": "Background", "preconditions": {"uid": "{uid:Service/web}"}})),
         get("pruned", &format!("{services}/web")),
     ];
+    // Kinds of the baseline beside ConfigMaps and Services: created by apply, then re-applied
+    // (a no-op on kube-apiserver: 0 writes).
+    let labels = json!({"app.kubernetes.io/managed-by": "autolabs", "autolabs.io/platform": "p"});
+    let baseline = [
+        (
+            "/api/v1/namespaces/{ns}/serviceaccounts/robot",
+            json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "robot", "namespace": "{ns}", "labels": labels}, "automountServiceAccountToken": false}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/reader",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role", "metadata": {"name": "reader", "namespace": "{ns}", "labels": labels},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/reader",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding", "metadata": {"name": "reader", "namespace": "{ns}", "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot", "namespace": "{ns}"}]}),
+        ),
+        (
+            "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/deny",
+            json!({"apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "{ns}", "labels": labels},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                    "ports": [{"protocol": "UDP", "port": 53}]}]}}),
+        ),
+        (
+            "/api/v1/namespaces/{ns}/limitranges/limits",
+            json!({"apiVersion": "v1", "kind": "LimitRange",
+            "metadata": {"name": "limits", "namespace": "{ns}", "labels": labels},
+            "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "100m"}}]}}),
+        ),
+    ];
+    let cases = [
+        ("serviceaccount", "serviceaccount-reapply"),
+        ("role", "role-reapply"),
+        ("rolebinding", "rolebinding-reapply"),
+        ("networkpolicy", "networkpolicy-reapply"),
+        ("limitrange", "limitrange-reapply"),
+    ];
+    let mut steps = steps;
+    for ((path, object), (create, reapply)) in baseline.into_iter().zip(cases) {
+        steps.push(patch(create, path, APPLY, object.clone()).query("fieldManager=autolabs"));
+        steps.push(patch(reapply, path, APPLY, object).query("fieldManager=autolabs"));
+    }
     check("apply", &[], steps).await;
 }
 
@@ -863,6 +912,28 @@ async fn pod_security_sequence() {
                 "containers": [{"name": "main", "image": "busybox:1.36", "securityContext": {"privileged": true}}]}}),
         ),
     ];
+    let steps = steps
+        .into_iter()
+        .chain([
+            // What a test does as a kubelet would (`kubectl patch --subresource=status`), and what
+            // the reaper then reads.
+            patch(
+                "status-failed",
+                &format!("{pods}/ok/status"),
+                MERGE,
+                json!({"status": {"phase": "Failed",
+                "reason": "Evicted", "message": "The node was low on resource: memory."}}),
+            ),
+            get("failed-pod", &format!("{pods}/ok")),
+            get("list-failed", pods).query("fieldSelector=status.phase%3DFailed"),
+            patch(
+                "main-resource-ignores-status",
+                &format!("{pods}/ok"),
+                MERGE,
+                json!({"status": {"phase": "Running"}}),
+            ),
+        ])
+        .collect();
     check(
         "pod-security",
         &[
