@@ -966,7 +966,13 @@ async fn pod_specs_cannot_change_except_images() {
     pods.create(&PostParams::default(), &pod("p", json!({}))).await.unwrap();
     // ValidatePodUpdate: the image may change…
     let image = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.37"}]}});
-    pods.patch("p", &PatchParams::default(), &Patch::Strategic(&image)).await.unwrap();
+    pods.patch("p", &PatchParams::default(), &Patch::Merge(&image)).await.unwrap();
+    // A strategic merge patch with a list would merge it by key on kube-apiserver; the fake
+    // refuses it rather than replace the list.
+    let strategic = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.38"}]}});
+    let refused = api_error(pods.patch("p", &PatchParams::default(), &Patch::Strategic(&strategic)).await);
+    assert_eq!(refused.code, 415, "{}", refused.message);
+    assert!(refused.message.contains("a list at .spec.containers"), "{}", refused.message);
     // …a port may not.
     let port = json!({"spec": {"containers": [{"name": "main", "image": "busybox:1.37", "ports": [{"containerPort": 80}]}]}});
     let refused = api_error(pods.patch("p", &PatchParams::default(), &Patch::Merge(&port)).await);
@@ -982,4 +988,50 @@ async fn pod_specs_cannot_change_except_images() {
     pods.patch("p", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"annotations": {"a": "b"}}})))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_duplicate_create_stays_charged_until_the_quota_is_recounted() {
+    let server = server().await;
+    let client = server.client().unwrap();
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "labs");
+    quotas
+        .create(
+            &PostParams::default(),
+            &typed(json!({"metadata": {"name": "q"}, "spec": {"hard": {"pods": "5"}}})),
+        )
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client, "labs");
+    pods.create(&PostParams::default(), &pod("web", json!({}))).await.unwrap();
+    let duplicate = api_error(pods.create(&PostParams::default(), &pod("web", json!({}))).await);
+    assert_eq!(duplicate.reason, "AlreadyExists");
+    let used = |quota: ResourceQuota| quota.status.unwrap().used.unwrap()["pods"].0.clone();
+    // As kube-apiserver: admission charged the refused duplicate too.
+    assert_eq!(used(quotas.get("q").await.unwrap()), "2");
+    server.recalculate_quotas();
+    assert_eq!(used(quotas.get("q").await.unwrap()), "1");
+}
+
+#[tokio::test]
+async fn server_side_apply_conflicts_between_managers_unless_forced() {
+    let server = server().await;
+    let config_maps: Api<ConfigMap> = Api::namespaced(server.client().unwrap(), "labs");
+    let applied = |value: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"mode": value}});
+    config_maps.patch("c", &PatchParams::apply("first"), &Patch::Apply(applied("a"))).await.unwrap();
+    let conflict =
+        api_error(config_maps.patch("c", &PatchParams::apply("second"), &Patch::Apply(applied("b"))).await);
+    assert_eq!(conflict.code, 409);
+    assert_eq!(conflict.message, "Apply failed with 1 conflict: conflict with \"first\": .data.mode");
+    // The same value is shared, not a conflict; force takes the field over.
+    config_maps.patch("c", &PatchParams::apply("second"), &Patch::Apply(applied("a"))).await.unwrap();
+    let forced = config_maps
+        .patch("c", &PatchParams::apply("second").force(), &Patch::Apply(applied("b")))
+        .await
+        .unwrap();
+    assert_eq!(forced.data.unwrap()["mode"], "b");
+    // `first` lost the field: its re-apply of the old value now conflicts with `second`.
+    let back =
+        api_error(config_maps.patch("c", &PatchParams::apply("first"), &Patch::Apply(applied("a"))).await);
+    assert!(back.message.ends_with("conflict with \"second\": .data.mode"), "{}", back.message);
 }

@@ -304,7 +304,17 @@ async fn server_side_apply_creates_changes_and_reapplies() {
     let first = k.run(&["apply", "--server-side", "-f", &path]).await;
     assert_eq!(lines(first.ok()), ["namespace/ssa serverside-applied", "configmap/app serverside-applied"]);
     k.file("ssa.yaml", &manifest("two"));
-    let second = k.run(&["apply", "--server-side", "--field-manager=autolabs-test", "-f", &path]).await;
+    // Another manager changing a field `kubectl` applied conflicts, as on kube-apiserver…
+    let conflict = k.run(&["apply", "--server-side", "--field-manager=autolabs-test", "-f", &path]).await;
+    assert!(
+        conflict.failed().contains("Apply failed with 1 conflict: conflict with \"kubectl\": .data.mode"),
+        "{}",
+        conflict.stderr
+    );
+    // …until it forces.
+    let second = k
+        .run(&["apply", "--server-side", "--force-conflicts", "--field-manager=autolabs-test", "-f", &path])
+        .await;
     assert!(second.ok().contains("configmap/app serverside-applied"), "{}", second.stdout);
     let again = k.run(&["apply", "--server-side", "--field-manager=autolabs-test", "-f", &path]).await;
     assert!(again.ok().contains("configmap/app serverside-applied"), "{}", again.stdout);
@@ -314,7 +324,16 @@ async fn server_side_apply_creates_changes_and_reapplies() {
     // kubectl < 1.26 first looks for `dryRun` in the OpenAPI v2 paths, which the fake leaves empty.
     if k.at_least(26) {
         let dry_path = k.file("dry.yaml", &manifest("three"));
-        let dry = k.run(&["apply", "--server-side", "--dry-run=server", "-f", &dry_path]).await;
+        let dry = k
+            .run(&[
+                "apply",
+                "--server-side",
+                "--field-manager=autolabs-test",
+                "--dry-run=server",
+                "-f",
+                &dry_path,
+            ])
+            .await;
         assert!(dry.ok().contains("configmap/app serverside-applied (server dry run)"), "{}", dry.stdout);
         assert_eq!(k.json(&["-n", "ssa", "get", "cm", "app"]).await["data"]["mode"], "two");
     }
@@ -417,7 +436,13 @@ async fn deleting_an_owner_deletes_its_dependents() {
     let survivor = k.run(&["-n", "gc", "create", "configmap", "unrelated"]).await;
     assert_eq!(survivor.ok().trim(), "configmap/unrelated created");
 
-    assert_eq!(k.run(&["-n", "gc", "delete", "pod", "owner"]).await.ok().trim(), "pod \"owner\" deleted");
+    // kubectl >= 1.34 names the namespace it deleted from.
+    let deleted = k.run(&["-n", "gc", "delete", "pod", "owner"]).await;
+    assert!(
+        ["pod \"owner\" deleted", "pod \"owner\" deleted from gc namespace"].contains(&deleted.ok().trim()),
+        "{}",
+        deleted.stdout
+    );
     let gone = k.run(&["-n", "gc", "get", "configmap", "dependent"]).await;
     assert_eq!(gone.failed().trim(), "Error from server (NotFound): configmaps \"dependent\" not found");
     let left = k.run(&["-n", "gc", "get", "configmaps", "-o", "name"]).await;

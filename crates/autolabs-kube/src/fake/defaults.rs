@@ -43,6 +43,11 @@ fn pod_spec(spec: Option<&mut Value>) {
     insert_missing(spec, "enableServiceLinks", json!(true));
     insert_missing(spec, "securityContext", json!({}));
     insert_missing(spec, "serviceAccountName", json!("default"));
+    // k8s.io/kubernetes/pkg/apis/core/v1/conversion.go Convert_core_PodSpec_To_v1_PodSpec
+    // (the deprecated serviceAccount mirrors serviceAccountName)
+    if let Some(account) = spec.get("serviceAccountName").cloned() {
+        spec.insert("serviceAccount".into(), account);
+    }
     for list in ["initContainers", "containers"] {
         if let Some(Value::Array(containers)) = spec.get_mut(list) {
             for container in containers.iter_mut().filter_map(Value::as_object_mut) {
@@ -62,6 +67,23 @@ fn container_defaults(container: &mut Map<String, Value>) {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             insert_missing(port, "protocol", json!("TCP"));
         }
+    }
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(Value::Object(probe)) = container.get_mut(probe) {
+            probe_defaults(probe);
+        }
+    }
+}
+
+// k8s.io/kubernetes/pkg/apis/core/v1/defaults.go SetDefaults_Probe (and SetDefaults_HTTPGetAction)
+fn probe_defaults(probe: &mut Map<String, Value>) {
+    insert_missing(probe, "timeoutSeconds", json!(1));
+    insert_missing(probe, "periodSeconds", json!(10));
+    insert_missing(probe, "successThreshold", json!(1));
+    insert_missing(probe, "failureThreshold", json!(3));
+    if let Some(Value::Object(get)) = probe.get_mut("httpGet") {
+        insert_missing(get, "path", json!("/"));
+        insert_missing(get, "scheme", json!("HTTP"));
     }
 }
 

@@ -23,6 +23,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::Shared;
 use super::faults::Verb;
+use super::fields::{FieldValidation, Warnings, check_body};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldQuery, LabelQuery};
 use super::status::Status;
@@ -108,20 +109,28 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         },
         _ => body,
     };
+    let warnings = Warnings::default();
     let result = match verb {
         Verb::Watch => return watch(shared, target, &query).await,
         Verb::List => list(&shared, &target, &query),
         Verb::Get => get(&shared, &target),
-        Verb::Create => create(&shared, &target, &query, &body),
-        Verb::Update => update(&shared, &target, &query, &body),
-        Verb::Patch => patch(&shared, &target, &query, &content_type, &body),
+        Verb::Create => create(&shared, &target, &query, &body, &warnings),
+        Verb::Update => update(&shared, &target, &query, &body, &warnings),
+        Verb::Patch => patch(&shared, &target, &query, &content_type, &body, &warnings),
         Verb::Delete => delete(&shared, &target, &query, &body),
         Verb::DeleteCollection => delete_collection(&shared, &target, &query, &body),
     };
-    match result {
+    let mut response = match result {
         Ok((code, value)) => json_response(code, &value),
         Err(status) => status_response(&status),
+    };
+    // k8s.io/apiserver/pkg/warning (RFC 7234 warn-code 299, agent "-")
+    for warning in warnings.take() {
+        if let Ok(value) = HeaderValue::from_str(&format!("299 - {warning:?}")) {
+            response.headers_mut().append("warning", value);
+        }
     }
+    response
 }
 
 /// The reviews answered outside the resource table (they are created, never stored).
@@ -419,21 +428,40 @@ fn status_response(status: &Status) -> Response {
 }
 
 fn dry_run(query: &HashMap<String, String>) -> Result<bool, Status> {
+    dry_run_of(query, "DeleteOptions")
+}
+
+fn dry_run_of(query: &HashMap<String, String>, options_kind: &str) -> Result<bool, Status> {
     match query.get("dryRun").map(String::as_str) {
         None | Some("") => Ok(false),
         Some("All") => Ok(true),
         // k8s.io/apiserver/pkg/endpoints/handlers/rest.go (ValidateDryRun)
         Some(other) => Err(Status::invalid(
-            "CreateOptions",
+            options_kind,
             "meta.k8s.io",
             "",
-            &[("dryRun".into(), format!("Unsupported value: {other:?}: supported values: \"All\""))],
+            &[("dryRun".into(), format!("Unsupported value: [{other:?}]: supported values: \"All\""))],
         )),
     }
 }
 
-fn write_options(query: &HashMap<String, String>) -> Result<WriteOptions, Status> {
-    Ok(WriteOptions { dry_run: dry_run(query)?, field_manager: query.get("fieldManager").cloned() })
+/// The options of a write; `options_kind` (`CreateOptions`, …) names them in errors.
+fn write_options(
+    query: &HashMap<String, String>,
+    options_kind: &str,
+    warnings: &Warnings,
+) -> Result<WriteOptions, Status> {
+    Ok(WriteOptions {
+        dry_run: dry_run_of(query, options_kind)?,
+        field_manager: query.get("fieldManager").cloned(),
+        force: query.get("force").is_some_and(|f| f == "true"),
+        field_validation: FieldValidation::parse(
+            query.get("fieldValidation").map(String::as_str),
+            options_kind,
+        )?,
+        warnings: warnings.clone(),
+        ..WriteOptions::default()
+    })
 }
 
 fn list_query(target: &Target, query: &HashMap<String, String>) -> Result<ListQuery, Status> {
@@ -481,9 +509,16 @@ fn list(shared: &Shared, target: &Target, query: &HashMap<String, String>) -> An
     Ok((200, Arc::new(store.list(target.resource, target.namespace.as_deref(), &list_query)?)))
 }
 
-fn create(shared: &Arc<Shared>, target: &Target, query: &HashMap<String, String>, body: &Bytes) -> Answer {
-    let options = write_options(query)?;
+fn create(
+    shared: &Arc<Shared>,
+    target: &Target,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+    warnings: &Warnings,
+) -> Answer {
+    let options = write_options(query, "CreateOptions", warnings)?;
     let object = parse_body(body)?;
+    check_body(target.resource, &object, options.field_validation, warnings)?;
     // Validation and decoding read only the request: done before the store lock is taken.
     let checked = Store::check_create(target.resource, target.namespace.as_deref(), object)?;
     let created = shared.lock().create_checked(checked, &options)?;
@@ -493,9 +528,16 @@ fn create(shared: &Arc<Shared>, target: &Target, query: &HashMap<String, String>
     Ok((201, created))
 }
 
-fn update(shared: &Shared, target: &Target, query: &HashMap<String, String>, body: &Bytes) -> Answer {
-    let options = write_options(query)?;
+fn update(
+    shared: &Shared,
+    target: &Target,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+    warnings: &Warnings,
+) -> Answer {
+    let options = write_options(query, "UpdateOptions", warnings)?;
     let object = parse_body(body)?;
+    check_body(target.resource, &object, options.field_validation, warnings)?;
     let updated = shared.lock().update(
         target.resource,
         namespace_of(target),
@@ -513,6 +555,7 @@ fn patch(
     query: &HashMap<String, String>,
     content_type: &str,
     body: &Bytes,
+    warnings: &Warnings,
 ) -> Answer {
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     let kind = match media_type {
@@ -520,9 +563,9 @@ fn patch(
         "application/strategic-merge-patch+json" => PatchKind::Strategic,
         "application/json-patch+json" => PatchKind::Json,
         "application/apply-patch+yaml" => PatchKind::Apply,
-        other => return Err(Status::unsupported_media_type(other)),
+        _ => return Err(Status::unsupported_media_type()),
     };
-    let options = write_options(query)?;
+    let options = write_options(query, "PatchOptions", warnings)?;
     let (code, object) = shared.lock().patch(
         target.resource,
         namespace_of(target),

@@ -26,6 +26,8 @@ pub enum StatusReason {
     InternalError,
     ServiceUnavailable,
     Timeout,
+    /// `metav1.StatusReasonUnknown` (`""`): the reason is left out.
+    Unknown,
 }
 
 impl StatusReason {
@@ -49,6 +51,7 @@ impl StatusReason {
             StatusReason::InternalError => "InternalError",
             StatusReason::ServiceUnavailable => "ServiceUnavailable",
             StatusReason::Timeout => "Timeout",
+            StatusReason::Unknown => "",
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct StatusDetails {
     pub causes: Vec<StatusCause>,
     /// `details.retryAfterSeconds`, also sent as the `Retry-After` header.
     pub retry_after_seconds: Option<u32>,
+    /// Send `details` even when empty (`{}`), as generic server responses do.
+    pub shown_when_empty: bool,
 }
 
 impl std::fmt::Display for Status {
@@ -109,7 +114,7 @@ impl Status {
     fn with_details(mut self, name: &str, group: &str, kind: &str) -> Self {
         self.details.name = (!name.is_empty()).then(|| name.to_string());
         self.details.group = (!group.is_empty()).then(|| group.to_string());
-        self.details.kind = Some(kind.to_string());
+        self.details.kind = (!kind.is_empty()).then(|| kind.to_string());
         self
     }
 
@@ -149,6 +154,17 @@ impl Status {
         .with_details(name, group, resource)
     }
 
+    /// A conflict the storage layer reports, which names the kind rather than the resource.
+    // k8s.io/apiserver/pkg/storage/errors.go NewInvalidObjError → errors.NewConflict(kind)
+    pub fn conflict_on_kind(kind: &str, group: &str, name: &str, why: &str) -> Self {
+        Status::new(
+            409,
+            StatusReason::Conflict,
+            format!("Operation cannot be fulfilled on {kind} {name:?}: {why}"),
+        )
+        .with_details(name, group, kind)
+    }
+
     // k8s.io/apimachinery/pkg/api/errors/errors.go NewForbidden
     pub fn forbidden(resource: &str, group: &str, name: &str, why: &str) -> Self {
         let message = if name.is_empty() {
@@ -169,9 +185,14 @@ impl Status {
             [one] => one.clone(),
             many => format!("[{}]", many.join(", ")),
         };
-        let mut status =
-            Status::new(422, StatusReason::Invalid, format!("{kind} {name:?} is invalid: {aggregate}"))
-                .with_details(name, group, kind);
+        // schema.GroupKind.String(): `Kind.group` outside the core group
+        let qualified_kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let mut status = Status::new(
+            422,
+            StatusReason::Invalid,
+            format!("{qualified_kind} {name:?} is invalid: {aggregate}"),
+        )
+        .with_details(name, group, kind);
         status.details.causes = errors
             .iter()
             .map(|(field, message)| StatusCause {
@@ -202,6 +223,13 @@ impl Status {
         status
     }
 
+    /// A 500 with the handler's own message and no reason (errors the apiserver does not
+    /// classify become such a Status).
+    // k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/status.go ErrorToAPIStatus (default case)
+    pub fn internal_message(message: impl Into<String>) -> Self {
+        Status::new(500, StatusReason::Unknown, message)
+    }
+
     // k8s.io/apimachinery/pkg/api/errors/errors.go NewInternalError
     pub fn internal(why: &str) -> Self {
         Status::new(500, StatusReason::InternalError, format!("Internal error occurred: {why}"))
@@ -228,17 +256,12 @@ impl Status {
         Status::new(404, StatusReason::NotFound, "the server could not find the requested resource")
     }
 
-    // k8s.io/apiserver/pkg/endpoints/handlers/patch.go (unsupported patch type)
-    pub fn unsupported_media_type(content_type: &str) -> Self {
-        Status::new(
-            415,
-            StatusReason::UnsupportedMediaType,
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: \
-                 application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml \
-                 (got {content_type:?})"
-            ),
-        )
+    /// A patch of a media type no patcher handles.
+    // k8s.io/apiserver/pkg/endpoints/handlers/patch.go PatchResource (NewGenericServerResponse(415, "patch", …))
+    pub fn unsupported_media_type() -> Self {
+        let mut status = Status::new(415, StatusReason::UnsupportedMediaType, "415: Unsupported Media Type");
+        status.details.shown_when_empty = true;
+        status
     }
 
     /// The `Status` object as JSON.
@@ -252,6 +275,11 @@ impl Status {
             "reason": self.reason.as_str(),
             "code": self.code,
         });
+        if self.reason == StatusReason::Unknown
+            && let Some(map) = status.as_object_mut()
+        {
+            map.remove("reason");
+        }
         let mut details = serde_json::Map::new();
         if let Some(name) = &self.details.name {
             details.insert("name".into(), json!(name));
@@ -274,7 +302,7 @@ impl Status {
         if let Some(seconds) = self.details.retry_after_seconds {
             details.insert("retryAfterSeconds".into(), json!(seconds));
         }
-        if !details.is_empty() {
+        if !details.is_empty() || self.details.shown_when_empty {
             status["details"] = Value::Object(details);
         }
         status

@@ -29,15 +29,16 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use super::admission::{Admission, AdmissionCtx, Operation};
-use super::apply::merge_applied;
+use super::apply::{Conflict, FieldPath, conflict_status, leaves, merge_applied, remove_at, value_at};
 use super::defaults::set_defaults;
 use super::faults::XorShift;
+use super::fields::{FieldValidation, Warnings, check_applied, check_patched};
 use super::inputs::{self, InputCache, LimitRangeInputs, QuotaInputs};
 use super::patch::{json_patch, merge_patch};
 use super::quota::{QuotaSubject, adjust, state_with_spec_hard, write_status};
 use super::resources::{self, ResourceType};
 use super::selectors::{FieldQuery, LabelQuery};
-use super::status::Status;
+use super::status::{Status, StatusReason};
 use super::validation::{pod_update_problems, validate};
 
 /// Where an object lives: ordered like etcd keys, so each resource (and each namespace within
@@ -114,12 +115,21 @@ pub struct DeleteOptions {
     pub precondition_resource_version: Option<String>,
 }
 
-/// Options of a create, update or patch. (`force` is accepted and has no effect: apply
-/// conflicts are not modelled.)
+/// Options of a create, update or patch.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
+    /// Take over fields other managers own (server-side apply's `force`).
+    pub force: bool,
+    /// Set by server-side apply for the writes it makes (their fields are the applier's).
+    pub applying: bool,
+    /// Field ownership changed (the real server's managedFields), so even an otherwise
+    /// unchanged object is written and gets a new resourceVersion.
+    pub ownership_changed: bool,
+    pub field_validation: FieldValidation,
+    /// Where `Warning` headers for the answer are collected.
+    pub warnings: Warnings,
 }
 
 /// The patch flavours, by `Content-Type`.
@@ -189,6 +199,8 @@ pub struct Store {
     dependents: HashMap<String, BTreeSet<ObjectKey>>,
     /// uid → field manager → the configuration it last applied (server-side apply).
     applied_configs: HashMap<String, HashMap<String, Value>>,
+    /// uid → leaf field → the non-apply writer that last set it (`"name" using v1`).
+    update_owners: HashMap<String, BTreeMap<FieldPath, String>>,
     /// Decoded namespaces, LimitRanges, quotas and PriorityClasses for admission.
     inputs: InputCache,
 }
@@ -314,6 +326,7 @@ impl Store {
             by_uid: HashMap::new(),
             dependents: HashMap::new(),
             applied_configs: HashMap::new(),
+            update_owners: HashMap::new(),
             inputs: InputCache::default(),
         }
     }
@@ -423,10 +436,16 @@ impl Store {
             && !given.is_empty()
             && given != resource.kind
         {
-            return Err(decode_error(
-                resource,
-                &format!("the kind in the data ({given}) is not {}", resource.kind),
-            ));
+            // k8s.io/apimachinery/pkg/runtime/scheme.go Convert (no conversion between kinds)
+            let internal = if resource.group.is_empty() {
+                "core"
+            } else {
+                resource.group.split('.').next().unwrap_or("")
+            };
+            return Err(Status::bad_request(format!(
+                "{given} in version {:?} cannot be handled as a {}: converting ({}.{given}) to ({internal}.{}): unknown conversion",
+                resource.version, resource.kind, resource.version, resource.kind
+            )));
         }
         body["apiVersion"] = json!(api_version);
         body["kind"] = json!(resource.kind);
@@ -533,12 +552,26 @@ impl Store {
         let meta = meta_mut(object);
         meta.insert("uid".into(), json!(uid));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-        meta.insert("generation".into(), json!(1));
+        if tracks_generation(resource) {
+            meta.insert("generation".into(), json!(1));
+        } else {
+            meta.remove("generation");
+        }
         for system in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
             meta.remove(system);
         }
         if resource.has_status {
             object["status"] = json!({});
+        }
+        match (resource.group, resource.plural) {
+            // k8s.io/api/core/v1 ServiceStatus and networking/v1 IngressStatus: loadBalancer is not omitempty
+            ("", "services") | ("networking.k8s.io", "ingresses") => {
+                object["status"] = json!({"loadBalancer": {}});
+            }
+            _ => {}
+        }
+        if resource.plural == "pods" && resource.group.is_empty() {
+            default_toleration_seconds(object);
         }
         match (resource.group, resource.plural) {
             ("", "namespaces") => {
@@ -629,6 +662,7 @@ impl Store {
                 self.by_uid.remove(uid);
                 if new.is_none() {
                     self.applied_configs.remove(uid);
+                    self.update_owners.remove(uid);
                 }
             }
             for owner in owner_uids(old) {
@@ -660,6 +694,13 @@ impl Store {
     ) {
         let quotas = self.quota_inputs(namespace);
         if quotas.stored.is_empty() {
+            return;
+        }
+        // A deletion is a replenishment event: the quota controller recounts the namespace's
+        // quotas from what is stored, which also drops charges left by refused creates.
+        // k8s.io/kubernetes/pkg/controller/resourcequota/resource_quota_controller.go replenishQuota
+        if new.is_none() {
+            self.recalculate_quotas(Some(namespace));
             return;
         }
         let quota_resource = find("resourcequotas");
@@ -697,6 +738,23 @@ impl Store {
         }
         if let Some(Some(inputs)) = written_inputs {
             self.inputs.set_quotas(namespace, inputs);
+        }
+    }
+
+    /// The quota controller's full recalculation: every quota (of `namespace`, or all) gets
+    /// `status.used` recounted from the stored objects.
+    // k8s.io/kubernetes/pkg/controller/resourcequota/resource_quota_controller.go syncResourceQuota
+    pub fn recalculate_quotas(&mut self, namespace: Option<&str>) {
+        let quota_resource = find("resourcequotas");
+        let quotas: Vec<(ObjectKey, Arc<Value>)> = Self::range_of(&self.objects, quota_resource, namespace)
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect();
+        for (key, quota) in quotas {
+            let mut recounted = (*quota).clone();
+            self.recount_quota(&key.namespace, &mut recounted);
+            if recounted != *quota {
+                self.commit(quota_resource, key, EventType::Modified, recounted, Some(quota));
+            }
         }
     }
 
@@ -803,6 +861,17 @@ impl Store {
         }
         let key = ObjectKey::new(resource, &namespace, &name);
         if self.objects.contains_key(&key) {
+            // ResourceQuota admission has already written its charge to the quotas' status when
+            // storage refuses the duplicate; the charge stays until the quota controller
+            // recalculates (a deletion in the namespace, or FakeApiServer::recalculate_quotas).
+            // k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go checkQuotas (status updated before storage)
+            if !options.dry_run
+                && self.quota_accounting
+                && resource.namespaced
+                && resource.plural != "resourcequotas"
+            {
+                self.account(resource, &namespace, None, Some(&object));
+            }
             return Err(Status::already_exists(resource.plural, resource.group, &name));
         }
         if resource.plural == "resourcequotas" {
@@ -811,7 +880,110 @@ impl Store {
         if options.dry_run {
             return Ok(Arc::new(object));
         }
-        Ok(self.commit(resource, key, EventType::Added, object, None))
+        let created = self.commit(resource, key, EventType::Added, object, None);
+        if !options.applying {
+            self.record_update_owner(options, None, &created);
+        }
+        Ok(created)
+    }
+
+    /// A non-apply write owns the leaf fields it changed, and takes them from the appliers.
+    // sigs.k8s.io/structured-merge-diff/v4/merge/update.go Updater.Update
+    fn record_update_owner(&mut self, options: &WriteOptions, old: Option<&Value>, new: &Value) {
+        let Some(uid) = meta_str(new, "uid").map(String::from) else { return };
+        let manager =
+            options.field_manager.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| "unknown".into());
+        let api_version = new.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let owner = format!("{manager:?} using {api_version}");
+        let changed: Vec<FieldPath> = leaves(new)
+            .into_iter()
+            .filter(|(path, value)| old.and_then(|o| value_at(o, path)) != Some(value))
+            .map(|(path, _)| path)
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        if let Some(configs) = self.applied_configs.get_mut(&uid) {
+            for config in configs.values_mut() {
+                for path in &changed {
+                    remove_at(config, path);
+                }
+            }
+        }
+        let owners = self.update_owners.entry(uid).or_default();
+        for path in changed {
+            owners.insert(path, owner.clone());
+        }
+    }
+
+    /// The fields an apply by `manager` would change that others own, unless forced; with
+    /// `force` (or no conflicts) the changed fields become the manager's alone.
+    // sigs.k8s.io/structured-merge-diff/v4/merge/update.go Updater.Apply (conflicts, force)
+    fn take_ownership(
+        &mut self,
+        current: &Value,
+        applied: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<bool, Status> {
+        let Some(uid) = meta_str(current, "uid").map(String::from) else { return Ok(false) };
+        let paths =
+            |config: &Value| -> BTreeSet<FieldPath> { leaves(config).into_iter().map(|(p, _)| p).collect() };
+        let mut ownership_changed = self
+            .applied_configs
+            .get(&uid)
+            .and_then(|configs| configs.get(manager))
+            .is_none_or(|previous| paths(previous) != paths(applied));
+        let changed: Vec<FieldPath> = leaves(applied)
+            .into_iter()
+            .filter(|(path, value)| value_at(current, path) != Some(value))
+            .map(|(path, _)| path)
+            .collect();
+        // Upgrading from client-side apply: fields of the last-applied configuration are
+        // taken over as if forced.
+        // k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/lastappliedmanager.go
+        let last_applied: Vec<FieldPath> = current
+            .pointer("/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration")
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .map(|config| leaves(&config).into_iter().map(|(p, _)| p).collect())
+            .unwrap_or_default();
+        let mut conflicts = Vec::new();
+        for path in &changed {
+            if last_applied.contains(path) {
+                continue;
+            }
+            if let Some(configs) = self.applied_configs.get(&uid) {
+                for (other, config) in configs {
+                    if other != manager && value_at(config, path).is_some() {
+                        conflicts.push(Conflict { manager: format!("{other:?}"), path: path.clone() });
+                    }
+                }
+            }
+            if let Some(owner) = self.update_owners.get(&uid).and_then(|o| o.get(path)) {
+                conflicts.push(Conflict { manager: owner.clone(), path: path.clone() });
+            }
+        }
+        if !conflicts.is_empty() && !force {
+            conflicts.sort_by(|a, b| a.path.cmp(&b.path));
+            return Err(conflict_status(&conflicts));
+        }
+        if let Some(configs) = self.applied_configs.get_mut(&uid) {
+            for (other, config) in configs.iter_mut() {
+                if other != manager {
+                    for path in &changed {
+                        ownership_changed |= value_at(config, path).is_some();
+                        remove_at(config, path);
+                    }
+                }
+            }
+        }
+        if let Some(owners) = self.update_owners.get_mut(&uid) {
+            for path in &changed {
+                ownership_changed |= owners.remove(path).is_some();
+            }
+        }
+        Ok(ownership_changed)
     }
 
     /// GET: one object.
@@ -841,16 +1013,24 @@ impl Store {
         let mut items = Vec::new();
         let mut next_key: Option<&ObjectKey> = None;
         let mut remaining = 0usize;
+        // etcd pages over keys: once the page is full, any later key in the range (matching
+        // the selectors or not) means another page, which may come back empty.
+        // k8s.io/apiserver/pkg/storage/etcd3/store.go GetList (hasMore)
+        let mut more_keys = false;
         for (key, object) in self.range(resource, namespace) {
             if let Some((ns, name)) = &start_after
                 && (key.namespace.as_str(), key.name.as_str()) <= (ns.as_str(), name.as_str())
             {
                 continue;
             }
+            let full = query.limit.is_some_and(|limit| limit > 0 && items.len() >= limit);
+            if full {
+                more_keys = true;
+            }
             if !query.labels.matches(&labels_of(object)) || !query.fields.matches(object) {
                 continue;
             }
-            if query.limit.is_some_and(|limit| limit > 0 && items.len() >= limit) {
+            if full {
                 remaining += 1;
                 continue;
             }
@@ -858,13 +1038,19 @@ impl Store {
             items.push((**object).clone());
         }
         let mut metadata = json!({"resourceVersion": self.revision.to_string()});
-        if remaining > 0
-            && let Some(last) = next_key
-        {
+        if more_keys && let Some(last) = next_key {
             metadata["continue"] = json!(encode_continue(self.revision, &last.namespace, &last.name));
             // k8s.io/apiserver/pkg/storage/etcd3/store.go GetList: only without a selector
             if query.labels.is_everything() && query.fields.is_everything() {
                 metadata["remainingItemCount"] = json!(remaining);
+            }
+        }
+        // Items of a typed list carry no kind or apiVersion (the list names them once).
+        // k8s.io/apimachinery/pkg/runtime/serializer/versioning (typed lists encode items without TypeMeta)
+        for item in &mut items {
+            if let Some(item) = item.as_object_mut() {
+                item.remove("kind");
+                item.remove("apiVersion");
             }
         }
         Ok(json!({
@@ -913,7 +1099,12 @@ impl Store {
             .get(&key)
             .cloned()
             .ok_or_else(|| Status::not_found(resource.plural, resource.group, name))?;
-        self.update_existing(resource, key, current, body, subresource, options)
+        let updated =
+            self.update_existing(resource, key, Arc::clone(&current), body, subresource, options)?;
+        if !options.dry_run && subresource.is_none() {
+            self.record_update_owner(options, Some(&current), &updated);
+        }
+        Ok(updated)
     }
 
     /// The shared tail of update, patch and apply.
@@ -937,12 +1128,18 @@ impl Store {
             && let Some(stored) = meta_str(&current, "uid")
             && given != stored
         {
-            // k8s.io/apiserver/pkg/registry/rest/update.go (UID precondition)
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go GuaranteedUpdate (preconditions.Check
+            // wrapped in storage.NewInvalidObjError, which prints the etcd key)
             return Err(Status::conflict_because(
                 resource.plural,
                 resource.group,
                 &name,
-                &format!("Precondition failed: UID in precondition: {given}, UID in object meta: {stored}"),
+                &format!(
+                    "StorageError: invalid object, Code: 4, Key: /registry/{}/{}, ResourceVersion: 0, \
+                     AdditionalErrorMsg: Precondition failed: UID in precondition: {given}, UID in object meta: {stored}",
+                    storage_prefix(resource),
+                    if key.namespace.is_empty() { name.clone() } else { format!("{}/{name}", key.namespace) }
+                ),
             ));
         }
         if resource.has_status {
@@ -999,7 +1196,7 @@ impl Store {
                 return Err(Status::invalid(resource.kind, resource.group, &name, &problems));
             }
         }
-        if spec_part(&object) != spec_part(&current) {
+        if tracks_generation(resource) && spec_part(&object) != spec_part(&current) {
             let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta_mut(&mut object).insert("generation".into(), json!(generation + 1));
         }
@@ -1027,7 +1224,9 @@ impl Store {
             return Ok(self.commit(resource, key, EventType::Deleted, object, Some(current)));
         }
         // A write that changes nothing keeps the revision and sends no event (GuaranteedUpdate).
-        if without_resource_version(&object) == without_resource_version(&current) {
+        if !options.ownership_changed
+            && without_resource_version(&object) == without_resource_version(&current)
+        {
             return Ok(current);
         }
         Ok(self.commit(resource, key, EventType::Modified, object, Some(current)))
@@ -1060,22 +1259,40 @@ impl Store {
         let mut candidate = (*current).clone();
         match kind {
             PatchKind::Merge | PatchKind::Strategic => {
+                if kind == PatchKind::Strategic
+                    && let Some(why) = strategic_differs(&patch, "")
+                {
+                    return Err(Status::new(
+                        415,
+                        StatusReason::UnsupportedMediaType,
+                        format!(
+                            "the fake API server does not serve this application/strategic-merge-patch+json: \
+                             it applies a strategic merge patch only where one means the same as a JSON merge \
+                             patch (no lists, no $-directives), and this one has {why}; send \
+                             application/merge-patch+json, application/json-patch+json or \
+                             application/apply-patch+yaml instead"
+                        ),
+                    ));
+                }
                 if !patch.is_object() {
                     return Err(Status::bad_request("a merge patch must be a JSON object"));
                 }
                 merge_patch(&mut candidate, &patch);
             }
-            PatchKind::Json => json_patch(&mut candidate, &patch).map_err(|e| {
-                // k8s.io/apiserver/pkg/endpoints/handlers/patch.go (jsonPatcher errors are 422)
-                Status::invalid(
-                    resource.kind,
-                    resource.group,
-                    name,
-                    &[(String::new(), format!("Invalid value: {e}"))],
-                )
+            PatchKind::Json => json_patch(&mut candidate, &patch).map_err(|_| {
+                // k8s.io/apiserver/pkg/endpoints/handlers/patch.go jsonPatcher: a patch that does
+                // not apply is errors.NewGenericServerResponse(422, …) with the generic message
+                let mut status = Status::new(
+                    422,
+                    StatusReason::Invalid,
+                    "the server rejected our request due to an error in our request",
+                );
+                status.details.shown_when_empty = true;
+                status
             })?,
             PatchKind::Apply => {}
         }
+        check_patched(resource, &candidate, options.field_validation, &options.warnings)?;
         Self::prepare_body(resource, Some(namespace), &mut candidate)?;
         if meta_str(&candidate, "name") != Some(name) {
             return Err(Status::bad_request(format!(
@@ -1083,7 +1300,11 @@ impl Store {
                 meta_str(&candidate, "name").unwrap_or("")
             )));
         }
-        let object = self.update_existing(resource, key, current, candidate, subresource, options)?;
+        let object =
+            self.update_existing(resource, key, Arc::clone(&current), candidate, subresource, options)?;
+        if !options.dry_run && subresource.is_none() {
+            self.record_update_owner(options, Some(&current), &object);
+        }
         Ok((200, object))
     }
 
@@ -1127,20 +1348,35 @@ impl Store {
             }
         }
         name_from_url(&mut applied, name)?;
+        check_applied(resource, meta_str(&applied, "namespace").unwrap_or(""), name, &applied)?;
         let key = ObjectKey::new(resource, namespace, name);
         let manager = options.field_manager.clone().unwrap_or_default();
+        let mut options = WriteOptions { applying: true, ..options.clone() };
         let (code, object) = match self.objects.get(&key).cloned() {
             None if subresource.is_some() => {
                 return Err(Status::not_found(resource.plural, resource.group, name));
             }
-            None => (201, self.create(resource, Some(namespace), applied.clone(), options)?),
+            None => (201, self.create(resource, Some(namespace), applied.clone(), &options)?),
             Some(current) => {
                 Self::prepare_body(resource, Some(namespace), &mut applied)?;
+                // Ownership moves only when the write happens.
+                let saved =
+                    (self.applied_configs.clone_for(&current), self.update_owners.clone_for(&current));
+                options.ownership_changed =
+                    self.take_ownership(&current, &applied, &manager, options.force)?;
                 let previous = meta_str(&current, "uid")
                     .and_then(|uid| self.applied_configs.get(uid))
                     .and_then(|by_manager| by_manager.get(&manager));
-                let merged = merge_applied(&current, previous, &applied);
-                (200, self.update_existing(resource, key, current, merged, subresource, options)?)
+                let mut merged = merge_applied(&current, previous, &applied);
+                update_last_applied(&mut merged, &applied);
+                match self.update_existing(resource, key, current.clone(), merged, subresource, &options) {
+                    Ok(object) if !options.dry_run => (200, object),
+                    result => {
+                        restore_for(&mut self.applied_configs, &current, saved.0);
+                        restore_for(&mut self.update_owners, &current, saved.1);
+                        (200, result?)
+                    }
+                }
             }
         };
         if !options.dry_run
@@ -1171,12 +1407,14 @@ impl Store {
         if let Some(uid) = &options.precondition_uid
             && Some(uid.as_str()) != meta_str(&current, "uid")
         {
-            return Err(Status::conflict_because(
-                resource.plural,
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go conditionalDelete (NewConflict with the kind)
+            return Err(Status::conflict_on_kind(
+                resource.kind,
                 resource.group,
                 name,
                 &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). \
+                     The object might have been deleted and then recreated",
                     meta_str(&current, "uid").unwrap_or("")
                 ),
             ));
@@ -1184,12 +1422,14 @@ impl Store {
         if let Some(rv) = &options.precondition_resource_version
             && Some(rv.as_str()) != meta_str(&current, "resourceVersion")
         {
-            return Err(Status::conflict_because(
-                resource.plural,
+            // k8s.io/apiserver/pkg/storage/etcd3/store.go conditionalDelete (NewConflict with the kind)
+            return Err(Status::conflict_on_kind(
+                resource.kind,
                 resource.group,
                 name,
                 &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in \
+                     record ({}). The object might have been modified",
                     meta_str(&current, "resourceVersion").unwrap_or("")
                 ),
             ));
@@ -1239,6 +1479,15 @@ impl Store {
             }
         }
         let mut answer = (*current).clone();
+        if resource.plural == "pods" && resource.group.is_empty() {
+            // k8s.io/apiserver/pkg/registry/rest/delete.go BeforeDelete: a graceful delete
+            // stamps the grace period and bumps the generation; an unscheduled pod's grace is 0
+            // (pkg/registry/core/pod/strategy.go CheckGracefulDelete) and the fake deletes at once.
+            let generation = answer.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            let meta = meta_mut(&mut answer);
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            meta.insert("generation".into(), json!(generation + 1));
+        }
         if is_namespace {
             answer["status"] = json!({"phase": "Terminating"});
             meta_mut(&mut answer).insert("deletionTimestamp".into(), json!(now_rfc3339()));
@@ -1412,7 +1661,9 @@ impl Store {
             let meta = meta_mut(&mut object);
             meta.insert("uid".into(), json!(uid));
             meta.insert("creationTimestamp".into(), json!(created.unwrap_or_else(now_rfc3339)));
-            meta.entry("generation").or_insert(json!(1));
+            if tracks_generation(resource) {
+                meta.entry("generation").or_insert(json!(1));
+            }
         }
         if resource.plural == "namespaces" && resource.group.is_empty() {
             let labels = meta_mut(&mut object).entry("labels").or_insert_with(|| json!({}));
@@ -1481,6 +1732,139 @@ fn deleted_response(resource: &ResourceType, object: &Value) -> Value {
         details["uid"] = json!(uid);
     }
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}
+
+/// Why a strategic merge patch may mean something else than the same JSON merge patch: a
+/// list (merged by key, or with a patch strategy, by the kind's schema) or a `$` directive.
+// k8s.io/apimachinery/pkg/util/strategicpatch/patch.go (mergeMap, directives, mergeSlice)
+fn strategic_differs(patch: &Value, path: &str) -> Option<String> {
+    match patch {
+        Value::Object(map) => map.iter().find_map(|(key, value)| {
+            let at = format!("{path}.{key}");
+            if key.starts_with('$') {
+                Some(format!("the directive {at}"))
+            } else {
+                strategic_differs(value, &at)
+            }
+        }),
+        Value::Array(_) => Some(format!("a list at {path}")),
+        _ => None,
+    }
+}
+
+/// Per-uid tables of the apply bookkeeping, saved and restored around a write that may fail.
+trait CloneFor<T> {
+    fn clone_for(&self, object: &Value) -> Option<T>;
+}
+
+impl<T: Clone> CloneFor<T> for HashMap<String, T> {
+    fn clone_for(&self, object: &Value) -> Option<T> {
+        meta_str(object, "uid").and_then(|uid| self.get(uid)).cloned()
+    }
+}
+
+fn restore_for<T>(table: &mut HashMap<String, T>, object: &Value, saved: Option<T>) {
+    let Some(uid) = meta_str(object, "uid") else { return };
+    match saved {
+        Some(value) => {
+            table.insert(uid.to_string(), value);
+        }
+        None => {
+            table.remove(uid);
+        }
+    }
+}
+
+/// Server-side apply keeps kubectl's last-applied annotation, where an object has one, equal
+/// to the applied configuration (keys sorted, as Go marshals maps, and a newline).
+// k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager/lastappliedupdater.go
+fn update_last_applied(merged: &mut Value, applied: &Value) {
+    const ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+    let Some(annotations) = merged.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if !annotations.contains_key(ANNOTATION) {
+        return;
+    }
+    let mut config = applied.clone();
+    if let Some(own) = config.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+        own.remove(ANNOTATION);
+        if own.is_empty()
+            && let Some(meta) = config.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.remove("annotations");
+        }
+    }
+    annotations.insert(ANNOTATION.into(), json!(format!("{}\n", sorted(&config))));
+}
+
+/// `value` as JSON with every object's keys sorted.
+fn sorted(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", Value::String((*k).clone()), sorted(&map[*k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(sorted).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// The DefaultTolerationSeconds admission plugin: pods tolerate `not-ready` and
+/// `unreachable` NoExecute taints for 300 s unless they already tolerate them.
+// k8s.io/kubernetes/plugin/pkg/admission/defaulttolerationseconds/admission.go Admit
+fn default_toleration_seconds(pod: &mut Value) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = tolerations.as_array_mut() else { return };
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let tolerated = list.iter().any(|t| {
+            let text = |f: &str| t.get(f).and_then(Value::as_str).unwrap_or("");
+            let effect_matches = text("effect").is_empty() || text("effect") == "NoExecute";
+            let key_matches = text("key") == key || (text("key").is_empty() && text("operator") == "Exists");
+            effect_matches && key_matches
+        });
+        if !tolerated {
+            list.push(
+                json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}),
+            );
+        }
+    }
+}
+
+/// Where the kind's registry stores objects in etcd (`/registry/<prefix>/…`): the plural,
+/// except for the registries that chose another prefix.
+// k8s.io/kubernetes/pkg/registry/*/storage/storage.go (DefaultQualifiedResource, KeyRootFunc)
+fn storage_prefix(resource: &ResourceType) -> &'static str {
+    match (resource.group, resource.plural) {
+        ("", "services") => "services/specs",
+        ("networking.k8s.io", "ingresses") => "ingress",
+        ("", "nodes") => "minions",
+        ("", "serviceaccounts") => "serviceaccounts",
+        ("autoscaling", "horizontalpodautoscalers") => "horizontalpodautoscalers",
+        (_, plural) => plural,
+    }
+}
+
+/// Whether the kind's registry keeps `metadata.generation` (its `PrepareForCreate` sets 1 and
+/// `PrepareForUpdate` bumps it on spec changes); the others leave it unset.
+// e.g. k8s.io/kubernetes/pkg/registry/apps/deployment/strategy.go PrepareForCreate (Generation = 1),
+// pkg/registry/core/configmap/strategy.go (none); checked against kube-apiserver v1.35
+fn tracks_generation(resource: &ResourceType) -> bool {
+    matches!(
+        (resource.group, resource.plural),
+        ("", "pods")
+            | ("networking.k8s.io", "ingresses" | "networkpolicies")
+            | ("apps", _)
+            | ("batch", _)
+            | ("policy", "poddisruptionbudgets")
+            | ("scheduling.k8s.io", "priorityclasses")
+    )
 }
 
 fn find(plural: &str) -> &'static ResourceType {

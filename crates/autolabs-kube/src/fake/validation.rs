@@ -99,11 +99,25 @@ fn validate_metadata(resource: &ResourceType, object: &Value) -> Vec<FieldError>
 
 /// The problems of `name` under the kind's naming rule (empty when valid).
 pub fn name_problems(rule: NameRule, name: &str) -> Vec<String> {
-    match rule {
-        NameRule::Dns1123Subdomain => names::dns1123_subdomain(name),
-        NameRule::Dns1123Label => names::dns1123_label(name),
-        NameRule::Dns1035Label => dns1035_label(name),
-        NameRule::PathSegment => path_segment_name(name),
+    let (problems, regex) = match rule {
+        NameRule::Dns1123Subdomain => (names::dns1123_subdomain(name), DNS1123_SUBDOMAIN_REGEX),
+        NameRule::Dns1123Label => (names::dns1123_label(name), DNS1123_LABEL_REGEX),
+        NameRule::Dns1035Label => (dns1035_label(name), DNS1035_LABEL_REGEX),
+        NameRule::PathSegment => return path_segment_name(name),
+    };
+    problems.into_iter().map(|problem| with_regex(problem, regex)).collect()
+}
+
+const DNS1123_LABEL_REGEX: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1123_SUBDOMAIN_REGEX: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1035_LABEL_REGEX: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
+
+/// The API server's wording of a pattern mismatch names the regex after the examples.
+// k8s.io/apimachinery/pkg/util/validation/validation.go RegexError
+fn with_regex(problem: String, regex: &str) -> String {
+    match problem.strip_suffix(')') {
+        Some(head) if head.contains("(e.g. ") => format!("{head}, regex used for validation is '{regex}')"),
+        _ => problem,
     }
 }
 
