@@ -120,7 +120,7 @@ impl fmt::Display for RoleId {
 
 impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} → {} ", self.binding, describe_subject(&self.subject))?;
+        write!(f, "{} → {} ", self.binding, subject_for_people(&self.subject))?;
         write!(f, "→ {}", self.role)?;
         if let Some(source) = &self.aggregated_from {
             write!(f, " (aggregated from ClusterRole {source:?})")?;
@@ -129,11 +129,23 @@ impl fmt::Display for Grant {
     }
 }
 
-/// `Kind "name"`, with `name/namespace` for a ServiceAccount, as upstream describes subjects.
+/// `Kind "name"`, with `name/namespace` for a ServiceAccount, exactly as upstream words
+/// subjects in its authorization reasons (the fake API server's SubjectAccessReviews must
+/// answer as the real one does). For people, use [`subject_for_people`].
 // k8s.io/kubernetes/pkg/registry/rbac/validation/rule.go describeSubject
 pub fn describe_subject(subject: &Subject) -> String {
     match (subject.kind.as_str(), subject.namespace.as_deref()) {
         ("ServiceAccount", Some(ns)) => format!("ServiceAccount \"{}/{ns}\"", subject.name),
+        _ => format!("{} {:?}", subject.kind, subject.name),
+    }
+}
+
+/// A subject as kubectl users write it: `ServiceAccount "namespace/name"` (the order of
+/// `kubectl -n NS get sa NAME` and of `system:serviceaccount:NS:NAME`; upstream's reason
+/// strings put the name first, which reads backwards), `User "alice"`, `Group "devs"`.
+pub fn subject_for_people(subject: &Subject) -> String {
+    match (subject.kind.as_str(), subject.namespace.as_deref()) {
+        ("ServiceAccount", Some(ns)) => format!("ServiceAccount \"{ns}/{}\"", subject.name),
         _ => format!("{} {:?}", subject.kind, subject.name),
     }
 }
@@ -777,10 +789,13 @@ mod tests {
     #[test]
     fn who_can_and_rules_for() {
         let authorizer = Authorizer::new(&policy()).expect("valid");
-        let mut who: Vec<String> =
-            authorizer.who_can(&pods("get", "team-a")).iter().map(|w| describe_subject(&w.subject)).collect();
+        let mut who: Vec<String> = authorizer
+            .who_can(&pods("get", "team-a"))
+            .iter()
+            .map(|w| subject_for_people(&w.subject))
+            .collect();
         who.sort();
-        assert_eq!(who, vec!["ServiceAccount \"builder/team-a\"", "User \"alice\""]);
+        assert_eq!(who, vec!["ServiceAccount \"team-a/builder\"", "User \"alice\""]);
         let rules = authorizer.rules_for(&UserInfo::new("alice", ["devs"]), "team-a");
         assert_eq!(rules.len(), 2, "pod-reader and secret-reader rules: {rules:?}");
         assert!(authorizer.rules_for(&UserInfo::new("alice", ["devs"]), "").is_empty());

@@ -127,7 +127,7 @@ impl fmt::Display for Finding {
         write!(
             f,
             "{}: {} {scope} ({})",
-            crate::authorizer::describe_subject(&self.subject),
+            crate::authorizer::subject_for_people(&self.subject),
             self.capability.describe(),
             self.grant
         )

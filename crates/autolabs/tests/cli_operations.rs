@@ -191,3 +191,22 @@ fn restore_plan_and_upgrade_plan_print_ordered_steps() {
     let out = autolabs(&["upgrade", "plan", "--target-version", "one-thirty"], dir.path());
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Reported: ServiceAccounts were printed `ServiceAccount "autolabs-provisioner/platform"`
+/// (upstream's reason order, name first); people read `namespace/name`.
+#[test]
+fn service_accounts_are_printed_namespace_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let sa = "system:serviceaccount:platform:autolabs-provisioner";
+    let out = autolabs(&["can-i", "create", "pods", "-n", "labs", "--as", sa, "-v"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("→ ServiceAccount \"platform/autolabs-provisioner\" →"),
+        "{}",
+        stdout(&out)
+    );
+    let out = autolabs(&["who-can", "create", "pods", "-n", "labs"], dir.path());
+    let text = stdout(&out);
+    assert!(text.lines().any(|l| l == "ServiceAccount \"platform/autolabs-provisioner\""), "{text}");
+    assert!(!text.contains("\"autolabs-provisioner/platform\""), "{text}");
+}

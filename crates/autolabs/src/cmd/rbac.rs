@@ -162,7 +162,7 @@ pub fn who_can(args: WhoCanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     for w in who {
-        println!("{}", autolabs_rbac::authorizer::describe_subject(&w.subject));
+        println!("{}", autolabs_rbac::authorizer::subject_for_people(&w.subject));
         println!("    {}", w.grant);
     }
     Ok(ExitCode::SUCCESS)
