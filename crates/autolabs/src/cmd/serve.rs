@@ -56,11 +56,79 @@ pub struct Args {
     pub reaper_interval: u64,
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Kubeconfig file to use. Without it the cluster is chosen as kubectl chooses it: the
+    /// `KUBECONFIG` variable, else `~/.kube/config`, else the in-cluster ServiceAccount (the
+    /// mounted token, when running as a Pod). The first log line names the cluster and the
+    /// identity the API server sees.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+/// A client as `--kubeconfig`/`--context` say, else as kubectl infers one; and where it came
+/// from, in words, for the first log line.
+async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow::Result<(kube::Client, String)> {
+    let options =
+        kube::config::KubeConfigOptions { context: context.map(String::from), ..Default::default() };
+    let (config, source) = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+            let config = kube::Config::from_custom_kubeconfig(file, &options)
+                .await
+                .with_context(|| format!("the kubeconfig {} is not usable", path.display()))?;
+            (config, format!("kubeconfig {}", path.display()))
+        }
+        None if context.is_some() => {
+            let config =
+                kube::Config::from_kubeconfig(&options).await.context("the kubeconfig is not usable")?;
+            (config, "kubeconfig (KUBECONFIG or ~/.kube/config)".to_string())
+        }
+        None => {
+            let from_env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+            let config = kube::Config::infer().await.context(
+                "no cluster: no --kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster ServiceAccount",
+            )?;
+            let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube/config"));
+            let source = match (from_env, home) {
+                (Some(path), _) => format!("KUBECONFIG={}", path.to_string_lossy()),
+                (None, Some(home)) if home.exists() => home.display().to_string(),
+                _ => "in-cluster ServiceAccount".to_string(),
+            };
+            (config, source)
+        }
+    };
+    let context = context.map(|c| format!(", context {c}")).unwrap_or_default();
+    let description = format!("{} ({source}{context})", config.cluster_url);
+    let client = kube::Client::try_from(config).context("cannot build a Kubernetes client")?;
+    Ok((client, description))
+}
+
+/// Who the API server says we are (a SelfSubjectReview, which every authenticated identity
+/// may create), or why that is unknown.
+async fn identity(client: &kube::Client) -> String {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let api: kube::Api<SelfSubjectReview> = kube::Api::all(client.clone());
+    match api.create(&kube::api::PostParams::default(), &SelfSubjectReview::default()).await {
+        Ok(review) => review
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username)
+            .unwrap_or_else(|| "an identity the API server did not name".into()),
+        Err(error) => format!("an unknown identity (SelfSubjectReview: {error})"),
+    }
 }
 
 /// Starts logging to stderr, as text or one JSON object a line. A second call does nothing.
 pub fn init_logging(format: LogFormat) {
-    let builder = tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    // Colour codes only for a person at a terminal: log collectors store them verbatim.
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -187,9 +255,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let templates = templates(args.templates.as_deref(), &platform)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let client = kube::Client::try_default()
-            .await
-            .context("cannot build a Kubernetes client (kubeconfig or in-cluster)")?;
+        let (client, cluster) = connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let user = identity(&client).await;
+        tracing::info!(%cluster, identity = %user, "lab API connecting to the Kubernetes API");
         let mut config = ProvisionerConfig::new(platform, templates);
         config.namespace = args.namespace.clone();
         let provisioner = provisioner(client, config)?;
@@ -200,7 +268,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             listen = %args.listen,
             platform = %source,
             namespace = %args.namespace,
-            templates = ?provisioner.config().templates.names(),
+            templates = %provisioner.config().templates.names().join(","),
             "lab API serving"
         );
         serve(listener, provisioner, &token, Duration::from_secs(args.reaper_interval.max(1)), termination())
