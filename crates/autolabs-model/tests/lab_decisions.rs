@@ -386,7 +386,14 @@ fn every_error_speaks_english_and_russian() {
         ("RU", Lang::Ru),
         ("en-US", Lang::En),
         ("", Lang::En),
-        ("de,ru", Lang::En),
+        // German is not spoken here: the next preference, Russian, is.
+        ("de,ru", Lang::Ru),
+        ("de", Lang::En),
+        // Reported: weights were ignored.
+        ("en;q=0.1, ru;q=0.9", Lang::Ru),
+        ("ru;q=0.5, en", Lang::En),
+        ("ru;q=0, *", Lang::En),
+        ("ru;q=0.8, en;q=0.8", Lang::Ru),
     ] {
         assert_eq!(Lang::from_tag(tag), want, "{tag}");
     }

@@ -14,12 +14,33 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// The language of a BCP 47 tag or an `Accept-Language` value: Russian when the first
-    /// preferred language is `ru`, English otherwise.
+    /// The language of a BCP 47 tag or an `Accept-Language` value: of the languages we speak
+    /// (`ru`, `en`), the one the caller weighs highest (`q`, default 1; the earlier on a tie;
+    /// `q=0` means "not this one"), as RFC 9110 §12.5.4 ranks them; English otherwise.
+    /// `en;q=0.1, ru;q=0.9` is Russian.
     pub fn from_tag(tag: &str) -> Lang {
-        let first = tag.split(',').next().unwrap_or("").trim();
-        let primary = first.split(['-', '_', ';']).next().unwrap_or("");
-        if primary.eq_ignore_ascii_case("ru") { Lang::Ru } else { Lang::En }
+        let mut best: Option<(u32, Lang)> = None;
+        for range in tag.split(',') {
+            let mut parts = range.split(';');
+            let primary = parts.next().unwrap_or("").trim().split(['-', '_']).next().unwrap_or("");
+            let lang = if primary.eq_ignore_ascii_case("ru") {
+                Lang::Ru
+            } else if primary.eq_ignore_ascii_case("en") || primary == "*" {
+                Lang::En
+            } else {
+                continue;
+            };
+            // Weights in thousandths: `q=0.9` → 900; a weight that does not parse counts as 1.
+            let weight = parts
+                .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+                .next()
+                .and_then(|q| q.trim().parse::<f64>().ok())
+                .map_or(1000, |q| (q.clamp(0.0, 1.0) * 1000.0).round() as u32);
+            if weight > 0 && best.is_none_or(|(w, _)| weight > w) {
+                best = Some((weight, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, lang)| lang)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The lab API's HTTP layer (axum): routes, bearer authentication, body limits, JSON errors
 //! in the caller's language. Every decision is the provisioner's; this only translates.
 //!
-//! Errors are always `{"error": code, "message": text}`, the text in Russian when the first
-//! language of `Accept-Language` is `ru`, English otherwise.
+//! Errors are always `{"error": code, "message": text}` (404 and 405 included), the text in
+//! Russian when `Accept-Language` weighs `ru` above `en`, English otherwise. Bodies are JSON:
+//! another `Content-Type` is 415.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub fn router(provisioner: Provisioner, token: &str) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(access_log))
         .with_state(state)
@@ -139,8 +141,27 @@ async fn access_log(request: Request, next: Next) -> Response {
 /// A JSON body of type `T`, or the JSON error saying what is wrong with it.
 fn parse_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
-    lang: Lang,
+    headers: &HeaderMap,
 ) -> Result<T, Box<Response>> {
+    let lang = lang(headers);
+    // A body sent as something else (a form, plain text) is refused rather than guessed at; a
+    // request without Content-Type is read as JSON.
+    if let Some(kind) = headers.get(header::CONTENT_TYPE) {
+        let media = kind.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if media != "application/json" && !media.ends_with("+json") {
+            return Err(Box::new(error_body(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                text(
+                    lang,
+                    &format!("the body must be JSON (Content-Type: application/json), not {media:?}"),
+                    &format!(
+                        "тело запроса должно быть JSON (Content-Type: application/json), а не {media:?}"
+                    ),
+                ),
+            )));
+        }
+    }
     let bytes = body.map_err(|rejection| {
         Box::new(if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             error_body(
@@ -175,7 +196,7 @@ async fn create_lab(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let lang = lang(&headers);
-    let request: LabRequest = match parse_body(body, lang) {
+    let request: LabRequest = match parse_body(body, &headers) {
         Ok(request) => request,
         Err(response) => return *response,
     };
@@ -246,7 +267,7 @@ async fn extend_lab(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let lang = lang(&headers);
-    let request: ExtendRequest = match parse_body(body, lang) {
+    let request: ExtendRequest = match parse_body(body, &headers) {
         Ok(request) => request,
         Err(response) => return *response,
     };
@@ -286,6 +307,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
+}
+
+async fn method_not_allowed(headers: HeaderMap) -> Response {
+    let lang = lang(&headers);
+    error_body(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        text(lang, "this endpoint does not take that method", "этот адрес не принимает такой метод"),
+    )
 }
 
 async fn not_found(headers: HeaderMap) -> Response {

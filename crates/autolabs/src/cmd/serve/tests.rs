@@ -250,3 +250,57 @@ async fn every_rendered_alert_names_a_series_the_lab_api_exports() {
     let missing: Vec<_> = named.iter().filter(|(_, series)| !exported(series)).collect();
     assert!(missing.is_empty(), "alerts on series /metrics does not export: {missing:?}\n{text}");
 }
+
+/// One raw HTTP/1.1 exchange (to send what LabClient never would): the status and the body.
+async fn raw(url: &str, request: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://").to_string();
+    let request = request.to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("read");
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .expect("the exchange ran");
+    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// Reported: other content types were read as JSON, 405 had no body, and
+/// `Accept-Language: en;q=0.1, ru;q=0.9` was answered in English.
+#[tokio::test]
+async fn content_type_method_and_language_weights_are_honoured() {
+    let api = start().await;
+    let body = r#"{"id":"form1","template":"linux-basics"}"#;
+    let form = format!(
+        "POST /v1/labs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (status, answer) = raw(&api.url, &form).await;
+    assert_eq!((status, answer["error"].as_str()), (415, Some("unsupported_media_type")), "{answer}");
+
+    let json_with_charset =
+        form.replace("application/x-www-form-urlencoded", "application/json; charset=utf-8");
+    assert_eq!(raw(&api.url, &json_with_charset).await.0, 201);
+
+    let put = format!(
+        "PUT /v1/labs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept-Language: en;q=0.1, ru;q=0.9\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let (status, answer) = raw(&api.url, &put).await;
+    assert_eq!((status, answer["error"].as_str()), (405, Some("method_not_allowed")), "{answer}");
+    assert!(answer["message"].as_str().is_some_and(|m| m.contains("метод")), "{answer}");
+
+    let missing = format!(
+        "GET /v1/labs/nobody HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nAccept-Language: en;q=0.1, ru;q=0.9\r\nConnection: close\r\n\r\n"
+    );
+    let (status, answer) = raw(&api.url, &missing).await;
+    assert_eq!(status, 404, "{answer}");
+    assert!(
+        answer["message"].as_str().is_some_and(|m| m.chars().any(|c| ('а'..='я').contains(&c))),
+        "{answer}"
+    );
+}
