@@ -120,3 +120,144 @@ fn a_namespace_the_inputs_do_not_define_is_noted_once() {
         dump(&findings)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 2. Backup jobs that cannot produce a backup; variables nothing sets
+// ---------------------------------------------------------------------------------------
+
+const DOCUMENT_BACKUP: &str = include_str!("fixtures/design-document-backup.yaml");
+
+fn backup_and_hygiene(set: &ObjectSet) -> Vec<Finding> {
+    let mut f = engines::backup::check(set, Default::default());
+    f.extend(engines::hygiene::check(set).into_iter().filter(|f| f.rule == "unset-variable"));
+    f
+}
+
+#[test]
+fn the_design_documents_backup_job_cannot_produce_a_backup() {
+    let findings = backup_and_hygiene(&set_of(DOCUMENT_BACKUP));
+    let all = dump(&findings);
+    let path = of_rule(&findings, "write-path-without-volume");
+    assert_eq!(path.len(), 1, "{all}");
+    assert_eq!(path[0].severity, Severity::Error);
+    assert!(
+        path[0].message.contains("/backup/")
+            && path[0].message.contains("infrastructure/CronJob/postgres-backup"),
+        "{all}"
+    );
+    let unset = of_rule(&findings, "unset-variable");
+    assert_eq!(unset.len(), 1, "{all}");
+    assert_eq!(unset[0].severity, Severity::Warning);
+    assert!(unset[0].message.contains("$DATABASE_URL") && unset[0].message.contains("empty string"), "{all}");
+    // `$(date +…)` is a command substitution, not a variable.
+    assert!(!all.contains("$(date"), "{all}");
+    let root = of_rule(&findings, "backup-runs-as-root");
+    assert_eq!(root.len(), 1, "{all}");
+    assert!(root[0].message.contains("may run as root") && root[0].message.contains("postgres:14"), "{all}");
+    assert_eq!(root[0].location().as_deref(), Some("input.yaml:29"), "{all}");
+}
+
+#[test]
+fn the_backup_job_fixed_has_none_of_those_findings() {
+    let fixed = DOCUMENT_BACKUP
+        .replace(
+            "          restartPolicy: OnFailure",
+            "          restartPolicy: OnFailure\n          securityContext: {runAsNonRoot: true, runAsUser: 999}\n          volumes: [{name: backups, persistentVolumeClaim: {claimName: postgres-backups}}]",
+        )
+        .replace(
+            "            image: postgres:14\n",
+            "            image: postgres:14\n            env: [{name: DATABASE_URL, valueFrom: {secretKeyRef: {name: db, key: url}}}]\n            volumeMounts: [{name: backups, mountPath: /backup}]\n",
+        );
+    let findings = backup_and_hygiene(&set_of(&fixed));
+    for rule in
+        ["write-path-without-volume", "unset-variable", "backup-runs-as-root", "backup-without-storage"]
+    {
+        assert!(of_rule(&findings, rule).is_empty(), "{rule}:\n{}", dump(&findings));
+    }
+    let as_root = fixed.replace("runAsNonRoot: true, runAsUser: 999", "runAsUser: 0");
+    let findings = backup_and_hygiene(&set_of(&as_root));
+    let root = of_rule(&findings, "backup-runs-as-root");
+    assert!(root.len() == 1 && root[0].message.contains("runAsUser: 0"), "{}", dump(&findings));
+}
+
+#[test]
+fn variables_in_commands_are_reported_only_when_nothing_can_set_them() {
+    let pod = |container: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: ns1}}\nspec:\n  containers:\n  - name: c\n{container}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: known, namespace: ns1}}\ndata: {{FROM_CM: x}}\n"
+        )
+    };
+    // (case, container fields, expected unset references as written)
+    let cases: [(&str, &str, &[&str]); 10] = [
+        ("kubelet syntax, unset", "    image: app:1\n    args: [--db=$(DB_URL)]\n", &["$(DB_URL)"]),
+        (
+            "kubelet syntax, from env",
+            "    image: app:1\n    args: [--db=$(DB_URL)]\n    env: [{name: DB_URL, value: x}]\n",
+            &[],
+        ),
+        (
+            "kubelet syntax ignores image ENV",
+            "    image: postgres:16\n    args: [$(PGDATA)]\n",
+            &["$(PGDATA)"],
+        ),
+        (
+            "shell sees image ENV",
+            "    image: postgres:16\n    command: [sh, -c, 'ls $PGDATA $HOME $KUBERNETES_SERVICE_HOST']\n",
+            &[],
+        ),
+        (
+            "shell assignment",
+            "    image: app:1\n    command: [/bin/bash, -ec, 'F=/tmp/x; echo $F ${G:-d}']\n",
+            &[],
+        ),
+        (
+            "no shell: literal",
+            "    image: app:1\n    command: [pg_dump, $DATABASE_URL]\n",
+            &["$DATABASE_URL"],
+        ),
+        (
+            "envFrom of a ConfigMap not among the inputs",
+            "    image: app:1\n    args: [$(ANY)]\n    envFrom: [{secretRef: {name: elsewhere}}]\n",
+            &[],
+        ),
+        (
+            "envFrom of a known ConfigMap",
+            "    image: app:1\n    args: [$(FROM_CM), $(OTHER)]\n    envFrom: [{configMapRef: {name: known}}]\n",
+            &["$(OTHER)"],
+        ),
+        (
+            "envFrom prefix",
+            "    image: app:1\n    args: [$(P_X), $(Q)]\n    envFrom: [{prefix: P_, secretRef: {name: elsewhere}}]\n",
+            &["$(Q)"],
+        ),
+        (
+            "escaped and single-quoted",
+            "    image: app:1\n    command: [sh, -c, \"echo $$(NOT) '$LITERAL' \\\\$ALSO\"]\n",
+            &[],
+        ),
+    ];
+    for (case, container, expected) in cases {
+        let set = set_of(&pod(container));
+        let t = set.objects[0].pod_template().unwrap();
+        let got: Vec<String> =
+            engines::variables::unset_variables(&set, "ns1", &t.spec, &t.spec.containers[0])
+                .iter()
+                .map(|v| v.written())
+                .collect();
+        assert_eq!(got, expected, "{case}");
+    }
+}
+
+#[test]
+fn the_rendered_baseline_uses_no_variable_nothing_sets() {
+    for profile in autolabs_model::Profile::ALL {
+        let p = autolabs_model::Platform::for_profile(profile, autolabs_model::Provider::ALL[0]);
+        let mut set = ObjectSet::default();
+        for m in &autolabs_model::render(&p).manifests {
+            set.add_text(&autolabs_model::output::to_yaml(m), &m.file_name());
+        }
+        let findings: Vec<Finding> =
+            engines::hygiene::check(&set).into_iter().filter(|f| f.rule == "unset-variable").collect();
+        assert!(findings.is_empty(), "{profile:?}:\n{}", dump(&findings));
+    }
+}

@@ -1,6 +1,7 @@
 //! Hygiene that kube-score and Polaris users expect, only where it matters here: containers
 //! without requests or limits (when no LimitRange fills them in), long-running workloads
-//! without probes, PVCs naming a StorageClass that does not exist, images by `latest`.
+//! without probes, PVCs naming a StorageClass that does not exist, images by `latest`, and
+//! `$(VAR)`/`$VAR` in a command or its arguments that nothing sets ([`super::variables`]).
 
 use std::collections::BTreeSet;
 
@@ -88,6 +89,34 @@ pub fn check(set: &ObjectSet) -> Vec<Finding> {
                         format!("container {:?} runs {image:?}: pin a version or a digest", c.name),
                     )
                     .at(o, &format!("{path}.image")),
+                );
+            }
+        }
+    }
+
+    for o in &set.objects {
+        let Some(t) = o.pod_template() else { continue };
+        let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
+        let init = t.spec.init_containers.iter().flatten().enumerate().map(|(i, c)| ("initContainers", i, c));
+        for (list, i, c) in
+            init.chain(t.spec.containers.iter().enumerate().map(|(i, c)| ("containers", i, c)))
+        {
+            for v in super::variables::unset_variables(set, &ns, &t.spec, c) {
+                out.push(
+                    Finding::new(
+                        "hygiene",
+                        "unset-variable",
+                        Severity::Warning,
+                        format!(
+                            "container {:?} uses {} in its command or arguments, but neither its env, its envFrom \
+                             nor the image sets {}: {}",
+                            c.name,
+                            v.written(),
+                            v.name,
+                            v.consequence()
+                        ),
+                    )
+                    .at(o, &format!("{}.{list}[{i}]", t.spec_path)),
                 );
             }
         }

@@ -9,3 +9,4 @@ pub mod netpol;
 pub mod pss;
 pub mod rbac;
 pub mod resources;
+pub mod variables;
