@@ -261,3 +261,74 @@ fn the_rendered_baseline_uses_no_variable_nothing_sets() {
         assert!(findings.is_empty(), "{profile:?}:\n{}", dump(&findings));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 3. Quotas no node can satisfy
+// ---------------------------------------------------------------------------------------
+
+const EIGHT_VCPU_NODE: &str = "---
+apiVersion: v1
+kind: Node
+metadata: {name: pve-node-1}
+status:
+  capacity: {cpu: '8', memory: 32Gi, pods: '110'}
+  allocatable: {cpu: '8', memory: 31Gi, pods: '110'}
+";
+
+#[test]
+fn a_quota_beyond_the_nodes_in_the_inputs_is_a_warning_naming_the_numbers() {
+    let text = format!("{}{EIGHT_VCPU_NODE}", include_str!("fixtures/design-document.yaml"));
+    let findings = engines::resources::check(&set_of(&text), &[]);
+    let all = dump(&findings);
+    let over: Vec<&Finding> = of_rule(&findings, "quota-exceeds-nodes");
+    // labs asks 25 CPU of requests of one 8 vCPU node; platform's 4 fit.
+    let cpu: Vec<&&Finding> = over.iter().filter(|f| f.message.contains("requests.cpu")).collect();
+    assert_eq!(cpu.len(), 1, "{all}");
+    assert_eq!(cpu[0].severity, Severity::Warning);
+    assert!(cpu[0].message.contains("labs-quota") && cpu[0].message.contains("requests.cpu=25"), "{all}");
+    assert!(cpu[0].message.contains("cpu=8") && cpu[0].message.contains("1 node"), "{all}");
+    assert!(cpu[0].location().is_some_and(|l| l.starts_with("input.yaml:")), "{all}");
+    assert!(!over.iter().any(|f| f.message.contains("platform-quota")), "{all}");
+
+    // Without nodes, nothing is known about capacity.
+    let without = engines::resources::check(&design_document(), &[]);
+    assert!(of_rule(&without, "quota-exceeds-nodes").is_empty(), "{}", dump(&without));
+
+    // A cordoned node schedules nothing new: with it, even platform's 4 CPU cannot be met.
+    let cordoned = format!(
+        "{}{}",
+        include_str!("fixtures/design-document.yaml"),
+        EIGHT_VCPU_NODE.replace("status:", "spec: {unschedulable: true}\nstatus:")
+    );
+    let (nodes, problems) = engines::resources::nodes_in(&set_of(&cordoned));
+    assert!(nodes.is_empty() && problems.is_empty());
+}
+
+#[test]
+fn nodes_in_the_inputs_take_precedence_and_bad_quantities_are_located() {
+    let two = format!("{EIGHT_VCPU_NODE}{}", EIGHT_VCPU_NODE.replace("pve-node-1", "pve-node-2"));
+    let (nodes, _) = engines::resources::nodes_in(&set_of(&two));
+    assert_eq!(nodes.len(), 2);
+    let text = format!("{}{two}", include_str!("fixtures/design-document.yaml"));
+    // platform.yaml's nodes (here one of 64 CPU) give way to the Nodes the inputs hold.
+    let intended = autolabs_resources::capacity::NodeCapacity {
+        name: "node-1".into(),
+        allocatable: [("cpu".to_string(), autolabs_k8s::Quantity::from_units(64))].into_iter().collect(),
+    };
+    let findings = engines::resources::check(&set_of(&text), &[intended]);
+    let cpu: Vec<&Finding> = of_rule(&findings, "quota-exceeds-nodes")
+        .into_iter()
+        .filter(|f| f.message.contains("requests.cpu"))
+        .collect();
+    assert!(
+        cpu.len() == 1 && cpu[0].message.contains("cpu=16") && cpu[0].message.contains("2 node"),
+        "{}",
+        dump(&findings)
+    );
+
+    let bad = EIGHT_VCPU_NODE.replace("allocatable: {cpu: '8'", "allocatable: {cpu: 'eight'");
+    let (_, problems) = engines::resources::nodes_in(&set_of(&bad));
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].message.contains("status.allocatable[cpu]"), "{}", problems[0].message);
+    assert_eq!(problems[0].location().as_deref(), Some("input.yaml:7"));
+}
