@@ -332,3 +332,167 @@ fn nodes_in_the_inputs_take_precedence_and_bad_quantities_are_located() {
     assert!(problems[0].message.contains("status.allocatable[cpu]"), "{}", problems[0].message);
     assert_eq!(problems[0].location().as_deref(), Some("input.yaml:7"));
 }
+
+// ---------------------------------------------------------------------------------------
+// 4. RBAC of well-known components
+// ---------------------------------------------------------------------------------------
+
+fn rendered_baseline() -> ObjectSet {
+    let p = autolabs_model::Platform::default();
+    let mut set = ObjectSet::default();
+    for m in &autolabs_model::render(&p).manifests {
+        set.add_text(&autolabs_model::output::to_yaml(m), &m.file_name());
+    }
+    set
+}
+
+/// An ingress-nginx controller Deployment as its chart labels it, running as `sa` in `ns`.
+fn ingress_controller(ns: &str, sa: &str, args: &str, component: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ingress-nginx-{component}
+  namespace: {ns}
+  labels: {{app.kubernetes.io/name: ingress-nginx, app.kubernetes.io/component: {component}}}
+spec:
+  selector: {{matchLabels: {{app.kubernetes.io/name: ingress-nginx}}}}
+  template:
+    metadata: {{labels: {{app.kubernetes.io/name: ingress-nginx, app.kubernetes.io/component: {component}}}}}
+    spec:
+      serviceAccountName: {sa}
+      containers:
+      - name: controller
+        image: registry.k8s.io/ingress-nginx/controller:v1.15.1
+        args: [/nginx-ingress-controller{args}]
+"
+    )
+}
+
+fn component_findings(set: &ObjectSet) -> Vec<Finding> {
+    engines::rbac::check(set, &Default::default())
+        .into_iter()
+        .filter(|f| f.rule == "component-permission-missing")
+        .collect()
+}
+
+fn with(set: &ObjectSet, yaml: &str) -> ObjectSet {
+    let mut s = set.clone();
+    s.add_text(yaml, "controller.yaml");
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    s
+}
+
+#[test]
+fn the_rendered_ingress_nginx_rbac_gives_the_controller_all_it_needs() {
+    use autolabs_model::topology::{INGRESS_NGINX, INGRESS_SA};
+    let set = with(&rendered_baseline(), &ingress_controller(INGRESS_NGINX, INGRESS_SA, "", "controller"));
+    let findings = component_findings(&set);
+    assert!(findings.is_empty(), "{}", dump(&findings));
+}
+
+#[test]
+fn each_missing_ingress_nginx_permission_is_an_error_naming_verb_and_resource() {
+    use autolabs_model::topology::{INGRESS_NGINX, INGRESS_SA};
+    let base = rendered_baseline();
+    let controller = ingress_controller(INGRESS_NGINX, INGRESS_SA, "", "controller");
+
+    // Without its Role: the namespaced permissions are missing.
+    let mut no_role = with(&base, &controller);
+    no_role.objects.retain(|o| !(o.kind == "Role" && o.name == "ingress-nginx"));
+    let findings = component_findings(&no_role);
+    let all = dump(&findings);
+    assert!(findings.iter().all(|f| f.severity == Severity::Error), "{all}");
+    let has = |needle: &str| findings.iter().any(|f| f.message.contains(needle));
+    assert!(
+        has(
+            "cannot get, update leases.coordination.k8s.io named \"ingress-nginx-leader\" in namespace \"ingress-nginx\""
+        ),
+        "{all}"
+    );
+    assert!(has("cannot create leases.coordination.k8s.io in namespace"), "{all}");
+    assert!(has("cannot get secrets in namespace \"ingress-nginx\""), "{all}");
+    assert!(has("cannot get namespaces in namespace"), "{all}");
+    assert!(has("ingress-nginx Helm chart 4.15.1"), "{all}");
+    // The ClusterRole still grants the cluster-wide ones.
+    assert!(!has("cluster-wide"), "{all}");
+    assert!(
+        findings.iter().all(|f| f.location().is_some_and(|l| l.starts_with("controller.yaml:"))),
+        "{all}"
+    );
+
+    // Without its ClusterRole: Secrets for TLS, EndpointSlices, IngressClasses, Ingress status…
+    let mut no_cluster_role = with(&base, &controller);
+    no_cluster_role.objects.retain(|o| !(o.kind == "ClusterRole" && o.name == "ingress-nginx"));
+    let findings = component_findings(&no_cluster_role);
+    let all = dump(&findings);
+    let has = |needle: &str| findings.iter().any(|f| f.message.contains(needle));
+    for needle in [
+        "cannot list, watch secrets cluster-wide: it reads the TLS certificates",
+        "cannot get, list, watch endpointslices.discovery.k8s.io cluster-wide",
+        "cannot get, list, watch ingressclasses.networking.k8s.io cluster-wide",
+        "cannot update ingresses.networking.k8s.io/status cluster-wide",
+        "cannot list, watch leases.coordination.k8s.io cluster-wide",
+        "cannot create, patch events cluster-wide",
+    ] {
+        assert!(has(needle), "{needle}:\n{all}");
+    }
+
+    // --update-status=false needs no Ingress status; a custom election id needs its own lease.
+    let custom = ingress_controller(
+        INGRESS_NGINX,
+        INGRESS_SA,
+        ", --update-status=false, --election-id=mine",
+        "controller",
+    );
+    let mut set = with(&base, &custom);
+    set.objects.retain(|o| !(o.kind == "ClusterRole" && o.name == "ingress-nginx"));
+    let findings = component_findings(&set);
+    let all = dump(&findings);
+    assert!(!all.contains("/status"), "{all}");
+    assert!(all.contains("named \"mine\""), "{all}");
+}
+
+#[test]
+fn a_watched_namespace_moves_the_cluster_wide_needs_there_and_other_workloads_are_not_checked() {
+    let role_in = |ns: &str| {
+        format!(
+            "---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: ctl, namespace: edge}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: everything, namespace: {ns}}}
+rules: [{{apiGroups: ['*'], resources: ['*'], verbs: ['*']}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: everything, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: everything}}
+subjects: [{{kind: ServiceAccount, name: ctl, namespace: edge}}]
+"
+        )
+    };
+    let scoped = ingress_controller("edge", "ctl", ", --watch-namespace=web", "controller");
+    let granted = format!("{scoped}{}{}", role_in("web"), role_in("edge"));
+    let findings = component_findings(&set_of(&granted));
+    assert!(findings.is_empty(), "{}", dump(&findings));
+    let only_own = format!("{scoped}{}", role_in("edge"));
+    let findings = component_findings(&set_of(&only_own));
+    assert!(
+        findings.iter().any(|f| f
+            .message
+            .contains("cannot list, watch secrets in namespace \"web\" (--watch-namespace)")),
+        "{}",
+        dump(&findings)
+    );
+    // The chart's default backend carries the name but not the controller component.
+    let backend = ingress_controller("edge", "nobody", "", "default-backend");
+    assert!(component_findings(&set_of(&backend)).is_empty());
+    // A ServiceAccount labelled as the controller, with no workload among the inputs, is checked.
+    let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: lonely\n  namespace: edge\n  labels: {app.kubernetes.io/name: ingress-nginx, app.kubernetes.io/component: controller}\n";
+    let findings = component_findings(&set_of(sa));
+    assert!(findings.iter().any(|f| f.message.contains("ServiceAccount edge/lonely")), "{}", dump(&findings));
+}

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod backup;
+pub mod components;
 pub mod deprecations;
 pub mod hygiene;
 pub mod netpol;
