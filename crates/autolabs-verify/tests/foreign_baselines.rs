@@ -63,6 +63,9 @@ fn the_design_documents_namespaces_are_flagged_for_their_pod_security_labels() {
     assert!(of_rule(&findings, "namespace-no-warn-audit").is_empty(), "{all}");
 }
 
+/// (rule, severity) of each finding a case expects, in order.
+type Expected = &'static [(&'static str, Severity)];
+
 #[test]
 fn pod_security_label_rules_each_fire_only_on_their_condition() {
     let workload = |ns: &str| {
@@ -74,7 +77,7 @@ fn pod_security_label_rules_each_fire_only_on_their_condition() {
         format!("---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}, labels: {{{labels}}}}}\n")
     };
     let full = "pod-security.kubernetes.io/enforce: baseline, pod-security.kubernetes.io/enforce-version: v1.32, pod-security.kubernetes.io/warn: restricted, pod-security.kubernetes.io/audit: restricted";
-    let cases: [(&str, String, &[(&str, Severity)]); 6] = [
+    let cases: [(&str, String, Expected); 6] = [
         ("fully labelled", ns("a", full) + &workload("a"), &[]),
         ("no workloads", ns("a", ""), &[]),
         ("no labels", ns("a", "") + &workload("a"), &[("namespace-no-enforce", Severity::Warning)]),
@@ -249,16 +252,21 @@ fn variables_in_commands_are_reported_only_when_nothing_can_set_them() {
 }
 
 #[test]
-fn the_rendered_baseline_uses_no_variable_nothing_sets() {
+fn the_rendered_baseline_uses_no_variable_nothing_sets_and_backs_up_as_non_root() {
     for profile in autolabs_model::Profile::ALL {
-        let p = autolabs_model::Platform::for_profile(profile, autolabs_model::Provider::ALL[0]);
-        let mut set = ObjectSet::default();
-        for m in &autolabs_model::render(&p).manifests {
-            set.add_text(&autolabs_model::output::to_yaml(m), &m.file_name());
+        for provider in autolabs_model::Provider::ALL {
+            let p = autolabs_model::Platform::for_profile(profile, provider);
+            let mut set = ObjectSet::default();
+            for m in &autolabs_model::render(&p).manifests {
+                set.add_text(&autolabs_model::output::to_yaml(m), &m.file_name());
+            }
+            let findings: Vec<Finding> = engines::hygiene::check(&set)
+                .into_iter()
+                .chain(engines::backup::check(&set, Default::default()))
+                .filter(|f| matches!(f.rule.as_str(), "unset-variable" | "backup-runs-as-root"))
+                .collect();
+            assert!(findings.is_empty(), "{profile:?}/{provider:?}:\n{}", dump(&findings));
         }
-        let findings: Vec<Finding> =
-            engines::hygiene::check(&set).into_iter().filter(|f| f.rule == "unset-variable").collect();
-        assert!(findings.is_empty(), "{profile:?}:\n{}", dump(&findings));
     }
 }
 
@@ -495,4 +503,29 @@ subjects: [{{kind: ServiceAccount, name: ctl, namespace: edge}}]
     let sa = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: lonely\n  namespace: edge\n  labels: {app.kubernetes.io/name: ingress-nginx, app.kubernetes.io/component: controller}\n";
     let findings = component_findings(&set_of(sa));
     assert!(findings.iter().any(|f| f.message.contains("ServiceAccount edge/lonely")), "{}", dump(&findings));
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Static pods skip the hygiene rules that do not apply to them
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn static_pods_are_not_asked_for_requests_and_limits() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: haproxy, namespace: kube-system}\nspec: {containers: [{name: haproxy, image: 'haproxy:2.8.10'}]}\n";
+    let resource_rules = |file: &str, text: &str| -> Vec<String> {
+        let mut set = ObjectSet::default();
+        set.add_text(text, file);
+        engines::hygiene::check(&set)
+            .into_iter()
+            .map(|f| f.rule)
+            .filter(|r| r.starts_with("missing-"))
+            .collect()
+    };
+    assert!(resource_rules("out/control-plane/manifests/haproxy.yaml", pod).is_empty());
+    assert_eq!(resource_rules("pod.yaml", pod), ["missing-requests", "missing-limits"]);
+    let mirror = pod.replace(
+        "namespace: kube-system}",
+        "namespace: kube-system, ownerReferences: [{apiVersion: v1, kind: Node, name: cp-1, uid: u}]}",
+    );
+    assert!(resource_rules("cluster", &mirror).is_empty());
 }

@@ -48,6 +48,22 @@ fn verify_of_the_rendered_directory_agrees_with_plain_verify() {
 }
 
 #[test]
+fn a_rendered_directory_of_another_platform_is_not_judged_by_this_platform_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(autolabs(&["init"], dir.path()).status.success());
+    assert!(autolabs(&["render", "-o", "out"], dir.path()).status.success());
+    let platform = std::fs::read_to_string(dir.path().join("platform.yaml")).unwrap();
+    let renamed = platform.replacen("name: autolabs", "name: other", 1);
+    assert_ne!(platform, renamed, "platform.yaml has no `name: autolabs`:\n{platform}");
+    std::fs::write(dir.path().join("platform.yaml"), renamed).unwrap();
+    let out = autolabs(&["verify", "--format", "json", "out"], dir.path());
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("is platform \"other\"") && note.contains("-f"), "{note}");
+    // Without the intent, the admin group's cluster-admin binding is reported capability by capability.
+    assert!(problems(&out).iter().any(|(_, e, r, _)| e == "rbac" && r == "impersonate"));
+}
+
+#[test]
 fn verify_reports_the_design_documents_foreign_baseline_problems() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../autolabs-verify/tests/fixtures");
