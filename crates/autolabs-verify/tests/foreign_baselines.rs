@@ -191,7 +191,9 @@ fn variables_in_commands_are_reported_only_when_nothing_can_set_them() {
         )
     };
     // (case, container fields, expected unset references as written)
-    let cases: [(&str, &str, &[&str]); 10] = [
+    let cases: [(&str, &str, &[&str]); 12] = [
+        ("awk's own fields", "    image: busybox:1\n    command: [awk, '{print $NF}']\n", &[]),
+        ("lower case outside a shell", "    image: app:1\n    args: ['^a$b']\n", &[]),
         ("kubelet syntax, unset", "    image: app:1\n    args: [--db=$(DB_URL)]\n", &["$(DB_URL)"]),
         (
             "kubelet syntax, from env",

@@ -75,6 +75,9 @@ pub fn unset_variables(set: &ObjectSet, namespace: &str, pod: &PodSpec, c: &Cont
     let known = Known::of(set, namespace, pod, c);
     let words: Vec<&String> = c.command.iter().flatten().chain(c.args.iter().flatten()).collect();
     let script_index = shell_script_index(&words);
+    // Programs that read `$name` themselves (`awk '{print $NF}'`, `envsubst`, `perl -e`…).
+    let program = words.first().map(|w| w.rsplit('/').next().unwrap_or(w)).unwrap_or_default();
+    let expands_itself = INTERPRETERS.contains(&program);
     let mut out: Vec<UnsetVariable> = Vec::new();
     let mut push = |v: UnsetVariable| {
         if !out.iter().any(|o| o.name == v.name && o.kubelet_syntax == v.kubelet_syntax) {
@@ -85,6 +88,12 @@ pub fn unset_variables(set: &ObjectSet, namespace: &str, pod: &PodSpec, c: &Cont
         let in_shell = script_index == Some(i);
         let script_assigns = if in_shell { assigned_in_script(word) } else { BTreeSet::new() };
         for r in references(word, in_shell) {
+            // Outside a shell, `$name` is only a variable by the env-var convention (upper case),
+            // and not at all for a program that expands it itself.
+            let literal_dollar = !r.kubelet_syntax && !in_shell;
+            if literal_dollar && (expands_itself || r.name.chars().any(|c| c.is_ascii_lowercase())) {
+                continue;
+            }
             let set_somewhere = if r.kubelet_syntax {
                 known.by_kubelet(&r.name)
             } else {
@@ -166,6 +175,12 @@ impl Known {
             .any(|(img, vars)| (repo == *img || repo.ends_with(&format!("/{img}"))) && vars.contains(&name))
     }
 }
+
+/// Programs whose arguments hold their own `$` syntax.
+const INTERPRETERS: [&str; 13] = [
+    "awk", "gawk", "mawk", "sed", "perl", "jq", "yq", "envsubst", "python", "python3", "ruby", "node", "php",
+    "psql",
+];
 
 /// `FOO_SERVICE_HOST`, `FOO_SERVICE_PORT[_NAME]`, `FOO_PORT[_…]`.
 // k8s.io/kubernetes/pkg/kubelet/envvars/envvars.go FromServices
