@@ -179,7 +179,6 @@ impl Known {
 /// Programs whose arguments hold their own `$` syntax.
 const INTERPRETERS: [&str; 13] = [
     "awk", "gawk", "mawk", "sed", "perl", "jq", "yq", "envsubst", "python", "python3", "ruby", "node", "php",
-    "psql",
 ];
 
 /// `FOO_SERVICE_HOST`, `FOO_SERVICE_PORT[_NAME]`, `FOO_PORT[_…]`.
