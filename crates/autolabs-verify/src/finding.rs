@@ -155,6 +155,7 @@ pub fn is_read_by_an_engine(group: &str, kind: &str) -> bool {
                 | "ReplicationController"
                 | "PodTemplate"
                 | "ConfigMap"
+                | "Node"
         ) | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
             | ("batch", "Job" | "CronJob")
             | ("networking.k8s.io", "NetworkPolicy")

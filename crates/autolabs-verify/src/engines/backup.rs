@@ -27,7 +27,12 @@
 //!   OUTPUT, DEST, TARGET or ARCHIVE or ends in `_DIR`, or the path after `>`, `>>`, `tee`,
 //!   `-f`, `--file`, `-o`, `--output`, `--dest`, `snapshot save` in a command (with `$VAR`
 //!   and `${VAR}` resolved from the container's literal env). A write path under no volume
-//!   mount of its container lands in the container's own filesystem: flagged.
+//!   mount of its container lands in the container's own filesystem: flagged. A path whose
+//!   file name is computed (`/backup/db-$(date +%F).gz`) is judged by its known directory.
+//! - A backup container that runs as root (`runAsUser: 0`), or may (neither `runAsNonRoot`
+//!   nor `runAsUser`: the image decides, and the database images run as root), is warned
+//!   about; etcd snapshots are exempt (kubeadm's etcd keys are root-only).
+//!   Variables its command uses that nothing sets are the hygiene engine's `unset-variable`.
 //! - A **restore template** is a Job in the namespace annotated `autolabs.io/restore-for:
 //!   <workload>`, or a suspended Job named `*-restore` that is `<workload>-restore` or
 //!   targets the workload as above.
@@ -277,11 +282,28 @@ fn check_backup_job(c: &CronJobView, out: &mut Vec<Finding>) {
         None => {}
     }
     for (container_index, init, container) in c.job.containers() {
+        let list = if init { "initContainers" } else { "containers" };
+        // etcd snapshots are exempt: kubeadm writes etcd's client keys root:root 0600.
+        if let Some(why) = runs_as_root(&c.job.spec, container).filter(|_| !c.job.is_etcd_snapshot()) {
+            out.push(
+                Finding::new(
+                    ENGINE,
+                    "backup-runs-as-root",
+                    Severity::Warning,
+                    format!(
+                        "backup CronJob {} container {:?} {why}: a dump tool needs no root, and as root a bug or a \
+                         hostile dump file can write anywhere on its volumes; set runAsNonRoot: true and a runAsUser",
+                        obj.id(),
+                        container.name
+                    ),
+                )
+                .at(obj, &format!("{}.{list}[{container_index}]", c.job.spec_path)),
+            );
+        }
         for (path, source) in write_paths(container) {
             if covered_by_mount(container, &path) {
                 continue;
             }
-            let list = if init { "initContainers" } else { "containers" };
             out.push(
                 Finding::new(
                     ENGINE,
@@ -297,6 +319,27 @@ fn check_backup_job(c: &CronJobView, out: &mut Vec<Finding>) {
                 .at(obj, &format!("{}.{list}[{container_index}]", c.job.spec_path)),
             );
         }
+    }
+}
+
+/// Why a container runs (or may run) as root; `None` when it cannot.
+// Container settings override the pod's: k8s.io/kubernetes/pkg/securitycontext/util.go
+// DetermineEffectiveSecurityContext; the kubelet refuses root under runAsNonRoot
+// (pkg/kubelet/kuberuntime/security_context_others.go verifyRunAsNonRoot).
+fn runs_as_root(pod: &PodSpec, c: &Container) -> Option<String> {
+    let container = c.security_context.as_ref();
+    let pod_level = pod.security_context.as_ref();
+    let run_as_user = container.and_then(|s| s.run_as_user).or_else(|| pod_level.and_then(|s| s.run_as_user));
+    let run_as_non_root =
+        container.and_then(|s| s.run_as_non_root).or_else(|| pod_level.and_then(|s| s.run_as_non_root));
+    match (run_as_user, run_as_non_root) {
+        (Some(0), _) => Some("runs as root (runAsUser: 0)".into()),
+        (Some(_), _) | (None, Some(true)) => None,
+        (None, _) => Some(format!(
+            "may run as root: it sets neither runAsNonRoot nor runAsUser, so the image's USER decides ({} runs as \
+             root unless told otherwise)",
+            c.image.as_deref().unwrap_or("the image")
+        )),
     }
 }
 
@@ -935,9 +978,17 @@ fn write_paths(c: &Container) -> Vec<(String, String)> {
                 .map(|v| (v, "an output argument"))
         };
         let Some((raw, source)) = candidate else { continue };
-        let Some(path) = resolve(raw, &env) else { continue };
-        if path.starts_with('/') && !["/dev/", "/proc/", "/sys/"].iter().any(|p| path.starts_with(p)) {
-            out.push((path, source.to_string()));
+        let resolved = match resolve(raw, &env) {
+            Some(path) => path,
+            // `/backup/db-$(date +%F).gz`: the directory before the unknown part is still known.
+            None => match known_directory(raw, &env) {
+                Some(dir) => dir,
+                None => continue,
+            },
+        };
+        if resolved.starts_with('/') && !["/dev/", "/proc/", "/sys/"].iter().any(|p| resolved.starts_with(p))
+        {
+            out.push((resolved, source.to_string()));
         }
     }
     out
@@ -964,6 +1015,17 @@ fn resolve(raw: &str, env: &BTreeMap<&str, &str>) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// The directory part of `raw` before its first variable or command substitution that
+/// [`resolve`] cannot know (`/backup/db-$(date +%F).gz` → `/backup/`); `None` when nothing
+/// but `/` is known.
+fn known_directory(raw: &str, env: &BTreeMap<&str, &str>) -> Option<String> {
+    let s = raw.trim_matches(|c| c == '"' || c == '\'' || c == ';');
+    let known_part = &s[..s.find(['$', '`'])?];
+    let dir = &known_part[..known_part.rfind('/')? + 1];
+    let dir = resolve(dir, env)?;
+    (dir.len() > 1 && dir.starts_with('/')).then_some(dir)
 }
 
 fn covered_by_mount(c: &Container, path: &str) -> bool {

@@ -1,13 +1,37 @@
 //! Hygiene that kube-score and Polaris users expect, only where it matters here: containers
 //! without requests or limits (when no LimitRange fills them in), long-running workloads
-//! without probes, PVCs naming a StorageClass that does not exist, images by `latest`.
+//! without probes, PVCs naming a StorageClass that does not exist, images by `latest`, and
+//! `$(VAR)`/`$VAR` in a command or its arguments that nothing sets ([`super::variables`]).
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Container, LimitRange};
 
 use crate::finding::{Finding, Severity};
-use crate::objects::ObjectSet;
+use crate::objects::{Object, ObjectSet};
+
+/// A pod the kubelet runs from a file on its node (or the mirror pod it posts for one): never
+/// scheduled, never admitted by LimitRange or ResourceQuota, restarted by the kubelet alone.
+/// Requests, limits and probes are its author's choice there (kubeadm's own static pods set
+/// no limits), so those hygiene rules skip it.
+// Mirror pods: k8s.io/kubernetes/pkg/kubelet/types/pod_update.go IsMirrorPod (the
+// `kubernetes.io/config.mirror` annotation) and the Node owner the kubelet sets
+// (pkg/kubelet/pod/mirror_client.go CreateMirrorPod); files: a `manifests/` directory, as the
+// kubelet's staticPodPath (`/etc/kubernetes/manifests`) and `render`'s control-plane/manifests/.
+pub fn is_static_pod(o: &Object) -> bool {
+    if o.kind != "Pod" || !o.group().is_empty() {
+        return false;
+    }
+    let owned_by_node = o.value["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["kind"] == "Node"));
+    let annotations = o.annotations();
+    let mirror = annotations.contains_key("kubernetes.io/config.mirror")
+        || annotations.get("kubernetes.io/config.source").is_some_and(|s| s == "file");
+    let in_manifests_dir =
+        std::path::Path::new(&o.file).parent().and_then(|d| d.file_name()).is_some_and(|d| d == "manifests");
+    owned_by_node || mirror || in_manifests_dir
+}
 
 pub fn check(set: &ObjectSet) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -40,10 +64,11 @@ pub fn check(set: &ObjectSet) -> Vec<Finding> {
             o.kind.as_str(),
             "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
         );
+        let static_pod = is_static_pod(o);
         for (i, c) in t.spec.containers.iter().enumerate() {
             let path = format!("{}.containers[{i}]", t.spec_path);
             for (what, present) in [("requests", has(c, true)), ("limits", has(c, false))] {
-                if !present && !defaults.contains(&(ns.clone(), what)) {
+                if !present && !static_pod && !defaults.contains(&(ns.clone(), what)) {
                     out.push(
                         Finding::new(
                             "hygiene",
@@ -88,6 +113,34 @@ pub fn check(set: &ObjectSet) -> Vec<Finding> {
                         format!("container {:?} runs {image:?}: pin a version or a digest", c.name),
                     )
                     .at(o, &format!("{path}.image")),
+                );
+            }
+        }
+    }
+
+    for o in &set.objects {
+        let Some(t) = o.pod_template() else { continue };
+        let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
+        let init = t.spec.init_containers.iter().flatten().enumerate().map(|(i, c)| ("initContainers", i, c));
+        for (list, i, c) in
+            init.chain(t.spec.containers.iter().enumerate().map(|(i, c)| ("containers", i, c)))
+        {
+            for v in super::variables::unset_variables(set, &ns, &t.spec, c) {
+                out.push(
+                    Finding::new(
+                        "hygiene",
+                        "unset-variable",
+                        Severity::Warning,
+                        format!(
+                            "container {:?} uses {} in its command or arguments, but neither its env, its envFrom \
+                             nor the image sets {}: {}",
+                            c.name,
+                            v.written(),
+                            v.name,
+                            v.consequence()
+                        ),
+                    )
+                    .at(o, &format!("{}.{list}[{i}]", t.spec_path)),
                 );
             }
         }

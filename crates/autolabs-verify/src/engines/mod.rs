@@ -3,9 +3,11 @@
 
 pub mod alerts;
 pub mod backup;
+pub mod components;
 pub mod deprecations;
 pub mod hygiene;
 pub mod netpol;
 pub mod pss;
 pub mod rbac;
 pub mod resources;
+pub mod variables;

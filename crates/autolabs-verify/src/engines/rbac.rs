@@ -4,6 +4,9 @@
 //! Paths that the bootstrap policy itself opens (controllers, the scheduler…) are expected
 //! and hidden. Anything reachable by `system:anonymous`/`system:unauthenticated` is an error;
 //! every other path is a warning to review.
+//!
+//! Well-known components (ingress-nginx…) are also checked for the permissions their
+//! controllers need ([`super::components`]): each one missing is an error.
 
 use autolabs_rbac::{Authorizer, BindingKind, Capability, Policy, PolicyObject};
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -60,6 +63,7 @@ pub fn check(set: &ObjectSet, opts: &Options) -> Vec<Finding> {
             return out;
         }
     };
+    out.extend(super::components::check(set, &authorizer));
     let mut admin_reported = std::collections::BTreeSet::new();
     for f in authorizer.escalation_findings() {
         if f.grant.bootstrap {

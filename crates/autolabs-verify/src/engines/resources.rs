@@ -1,5 +1,8 @@
 //! LimitRange and ResourceQuota: would the API server admit each pod (and each workload's
 //! pods) in its namespace, and can the namespace's settings work at all?
+//!
+//! Capacity is judged against the inputs' Node objects when they hold any (what the cluster
+//! reports), else against the nodes the caller passes (platform.yaml's, `verify -f`).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +17,8 @@ use crate::objects::{Object, ObjectSet, PodTemplate};
 type NamespaceInputs<'a> = (Vec<LimitRange>, Vec<ResourceQuota>, Vec<(&'a Object, PodTemplate)>);
 
 pub fn check(set: &ObjectSet, nodes: &[NodeCapacity]) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let (from_inputs, mut out) = nodes_in(set);
+    let nodes: &[NodeCapacity] = if from_inputs.is_empty() { nodes } else { &from_inputs };
     let mut by_ns: BTreeMap<String, NamespaceInputs> = BTreeMap::new();
     for o in &set.objects {
         let ns = o.namespace.clone().unwrap_or_else(|| "default".into());
@@ -129,6 +133,45 @@ pub fn check(set: &ObjectSet, nodes: &[NodeCapacity]) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// The schedulable Nodes among the inputs, by `status.allocatable` (or `status.capacity` when
+/// a Node reports no allocatable). Cordoned nodes (`spec.unschedulable`) take no new pods.
+// The scheduler's NodeResourcesFit reads allocatable: k8s.io/kubernetes/pkg/scheduler/framework/
+// plugins/noderesources/fit.go fitsRequest; cordoning: plugins/nodeunschedulable.
+pub fn nodes_in(set: &ObjectSet) -> (Vec<NodeCapacity>, Vec<Finding>) {
+    let mut nodes = Vec::new();
+    let mut problems = Vec::new();
+    for o in set.of_kind("", "Node") {
+        if o.value["spec"]["unschedulable"].as_bool() == Some(true) {
+            continue;
+        }
+        let field = if o.value["status"]["allocatable"].is_object() { "allocatable" } else { "capacity" };
+        let Some(map) = o.value["status"][field].as_object() else { continue };
+        let mut allocatable = autolabs_resources::resource_list::ResourceList::new();
+        for (name, value) in map {
+            let parsed = value
+                .as_str()
+                .map(|v| autolabs_k8s::Quantity::parse(v).map_err(|e| e.to_string()))
+                .unwrap_or_else(|| Err(format!("{value} is not a quantity string")));
+            match parsed {
+                Ok(q) => {
+                    allocatable.insert(name.clone(), q);
+                }
+                Err(e) => problems.push(
+                    Finding::new(
+                        "resources",
+                        "invalid-quantity",
+                        Severity::Error,
+                        format!("Node {}: status.{field}[{name}]: {e}", o.name),
+                    )
+                    .at(o, &format!("status.{field}.{name}")),
+                ),
+            }
+        }
+        nodes.push(NodeCapacity { name: o.name.clone(), allocatable });
+    }
+    (nodes, problems)
 }
 
 fn source_name(s: RejectionSource) -> &'static str {

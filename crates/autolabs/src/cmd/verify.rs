@@ -116,6 +116,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
 
+    // A directory `render` wrote carries its platform's label: read the same intent plain
+    // `verify` reads (the admin group, the matrix), so both agree.
+    let platform = match platform {
+        None if !args.cluster => rendered_platform(&set)?,
+        p => p,
+    };
+
     let mut findings: Vec<Finding> = Vec::new();
     if enabled("load") {
         for e in &set.errors {
@@ -248,6 +255,30 @@ pub fn rendered_set(p: &Platform) -> ObjectSet {
         set.add_text(&output::to_yaml(m), &format!("{}/{}", output::folder(m), m.file_name()));
     }
     set
+}
+
+/// The platform a rendered directory came from: when objects carry `autolabs.io/platform`,
+/// platform.yaml (or the built-in default) if its name matches, said on stderr either way.
+fn rendered_platform(set: &ObjectSet) -> anyhow::Result<Option<Platform>> {
+    use autolabs_model::topology::PLATFORM_LABEL;
+    let Some(name) = set.objects.iter().find_map(|o| o.labels().get(PLATFORM_LABEL).cloned()) else {
+        return Ok(None);
+    };
+    let (platform, source) = super::config::load(None)?;
+    if platform.metadata.name == name {
+        eprintln!(
+            "note: the inputs are the rendered baseline of platform {name:?} (objects labelled {PLATFORM_LABEL}); \
+             its intent (admin group, isolation matrix) is read from {source}; choose another with -f"
+        );
+        Ok(Some(platform))
+    } else {
+        eprintln!(
+            "note: the inputs are the rendered baseline of platform {name:?}, but {source} is platform {:?}: \
+             pass its platform.yaml with -f to check them against its intent",
+            platform.metadata.name
+        );
+        Ok(None)
+    }
 }
 
 /// Allocatable of the nodes that run workloads, for capacity findings.
