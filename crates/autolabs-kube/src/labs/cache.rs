@@ -24,6 +24,7 @@ pub struct LabsCache {
     quotas: Store<ResourceQuota>,
     limit_ranges: Store<LimitRange>,
     pods: Store<Pod>,
+    namespace: String,
     synced: Arc<[AtomicBool; 3]>,
     tasks: Vec<JoinHandle<()>>,
     /// The last [`LabsCache::namespace`] and the cached objects it was read from.
@@ -116,7 +117,15 @@ impl LabsCache {
             2,
             &mut tasks,
         );
-        LabsCache { quotas, limit_ranges, pods, synced, tasks, parsed: Mutex::new(None) }
+        LabsCache {
+            quotas,
+            limit_ranges,
+            pods,
+            namespace: namespace.to_string(),
+            synced,
+            tasks,
+            parsed: Mutex::new(None),
+        }
     }
 
     /// Whether every cache has done its first list.
@@ -160,6 +169,11 @@ impl LabsCache {
         );
         *parsed = Some(ParsedNamespace { limit_ranges, quotas, namespace: Arc::clone(&namespace) });
         Ok(namespace)
+    }
+
+    /// The cached lab Pod named `name` (metadata and status only).
+    pub fn pod(&self, name: &str) -> Option<Arc<Pod>> {
+        self.pods.get(&reflector::ObjectRef::new(name).within(&self.namespace))
     }
 
     /// The cached lab Pods: metadata and status only (no `spec`).

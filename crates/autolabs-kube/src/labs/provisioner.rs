@@ -13,6 +13,7 @@
 //! [`Backoff::deadline`](super::retry::Backoff). The only verbs used are those of
 //! `autolabs_model::render::PROVISIONER_RULES`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -155,8 +156,21 @@ struct Inner {
     cache: LabsCache,
     /// What a lab Pod of each template is charged, for the preflight (see [`plan::ChargesMemo`]).
     charges: std::sync::Mutex<plan::ChargesMemo>,
+    /// Creates under way in this process, by `(id, template)`: a duplicate joins the one under
+    /// way instead of sending its own Pod create, which the quota would charge before the API
+    /// server refuses it as AlreadyExists (single-flight).
+    flights: std::sync::Mutex<HashMap<(String, String), CreateFlight>>,
+    /// Lab Pods this process created, by id, with when: the Pod cache may not show them yet.
+    recent: std::sync::Mutex<HashMap<String, Instant>>,
     metrics: Metrics,
 }
+
+type CreateResult = Result<(Lab, bool), LabsError>;
+type CreateFlight = futures::future::Shared<futures::future::BoxFuture<'static, CreateResult>>;
+
+/// How long a Pod this process created is looked up in [`Inner::recent`] when the Pod cache
+/// does not show it yet (the watch normally delivers it within milliseconds).
+const RECENT_WINDOW: Duration = Duration::from_secs(5);
 
 /// The lab provisioner (cheap to clone; clones share caches and metrics).
 #[derive(Clone)]
@@ -195,6 +209,8 @@ impl Provisioner {
             ingresses: Api::namespaced(client.clone(), ns),
             cache: LabsCache::start(client.clone(), ns),
             charges: std::sync::Mutex::default(),
+            flights: std::sync::Mutex::default(),
+            recent: std::sync::Mutex::default(),
             client,
             metrics,
             config,
@@ -240,6 +256,19 @@ impl Provisioner {
         })
     }
 
+    /// The lab's objects as `desired` builds them, placed in the configured namespace
+    /// (`desired` names the platform's `labs`; a provisioner may serve another).
+    fn bundle(&self, template: &lab::LabTemplate, request: &LabRequest) -> Result<LabBundle, LabsError> {
+        let config = &self.inner.config;
+        let mut bundle = desired(template, request, &LabContext::new(&config.platform, self.now()))?;
+        let namespace = Some(config.namespace.clone());
+        bundle.pod.metadata.namespace.clone_from(&namespace);
+        bundle.service.metadata.namespace.clone_from(&namespace);
+        bundle.network_policy.metadata.namespace.clone_from(&namespace);
+        bundle.ingress.metadata.namespace = namespace;
+        Ok(bundle)
+    }
+
     async fn call<T, F, Fut>(&self, operation: &str, call: F) -> Result<T, LabsError>
     where
         F: FnMut() -> Fut,
@@ -273,7 +302,7 @@ impl Provisioner {
     /// with this id and template already existed (idempotent retry).
     pub async fn create(&self, request: &LabRequest) -> Result<(Lab, bool), LabsError> {
         let started = Instant::now();
-        let result = self.create_inner(request).await;
+        let result = self.create_single_flight(request).await;
         let status = if result.is_ok() { "success" } else { "failure" };
         self.inner
             .metrics
@@ -290,10 +319,72 @@ impl Provisioner {
         result
     }
 
+    /// Runs [`create_inner`](Self::create_inner) once per `(id, template)` at a time in this
+    /// process: duplicates that arrive while it runs wait for it and answer its lab as
+    /// existing (`created == false`). The create runs in a task of its own, so it finishes
+    /// (or rolls back) even when every caller has gone away.
+    async fn create_single_flight(&self, request: &LabRequest) -> CreateResult {
+        let key = (request.id.clone(), request.template.clone());
+        let (flight, leader) = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+            match flights.get(&key) {
+                Some(flight) => (flight.clone(), false),
+                None => {
+                    let this = self.clone();
+                    let owned = request.clone();
+                    let done = key.clone();
+                    let task = tokio::spawn(async move {
+                        let result = this.create_inner(&owned).await;
+                        this.inner.flights.lock().unwrap_or_else(|p| p.into_inner()).remove(&done);
+                        result
+                    });
+                    let flight: CreateFlight = futures::FutureExt::shared(Box::pin(async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(LabsError::Unexpected {
+                                what: "lab create task".into(),
+                                message: e.to_string(),
+                            })
+                        })
+                    })
+                        as futures::future::BoxFuture<'static, CreateResult>);
+                    flights.insert(key, flight.clone());
+                    (flight, true)
+                }
+            }
+        };
+        let result = flight.await;
+        if leader { result } else { result.map(|(lab, _)| (lab, false)) }
+    }
+
+    /// A live (not terminating) lab Pod of this id known without an API call: from the Pod
+    /// cache, or one this process created moments ago that the cache does not show yet
+    /// (read again, since it may have been deleted since).
+    async fn known_pod(&self, id: &str) -> Result<Option<Pod>, LabsError> {
+        let name = lab::object_name(id);
+        if let Some(pod) = self.inner.cache.pod(&name) {
+            self.inner.recent.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+            return Ok((pod.metadata.deletion_timestamp.is_none()).then(|| (*pod).clone()));
+        }
+        let recent = {
+            let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
+            recent.retain(|_, at| at.elapsed() < RECENT_WINDOW);
+            recent.contains_key(id)
+        };
+        if recent {
+            return Ok(self.get_pod(id).await?.filter(|p| p.metadata.deletion_timestamp.is_none()));
+        }
+        Ok(None)
+    }
+
     async fn create_inner(&self, request: &LabRequest) -> Result<(Lab, bool), LabsError> {
         let config = &self.inner.config;
         let (template, _ttl) = request.validate(&config.templates)?;
-        let bundle = desired(template, request, &LabContext::new(&config.platform, self.now()))?;
+        let bundle = self.bundle(template, request)?;
+        // A lab of this id that exists already is answered without a Pod create: the quota
+        // admission would charge the create before the store refuses it as AlreadyExists.
+        if let Some(pod) = self.known_pod(&request.id).await? {
+            return self.existing(request, pod, bundle).await;
+        }
         // Preflight from the watched quota: refuse before creating anything. An existing lab of
         // this id is still answered (the request is a retry), so look before refusing.
         let namespace = self.inner.cache.namespace()?;
@@ -333,6 +424,11 @@ impl Provisioner {
             return Err(self.quota_to_cluster_full(error, &request.template));
         }
         tracing::info!(lab = %request.id, template = %request.template, "lab created");
+        self.inner
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request.id.clone(), Instant::now());
         Ok((self.view(&pod)?, true))
     }
 
@@ -571,6 +667,7 @@ impl Provisioner {
         lab::check_lab_id(id)?;
         match self.get_pod(id).await? {
             Some(pod) => {
+                self.inner.recent.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
                 let uid = pod.metadata.uid.clone().unwrap_or_default();
                 self.delete_lab_objects(id, &uid).await?;
                 tracing::info!(lab = %id, "lab deleted");
@@ -648,7 +745,7 @@ impl Provisioner {
         for template in config.templates.iter() {
             let name = template.metadata.name.clone();
             let request = LabRequest { id: "capacity".into(), template: name.clone(), ttl_seconds: None };
-            let bundle = desired(template, &request, &LabContext::new(&config.platform, self.now()))?;
+            let bundle = self.bundle(template, &request)?;
             let room = plan::headroom(&namespace, &bundle.pod, &name)?;
             templates.push(TemplateRoom {
                 template: name,

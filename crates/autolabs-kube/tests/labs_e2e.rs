@@ -1,0 +1,464 @@
+//! The lab provisioner against the REAL Kubernetes API server (the control plane `.ci/run`
+//! starts; see `autolabs-testenv`): without one each test prints NOT RUN and passes, under
+//! `CI=true` it fails.
+//!
+//! Each test works in a namespace of its own, made like the rendered `labs` namespace: its
+//! Pod Security labels, ResourceQuota and LimitRange are copied from
+//! `autolabs_model::render(&Platform::default())`, and the cluster-scoped PriorityClasses are
+//! server-side applied (idempotently, field manager [`FIELD_MANAGER`]). The provisioner runs
+//! with the token of a ServiceAccount of that namespace whose Role holds exactly
+//! `autolabs_model::render::PROVISIONER_RULES`, never the admin's: any call outside them is a
+//! 403 and fails the test. The test itself acts as admin only to look and to play the
+//! kubelet or a careless operator (set a Pod's status, delete an object by hand).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use autolabs_kube::labs::{LabsError, Metrics, Provisioner, ProvisionerConfig};
+use autolabs_model::lab::{LabRequest, load_templates};
+use autolabs_model::{Platform, render};
+use autolabs_testenv::{Cluster, TestNamespace};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use kube::Api;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+
+/// The field manager the suite applies the shared PriorityClasses with.
+const FIELD_MANAGER: &str = "autolabs-labs-e2e";
+/// The ServiceAccount the provisioner runs as, in the test's namespace.
+const PROVISIONER_SA: &str = "lab-provisioner";
+
+/// One test's world: its namespace, an admin client to look with, the provisioner running
+/// with its ServiceAccount's token, and the provisioner's clock.
+struct World {
+    cluster: Cluster,
+    ns: TestNamespace,
+    admin: kube::Client,
+    provisioner: Provisioner,
+    clock: Arc<AtomicU64>,
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+fn typed<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> T {
+    serde_json::from_value(value.clone()).expect("a rendered object of its kind")
+}
+
+impl World {
+    /// `None` (after the NOT RUN note) without a control plane.
+    async fn new(test: &str) -> Option<World> {
+        let cluster = autolabs_testenv::shared(test).await?;
+        let admin = cluster.client();
+        let rendered = render(&Platform::default());
+        let labs = autolabs_model::topology::LABS;
+
+        // Cluster-scoped: the PriorityClasses lab Pods name, applied idempotently.
+        let classes: Api<PriorityClass> = Api::all(admin.clone());
+        for manifest in rendered.of_kind("PriorityClass") {
+            let params = PatchParams::apply(FIELD_MANAGER);
+            classes
+                .patch(&manifest.name, &params, &Patch::Apply(&manifest.value))
+                .await
+                .unwrap_or_else(|e| panic!("apply PriorityClass {}: {e}", manifest.name));
+        }
+
+        // The namespace, with the rendered `labs` namespace's labels (Pod Security).
+        let rendered_ns: Namespace =
+            typed(&rendered.find("Namespace", None, labs).expect("a rendered labs namespace").value);
+        let labels: Vec<(String, String)> =
+            rendered_ns.metadata.labels.unwrap_or_default().into_iter().collect();
+        let label_refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let ns = cluster.namespace("labs-e2e", &label_refs).await;
+        let name = ns.name().to_string();
+        let post = PostParams::default();
+
+        // Its ResourceQuota and LimitRange.
+        for manifest in rendered.manifests.iter().filter(|m| m.namespace.as_deref() == Some(labs)) {
+            match manifest.kind.as_str() {
+                "ResourceQuota" => {
+                    let mut quota: ResourceQuota = typed(&manifest.value);
+                    quota.metadata.namespace = Some(name.clone());
+                    Api::<ResourceQuota>::namespaced(admin.clone(), &name)
+                        .create(&post, &quota)
+                        .await
+                        .expect("create the labs quota");
+                }
+                "LimitRange" => {
+                    let mut limits: LimitRange = typed(&manifest.value);
+                    limits.metadata.namespace = Some(name.clone());
+                    Api::<LimitRange>::namespaced(admin.clone(), &name)
+                        .create(&post, &limits)
+                        .await
+                        .expect("create the labs LimitRange");
+                }
+                _ => {}
+            }
+        }
+
+        // The provisioner's ServiceAccount, with a Role made the way render makes its Role.
+        let provisioner_role = rendered
+            .find("Role", Some(labs), autolabs_model::topology::PROVISIONER_SA)
+            .expect("the rendered provisioner Role");
+        let mut role: Role = typed(&provisioner_role.value);
+        role.metadata = kube::api::ObjectMeta {
+            name: Some(PROVISIONER_SA.into()),
+            namespace: Some(name.clone()),
+            ..Default::default()
+        };
+        let rules_in_role = role.rules.as_ref().map_or(0, Vec::len);
+        assert_eq!(rules_in_role, autolabs_model::render::PROVISIONER_RULES.len(), "render's Role");
+        let account = ServiceAccount {
+            metadata: kube::api::ObjectMeta { name: Some(PROVISIONER_SA.into()), ..Default::default() },
+            ..Default::default()
+        };
+        Api::<ServiceAccount>::namespaced(admin.clone(), &name).create(&post, &account).await.expect("sa");
+        Api::<Role>::namespaced(admin.clone(), &name).create(&post, &role).await.expect("role");
+        let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": PROVISIONER_SA},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": PROVISIONER_SA},
+            "subjects": [{"kind": "ServiceAccount", "name": PROVISIONER_SA, "namespace": name}],
+        }))
+        .expect("a RoleBinding");
+        Api::<RoleBinding>::namespaced(admin.clone(), &name).create(&post, &binding).await.expect("binding");
+        wait_for_rbac(&admin, &name).await;
+
+        let token = cluster.service_account_token(&name, PROVISIONER_SA).await;
+        let client = kube::Client::try_from(cluster.config_with_token(&token)).expect("token client");
+        let platform = Platform::default();
+        let mut config = ProvisionerConfig::new(platform.clone(), templates(&platform));
+        config.namespace = name.clone();
+        config.incomplete_grace = Duration::from_secs(30);
+        let clock = Arc::new(AtomicU64::new(now_unix()));
+        let read = Arc::clone(&clock);
+        config.clock = Arc::new(move || read.load(Ordering::SeqCst));
+        let provisioner =
+            Provisioner::new(client, config, Metrics::new()).expect("templates pass the checks");
+        assert!(provisioner.wait_synced(Duration::from_secs(30)).await, "quota/LimitRange/Pod caches sync");
+        Some(World { cluster, ns, admin, provisioner, clock })
+    }
+
+    fn name(&self) -> &str {
+        self.ns.name()
+    }
+
+    fn advance(&self, seconds: u64) {
+        self.clock.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.admin.clone(), self.name())
+    }
+
+    /// The labs quota as the API server has it now.
+    async fn quota(&self) -> ResourceQuota {
+        let quotas = self.api::<ResourceQuota>().list(&ListParams::default()).await.expect("list quotas");
+        quotas.items.into_iter().next().expect("the labs quota")
+    }
+
+    async fn quota_used(&self, resource: &str) -> Option<String> {
+        let quota = self.quota().await;
+        quota.status?.used?.get(resource).map(|q| q.0.clone())
+    }
+
+    /// Names of the lab objects of each kind that exist now.
+    async fn objects(&self) -> BTreeMap<&'static str, Vec<String>> {
+        let params = ListParams::default().labels("app.kubernetes.io/managed-by=autolabs");
+        let names = |items: Vec<kube::api::ObjectMeta>| -> Vec<String> {
+            let mut names: Vec<String> = items.into_iter().filter_map(|m| m.name).collect();
+            names.sort();
+            names
+        };
+        let pods = self.api::<Pod>().list(&params).await.expect("pods").items;
+        let services = self.api::<Service>().list(&params).await.expect("services").items;
+        let policies = self.api::<NetworkPolicy>().list(&params).await.expect("policies").items;
+        let ingresses = self.api::<Ingress>().list(&params).await.expect("ingresses").items;
+        BTreeMap::from([
+            ("pods", names(pods.into_iter().map(|o| o.metadata).collect())),
+            ("services", names(services.into_iter().map(|o| o.metadata).collect())),
+            ("networkpolicies", names(policies.into_iter().map(|o| o.metadata).collect())),
+            ("ingresses", names(ingresses.into_iter().map(|o| o.metadata).collect())),
+        ])
+    }
+}
+
+/// Waits until the RBAC authorizer grants the ServiceAccount every rule of
+/// PROVISIONER_RULES (the Role reaches the authorizer's cache asynchronously).
+async fn wait_for_rbac(admin: &kube::Client, namespace: &str) {
+    let reviews: Api<SubjectAccessReview> = Api::all(admin.clone());
+    let user = format!("system:serviceaccount:{namespace}:{PROVISIONER_SA}");
+    for (group, resource, verbs) in autolabs_model::render::PROVISIONER_RULES {
+        for verb in verbs {
+            let review = SubjectAccessReview {
+                spec: SubjectAccessReviewSpec {
+                    user: Some(user.clone()),
+                    groups: Some(vec!["system:serviceaccounts".into(), "system:authenticated".into()]),
+                    resource_attributes: Some(ResourceAttributes {
+                        group: Some(group.to_string()),
+                        resource: Some(resource.to_string()),
+                        verb: Some(verb.to_string()),
+                        namespace: Some(namespace.to_string()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let mut allowed = false;
+            for _ in 0..200 {
+                let answer = reviews.create(&PostParams::default(), &review).await.expect("access review");
+                if answer.status.is_some_and(|s| s.allowed) {
+                    allowed = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert!(allowed, "{user} never got {verb} {resource}");
+        }
+    }
+}
+
+/// Polls `condition` until it holds (an eventual state of the real controllers), at most 60 s.
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+fn templates(platform: &Platform) -> autolabs_model::lab::Templates {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("templates/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("readable")));
+        }
+    }
+    files.sort();
+    load_templates(&files, platform).expect("templates load")
+}
+
+fn request(id: &str, ttl: Option<u64>) -> LabRequest {
+    LabRequest { id: id.into(), template: "linux-basics".into(), ttl_seconds: ttl }
+}
+
+fn lab_names(id: &str) -> Vec<String> {
+    vec![format!("lab-{id}")]
+}
+
+#[tokio::test]
+async fn labs_are_admitted_by_real_pod_security_limit_ranger_and_quota() {
+    let Some(world) = World::new("labs_e2e admission").await else { return };
+    let p = &world.provisioner;
+    let (lab, created) = p.create(&request("basic", None)).await.expect("admitted");
+    assert!(created);
+    assert_eq!(lab.phase, "Pending", "no kubelet here: {lab:?}");
+    let (again, created) = p.create(&request("basic", None)).await.expect("idempotent");
+    assert!(!created);
+    assert_eq!(again.created_at, lab.created_at);
+    let objects = world.objects().await;
+    for kind in ["pods", "services", "networkpolicies", "ingresses"] {
+        assert_eq!(objects[kind], lab_names("basic"), "{kind}");
+    }
+
+    // The real LimitRanger and quota admission did their part: the stored Pod carries the
+    // requests/limits the namespace demands, and the quota charged it.
+    let pod = world.api::<Pod>().get("lab-basic").await.expect("the lab pod");
+    for container in pod.spec.as_ref().expect("spec").containers.iter() {
+        let resources = container.resources.as_ref().expect("resources");
+        for key in ["cpu", "memory"] {
+            assert!(resources.requests.as_ref().is_some_and(|r| r.contains_key(key)), "requests.{key}");
+            assert!(resources.limits.as_ref().is_some_and(|r| r.contains_key(key)), "limits.{key}");
+        }
+    }
+    assert_eq!(world.quota_used("pods").await.as_deref(), Some("1"));
+
+    // The namespace really enforces Pod Security `restricted`: a privileged Pod is refused.
+    let privileged: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "not-a-lab"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1",
+            "securityContext": {"privileged": true},
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "100m", "memory": "128Mi"}}}]}
+    }))
+    .expect("a pod");
+    let refused = world.api::<Pod>().create(&PostParams::default(), &privileged).await.unwrap_err();
+    assert!(
+        matches!(&refused, kube::Error::Api(s) if s.code == 403 && s.message.contains("violates PodSecurity")),
+        "{refused}"
+    );
+
+    p.extend("basic", 600).await.expect("extended");
+    p.delete("basic").await.expect("deleted");
+    assert!(matches!(p.get("basic").await, Err(LabsError::NotFound { .. })));
+    let objects = world.objects().await;
+    assert!(objects.values().all(Vec::is_empty), "{objects:?}");
+}
+
+#[tokio::test]
+async fn the_real_garbage_collector_deletes_a_labs_objects_with_its_pod() {
+    let Some(world) = World::new("labs_e2e garbage collection").await else { return };
+    world.provisioner.create(&request("gc", None)).await.expect("admitted");
+    // The Pod goes by hand (as `kubectl delete pod` would): its children are owned by it.
+    world.api::<Pod>().delete("lab-gc", &DeleteParams::background()).await.expect("delete pod");
+    eventually("the garbage collector deletes the Service, NetworkPolicy and Ingress", || async {
+        world.objects().await.values().all(Vec::is_empty)
+    })
+    .await;
+    assert!(matches!(world.provisioner.get("gc").await, Err(LabsError::NotFound { .. })));
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_is_cluster_full_with_the_real_servers_numbers() {
+    let Some(world) = World::new("labs_e2e quota").await else { return };
+    let p = &world.provisioner;
+    let fits = p
+        .capacity()
+        .expect("capacity")
+        .templates
+        .into_iter()
+        .find(|t| t.template == "linux-basics")
+        .and_then(|t| t.fits)
+        .expect("the labs quota bounds linux-basics");
+    assert!(fits > 0 && fits < 100, "fits {fits}");
+    let mut made = 0;
+    let full = loop {
+        match p.create(&request(&format!("q{made}"), None)).await {
+            Ok(_) => made += 1,
+            Err(LabsError::ClusterFull(numbers)) => break numbers,
+            Err(e) => panic!("unexpected {e}"),
+        }
+        assert!(made <= fits, "more labs than the capacity said fit");
+    };
+    assert_eq!(made, fits, "capacity said {fits} fit");
+    assert_eq!(full.used, full.hard, "{full:?}");
+    // The numbers are the real quota's.
+    let quota = world.quota().await;
+    assert_eq!(quota.metadata.name.as_deref(), Some(full.quota.as_str()));
+    let status = quota.status.expect("quota status");
+    let server = |map: &Option<BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>| {
+        map.as_ref().and_then(|m| m.get(&full.resource)).map(|q| q.0.clone())
+    };
+    let (used, hard) = (server(&status.used), server(&status.hard));
+    let same = |ours: &str, theirs: Option<String>| {
+        let theirs = theirs.expect("the server tracks the binding resource");
+        autolabs_k8s::Quantity::parse(ours).ok() == autolabs_k8s::Quantity::parse(&theirs).ok()
+    };
+    assert!(
+        same(&full.used, used.clone()) && same(&full.hard, hard.clone()),
+        "{full:?} vs {used:?}/{hard:?}"
+    );
+    // Only whole labs were made: every Pod has its three objects.
+    let objects = world.objects().await;
+    assert_eq!(objects["pods"].len() as u64, fits);
+    for kind in ["services", "networkpolicies", "ingresses"] {
+        assert_eq!(objects[kind], objects["pods"], "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn the_reaper_expires_labs_at_their_ttl() {
+    let Some(world) = World::new("labs_e2e ttl").await else { return };
+    let p = &world.provisioner;
+    p.create(&request("short", Some(60))).await.expect("admitted");
+    p.create(&request("long", None)).await.expect("admitted");
+    assert_eq!(p.reap_once().await.expect("pass").expired, 0, "nothing expired yet");
+    world.advance(61);
+    let summary = p.reap_once().await.expect("reaper pass");
+    assert_eq!((summary.expired, summary.errors), (1, 0), "{summary:?}");
+    // A Pod that no node runs is deleted at once (no graceful termination without a kubelet).
+    assert!(matches!(p.get("short").await, Err(LabsError::NotFound { .. })));
+    let objects = world.objects().await;
+    for kind in ["pods", "services", "networkpolicies", "ingresses"] {
+        assert_eq!(objects[kind], lab_names("long"), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn a_pod_the_kubelet_marks_failed_is_reported_and_reaped() {
+    let Some(world) = World::new("labs_e2e failed pod").await else { return };
+    let p = &world.provisioner;
+    p.create(&request("broken", Some(600))).await.expect("admitted");
+    // Play the kubelet: the Pod failed (status subresource, as admin).
+    let status = serde_json::json!({"status": {"phase": "Failed", "reason": "Evicted", "message": "test"}});
+    world
+        .api::<Pod>()
+        .patch_status("lab-broken", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("status patched");
+    let lab = p.get("broken").await.expect("readable");
+    assert_eq!(lab.phase, "Failed", "{lab:?}");
+    let summary = p.reap_once().await.expect("reaper pass");
+    assert_eq!((summary.marked_failed, summary.errors), (1, 0), "{summary:?}");
+    let lab = p.get("broken").await.expect("still there until it expires");
+    assert_eq!((lab.phase.as_str(), lab.failure.as_deref()), ("Failed", Some("pod Failed: Evicted")));
+    assert_eq!(p.reap_once().await.expect("pass").marked_failed, 0, "marked once");
+    // A failed Pod is not charged to the quota (pods.go QuotaV1Pod skips terminal Pods).
+    eventually("the quota controller stops charging the failed Pod", || async {
+        world.quota_used("pods").await.as_deref() == Some("0")
+    })
+    .await;
+    world.advance(601);
+    let summary = p.reap_once().await.expect("reaper pass");
+    assert_eq!((summary.expired, summary.errors), (1, 0), "{summary:?}");
+    let objects = world.objects().await;
+    assert!(objects.values().all(Vec::is_empty), "{objects:?}");
+    let _ = &world.cluster;
+}
+
+/// `autolabs_kube_api_errors_total{code="409"}` of a provisioner.
+fn conflicts(provisioner: &Provisioner) -> u64 {
+    let text = provisioner.metrics().encode();
+    text.lines()
+        .find(|l| l.starts_with("autolabs_kube_api_errors_total{code=\"409\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn twenty_concurrent_creates_of_one_id_make_one_lab_and_one_quota_charge() {
+    let Some(world) = World::new("labs_e2e single flight").await else { return };
+    let p = &world.provisioner;
+    let before = conflicts(p);
+    let results = futures::future::join_all((0..20).map(|_| {
+        let provisioner = p.clone();
+        async move { provisioner.create(&request("same", None)).await }
+    }))
+    .await;
+    let created = results.iter().filter(|r| matches!(r, Ok((_, true)))).count();
+    let existing = results.iter().filter(|r| matches!(r, Ok((_, false)))).count();
+    assert_eq!((created, existing), (1, 19), "{results:?}");
+    let objects = world.objects().await;
+    for kind in ["pods", "services", "networkpolicies", "ingresses"] {
+        assert_eq!(objects[kind], lab_names("same"), "{kind}");
+    }
+    // Duplicates never reached the API server, so none was charged and refused as AlreadyExists.
+    assert_eq!(conflicts(p) - before, 0, "{}", p.metrics().encode());
+    // What the quota charged right at admission, and after its controller recalculated.
+    assert_eq!(world.quota_used("pods").await.as_deref(), Some("1"));
+    // A new lab makes the quota controller recount; the duplicates left nothing to correct.
+    p.create(&request("other", None)).await.expect("admitted");
+    eventually("the quota controller counts two pods", || async {
+        world.quota_used("pods").await.as_deref() == Some("2")
+    })
+    .await;
+    let capacity = p.capacity().expect("capacity");
+    let room = capacity.templates.iter().find(|t| t.template == "linux-basics").and_then(|t| t.fits);
+    assert!(room.is_some_and(|r| r > 0), "{capacity:?}");
+}
