@@ -462,3 +462,48 @@ async fn twenty_concurrent_creates_of_one_id_make_one_lab_and_one_quota_charge()
     let room = capacity.templates.iter().find(|t| t.template == "linux-basics").and_then(|t| t.fits);
     assert!(room.is_some_and(|r| r > 0), "{capacity:?}");
 }
+
+#[tokio::test]
+async fn children_deleted_by_hand_are_repaired_and_a_bare_pod_is_deleted_as_incomplete() {
+    let Some(world) = World::new("labs_e2e repair").await else { return };
+    let p = &world.provisioner;
+    p.create(&request("fixme", None)).await.expect("admitted");
+    world.advance(15);
+    // A careless operator deletes the Service and the NetworkPolicy.
+    world.api::<Service>().delete("lab-fixme", &DeleteParams::default()).await.expect("delete service");
+    world.api::<NetworkPolicy>().delete("lab-fixme", &DeleteParams::default()).await.expect("delete policy");
+    eventually("the lab reads Degraded", || async {
+        p.get("fixme").await.is_ok_and(|l| l.phase == "Degraded" && l.missing.len() == 2)
+    })
+    .await;
+    // A create that never got past its Pod: the Pod alone, as a crashed provisioner leaves it.
+    let platform = Platform::default();
+    let templates = templates(&platform);
+    let bare_request = request("bare", None);
+    let mut bundle = autolabs_model::lab::desired(
+        templates.get("linux-basics").expect("template"),
+        &bare_request,
+        &autolabs_model::lab::LabContext::new(&platform, world.clock.load(Ordering::SeqCst)),
+    )
+    .expect("bundle");
+    bundle.pod.metadata.namespace = Some(world.name().to_string());
+    world.api::<Pod>().create(&PostParams::default(), &bundle.pod).await.expect("bare pod");
+
+    // Within the grace: nothing.
+    let summary = p.reap_once().await.expect("pass");
+    assert_eq!((summary.repaired, summary.incomplete), (0, 0), "{summary:?}");
+    world.advance(31);
+    let summary = p.reap_once().await.expect("pass");
+    assert_eq!((summary.repaired, summary.incomplete, summary.errors), (1, 1, 0), "{summary:?}");
+    let objects = world.objects().await;
+    for kind in ["pods", "services", "networkpolicies", "ingresses"] {
+        assert_eq!(objects[kind], lab_names("fixme"), "{kind}");
+    }
+    let pod_uid = world.api::<Pod>().get("lab-fixme").await.expect("pod").metadata.uid;
+    let service = world.api::<Service>().get("lab-fixme").await.expect("service");
+    assert_eq!(service.metadata.owner_references.expect("owned")[0].uid, pod_uid.expect("uid"));
+    eventually("the lab reads whole again", || async {
+        p.get("fixme").await.is_ok_and(|l| l.phase == "Pending")
+    })
+    .await;
+}

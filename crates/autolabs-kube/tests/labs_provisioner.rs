@@ -450,3 +450,43 @@ async fn duplicate_concurrent_creates_of_one_id_send_one_pod_create() {
     let used = quota.of("resourcequotas").iter().find_map(|q| q.pointer("/status/used/pods").cloned());
     assert_eq!(used, Some(json!("1")));
 }
+
+#[tokio::test]
+async fn a_child_deleted_by_hand_reads_degraded_and_the_reaper_recreates_it() {
+    let env = env().await;
+    env.provisioner.create(&request("hand", "linux-basics")).await.unwrap();
+    env.advance(20);
+    assert_ne!(env.provisioner.get("hand").await.unwrap().phase, "Degraded");
+    let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> =
+        Api::namespaced(env.server.client().unwrap(), "labs");
+    ingresses.delete("lab-hand", &Default::default()).await.unwrap();
+    // The child cache sees the deletion: the lab reads Degraded, naming what it lacks.
+    let mut lab = env.provisioner.get("hand").await.unwrap();
+    for _ in 0..400 {
+        if lab.phase == "Degraded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        lab = env.provisioner.get("hand").await.unwrap();
+    }
+    assert_eq!((lab.phase.as_str(), lab.missing.clone()), ("Degraded", vec!["Ingress".to_string()]));
+    let degraded = ListFilter { phase: Some("Degraded".into()), ..Default::default() };
+    assert_eq!(env.provisioner.list(&degraded).await.unwrap().items.len(), 1);
+    // Past the grace the reaper recreates the Ingress; the lab is not deleted as incomplete.
+    env.advance(61);
+    let summary = env.provisioner.reap_once().await.unwrap();
+    assert_eq!((summary.repaired, summary.incomplete, summary.errors), (1, 0, 0), "{summary:?}");
+    assert_eq!(assert_complete_bundles(&env.server.snapshot()), vec!["hand".to_string()]);
+    // The child cache sees the new Ingress: whole again.
+    let mut healed = false;
+    for _ in 0..400 {
+        if env.provisioner.get("hand").await.unwrap().phase != "Degraded" {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(healed, "the lab still reads Degraded");
+    assert!(env.provisioner.metrics().encode().contains("autolabs_reaper_repairs_total{kind=\"Ingress\"} 1"));
+    assert_eq!(env.provisioner.reap_once().await.unwrap(), Default::default(), "whole again");
+}

@@ -7,9 +7,10 @@
 //!   NetworkPolicy) for object-count quotas.
 //! - [`missing_children`]: which of a lab's Service, NetworkPolicy and Ingress do not exist
 //!   (owned by this Pod's uid), so a create can be resumed or rolled back.
-//! - [`reap_plan`]: expired labs, labs left half-made (a Pod without its objects past a grace
-//!   period: a provisioner died mid-create), orphaned objects whose Pod is gone, and failed
-//!   Pods to mark.
+//! - [`reap_plan`]: expired labs, labs to repair (a Pod past the grace period that has some of
+//!   its objects but not all: one was deleted by hand, or a create stopped between them), labs
+//!   left half-made (a Pod past the grace period with none of its objects: a provisioner died
+//!   right after creating it), orphaned objects whose Pod is gone, and failed Pods to mark.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -315,8 +316,8 @@ pub fn missing_children(pod_uid: &str, id: &str, present: &[(ChildKind, ObjectMe
 pub enum ReapReason {
     /// Its `autolabs.io/expires-at` has passed.
     Expired,
-    /// Its Pod has been without all of its objects for longer than the grace period (a
-    /// provisioner stopped in the middle of a create and nobody retried it).
+    /// Its Pod has had none of its objects for longer than the grace period (a provisioner
+    /// stopped right after creating the Pod and nobody retried the create).
     Incomplete,
 }
 
@@ -338,11 +339,16 @@ pub enum ReapAction {
     DeleteOrphan { kind: ChildKind, name: String, id: String },
     /// Annotate a Pod that cannot run with [`FAILED_ANNOTATION`].
     MarkFailed { id: String, pod: String, reason: String },
+    /// Recreate the objects a lab lacks (the lab reads `Degraded` until then).
+    RepairLab { id: String, pod: String, missing: Vec<ChildKind> },
 }
 
 /// The reaper's decisions at `now` (unix seconds): labs whose time is up
-/// ([`lab::is_expired`]), labs whose Pod still lacks objects `incomplete_grace` seconds
-/// after its creation, orphans, failed Pods not yet marked.
+/// ([`lab::is_expired`]); for a Pod that still lacks objects `incomplete_grace` seconds after
+/// its creation, a repair when it has at least one of them (the lab was whole, or nearly:
+/// something was deleted by hand or a create stopped between objects) and a deletion as
+/// `incomplete` when it has none (the create never got past its Pod); orphans; failed Pods
+/// not yet marked. Within the grace a create may still be running, so nothing is done.
 pub fn reap_plan(observed: &Observed, now: u64, incomplete_grace: u64) -> Vec<ReapAction> {
     let mut actions = Vec::new();
     let mut live_pods: BTreeMap<String, String> = BTreeMap::new();
@@ -383,10 +389,14 @@ pub fn reap_plan(observed: &Observed, now: u64, incomplete_grace: u64) -> Vec<Re
             .collect();
         // A Pod without a readable created-at is as old as it can be: it is not ours to keep.
         let age = lab::created_at(pod).map_or(u64::MAX, |created| now.saturating_sub(created));
-        if !missing_children(&uid, &id, &present).is_empty() && age >= incomplete_grace {
-            deleted_labs.insert(id.clone());
-            actions.push(ReapAction::DeleteLab { id, pod: name, reason: ReapReason::Incomplete });
-            continue;
+        let missing = missing_children(&uid, &id, &present);
+        if !missing.is_empty() && age >= incomplete_grace {
+            if missing.len() == ChildKind::ALL.len() {
+                deleted_labs.insert(id.clone());
+                actions.push(ReapAction::DeleteLab { id, pod: name, reason: ReapReason::Incomplete });
+                continue;
+            }
+            actions.push(ReapAction::RepairLab { id: id.clone(), pod: name.clone(), missing });
         }
         let failed = lab::phase(pod) == lab::LabPhase::Failed;
         let marked = pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(FAILED_ANNOTATION));
@@ -568,17 +578,52 @@ mod tests {
                 vec![],
             ),
             (
-                "half-made lab past grace is deleted",
+                "lab missing some objects past grace is repaired",
                 Observed {
                     pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)],
                     children: vec![child(ChildKind::Service, "a", "u1")],
                 },
+                T0 + 60,
+                vec![ReapAction::RepairLab {
+                    id: "a".into(),
+                    pod: "lab-a".into(),
+                    missing: vec![ChildKind::NetworkPolicy, ChildKind::Ingress],
+                }],
+            ),
+            (
+                "lab whose object is being deleted is repaired",
+                Observed {
+                    pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)],
+                    children: complete("a", "u1")
+                        .into_iter()
+                        .map(|mut c| {
+                            c.being_deleted = c.kind == ChildKind::Ingress;
+                            c
+                        })
+                        .collect(),
+                },
+                T0 + 60,
+                vec![ReapAction::RepairLab {
+                    id: "a".into(),
+                    pod: "lab-a".into(),
+                    missing: vec![ChildKind::Ingress],
+                }],
+            ),
+            (
+                "Pod without any object past grace is deleted as incomplete",
+                Observed { pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)], children: vec![] },
                 T0 + 60,
                 vec![ReapAction::DeleteLab {
                     id: "a".into(),
                     pod: "lab-a".into(),
                     reason: ReapReason::Incomplete,
                 }],
+            ),
+            (
+                "Pod without any object within grace is kept",
+                Observed { pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)], children: vec![] },
+                T0 + 29,
+                vec![],
             ),
             (
                 "object without its pod is an orphan",

@@ -31,10 +31,10 @@ use serde::Serialize;
 use super::cache::{LabsCache, MANAGED_SELECTOR};
 use super::check::check_templates;
 use super::error::{ClusterFull, LabsError};
-use super::metrics::{DeletionLabels, Metrics, PhaseLabels, ReasonLabels, StatusLabels};
+use super::metrics::{DeletionLabels, KindLabels, Metrics, PhaseLabels, ReasonLabels, StatusLabels};
 use super::plan::{self, ChildKind, Observed, ReapAction};
 use super::retry::{Backoff, api_error, retry};
-use super::view::{FAILED_ANNOTATION, Lab, lab_of};
+use super::view::{FAILED_ANNOTATION, Lab, lab_of, lab_with_children};
 
 /// The current time in unix seconds; replaceable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -87,7 +87,7 @@ impl std::fmt::Debug for ProvisionerConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub template: Option<String>,
-    /// Pending, Running, Failed or Expiring.
+    /// Pending, Running, Degraded, Failed or Expiring.
     pub phase: Option<String>,
     /// At most this many (all when `None`).
     pub limit: Option<usize>,
@@ -142,6 +142,8 @@ pub struct ReapSummary {
     pub incomplete: usize,
     pub orphans: usize,
     pub marked_failed: usize,
+    /// Labs whose missing objects were recreated.
+    pub repaired: usize,
     /// Actions that failed (retried on the next pass).
     pub errors: usize,
 }
@@ -267,6 +269,19 @@ impl Provisioner {
         bundle.network_policy.metadata.namespace.clone_from(&namespace);
         bundle.ingress.metadata.namespace = namespace;
         Ok(bundle)
+    }
+
+    /// [`view`](Self::view) that also says whether the lab is Degraded, from the cached children.
+    fn view_live(&self, pod: &Pod) -> Result<Lab, LabsError> {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let id =
+            lab::lab_id_of(&pod.metadata.labels.clone().unwrap_or_default()).unwrap_or_default().to_string();
+        let missing = plan::missing_children(&uid, &id, &self.inner.cache.children(&name));
+        lab_with_children(pod, self.domain(), self.now(), &missing).ok_or_else(|| LabsError::Unexpected {
+            what: format!("pod {name}"),
+            message: "it has no lab labels".into(),
+        })
     }
 
     async fn call<T, F, Fut>(&self, operation: &str, call: F) -> Result<T, LabsError>
@@ -608,7 +623,7 @@ impl Provisioner {
     pub async fn get(&self, id: &str) -> Result<Lab, LabsError> {
         lab::check_lab_id(id)?;
         match self.get_pod(id).await? {
-            Some(pod) => self.view(&pod),
+            Some(pod) => self.view_live(&pod),
             None => Err(LabsError::NotFound { id: id.to_string() }),
         }
     }
@@ -646,7 +661,7 @@ impl Provisioner {
             .list_pods(&selector)
             .await?
             .iter()
-            .filter_map(|pod| lab_of(pod, self.domain(), self.now()))
+            .filter_map(|pod| self.view_live(pod).ok())
             .filter(|lab| filter.phase.as_ref().is_none_or(|p| p.eq_ignore_ascii_case(&lab.phase)))
             .filter(|lab| filter.continue_after.as_ref().is_none_or(|after| lab.id.as_str() > after.as_str()))
             .collect();
@@ -705,7 +720,7 @@ impl Provisioner {
             let params = PatchParams::default();
             let merge = Patch::Merge(&patch);
             match self.call("extend lab", || self.inner.pods.patch(&name, &params, &merge)).await {
-                Ok(pod) => return self.view(&pod),
+                Ok(pod) => return self.view_live(&pod),
                 Err(LabsError::Api { code: 409, .. }) => continue,
                 Err(LabsError::Api { code: 404, .. }) => {
                     return Err(LabsError::NotFound { id: id.to_string() });
@@ -758,19 +773,19 @@ impl Provisioner {
 
     /// Sets the `labs` gauge from the Pod cache (call before encoding the metrics).
     pub fn refresh_metrics(&self) {
-        let now = self.now();
         let gauge = &self.inner.metrics.labs;
         gauge.clear();
         for template in self.inner.config.templates.iter() {
-            for phase in [LabPhase::Pending, LabPhase::Running, LabPhase::Failed, LabPhase::Expiring] {
+            let phases = [LabPhase::Pending, LabPhase::Running, LabPhase::Failed, LabPhase::Expiring];
+            for phase in phases.map(LabPhase::as_str).into_iter().chain([super::view::DEGRADED]) {
                 let _ = gauge.get_or_create(&PhaseLabels {
-                    phase: phase.as_str().into(),
+                    phase: phase.into(),
                     template: template.metadata.name.clone(),
                 });
             }
         }
         for pod in self.inner.cache.pods() {
-            if let Some(lab) = lab_of(&pod, self.domain(), now) {
+            if let Ok(lab) = self.view_live(&pod) {
                 gauge.get_or_create(&PhaseLabels { phase: lab.phase, template: lab.template }).inc();
             }
         }
@@ -852,6 +867,21 @@ impl Provisioner {
                     }
                     result.map(|_| ())
                 }
+                ReapAction::RepairLab { id, pod, missing } => {
+                    let result = self.repair(id, pod, &pods).await;
+                    if result.is_ok() {
+                        summary.repaired += 1;
+                        for kind in missing {
+                            self.inner
+                                .metrics
+                                .reaper_repairs
+                                .get_or_create(&KindLabels { kind: kind.as_str().into() })
+                                .inc();
+                        }
+                        tracing::warn!(lab = %id, ?missing, "reaper repaired lab");
+                    }
+                    result
+                }
                 ReapAction::MarkFailed { id, pod, reason } => {
                     let patch = serde_json::json!({"metadata": {"annotations": {FAILED_ANNOTATION: reason}}});
                     let params = PatchParams::default();
@@ -871,6 +901,19 @@ impl Provisioner {
             }
         }
         Ok(summary)
+    }
+
+    /// Recreates the missing objects of lab `id` whose Pod `pod_name` is in `pods` (as
+    /// listed), from its template: the same path a repeated create takes.
+    async fn repair(&self, id: &str, pod_name: &str, pods: &[Pod]) -> Result<(), LabsError> {
+        let Some(pod) = pods.iter().find(|p| p.metadata.name.as_deref() == Some(pod_name)) else {
+            return Ok(());
+        };
+        let template_name = lab_label(&pod.metadata, TEMPLATE_LABEL).unwrap_or_default();
+        let template = self.inner.config.templates.get(&template_name)?;
+        let request = LabRequest { id: id.to_string(), template: template_name, ttl_seconds: None };
+        let bundle = self.bundle(template, &request)?;
+        self.create_children(id, pod, bundle, true).await
     }
 
     /// Runs the reaper until `stop` resolves: a pass every `interval` (expiry is a matter of
