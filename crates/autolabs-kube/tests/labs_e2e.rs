@@ -507,3 +507,59 @@ async fn children_deleted_by_hand_are_repaired_and_a_bare_pod_is_deleted_as_inco
     })
     .await;
 }
+
+/// `autolabs_kube_api_errors_total{code}` of a provisioner.
+fn api_errors(provisioner: &Provisioner, code: u16) -> u64 {
+    let prefix = format!("autolabs_kube_api_errors_total{{code=\"{code}\"}} ");
+    let text = provisioner.metrics().encode();
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())?.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_stale_quota_charge_is_reported_and_does_not_stop_the_preflight() {
+    let Some(world) = World::new("labs_e2e stale quota").await else { return };
+    let p = &world.provisioner;
+    p.create(&request("real", None)).await.expect("admitted");
+    // Charge the quota for Pods that never come to be: creates of the existing lab Pod (as
+    // a careless client sends them) pass quota admission, which charges them, before the store
+    // refuses them as AlreadyExists — until the quota is full.
+    let pod = world.api::<Pod>().get("lab-real").await.expect("the lab pod");
+    let mut again = Pod { metadata: kube::api::ObjectMeta::default(), spec: pod.spec, status: None };
+    again.metadata.name = Some("lab-real".into());
+    again.metadata.labels = pod.metadata.labels;
+    let mut refused_by_quota = false;
+    for _ in 0..100 {
+        match world.api::<Pod>().create(&PostParams::default(), &again).await {
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota") => {
+                refused_by_quota = true;
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(refused_by_quota, "the duplicates filled the quota");
+    // /v1/capacity says the charge is stale: one lab exists, the quota counts more.
+    eventually("the provisioner sees the stale pods charge", || async {
+        p.capacity().is_ok_and(|c| c.stale.iter().any(|s| s.resource == "pods" && s.accounted == "1"))
+    })
+    .await;
+    // The preflight does not refuse on it: the create goes to the API server, whose quota
+    // admission decides — it admits once the quota controller has recalculated, and until then
+    // refuses with numbers the answer marks as stale.
+    let forbidden = api_errors(p, 403);
+    match p.create(&request("next", None)).await {
+        Ok((_, created)) => {
+            eprintln!("the quota controller had caught up: the lab was admitted");
+            assert!(created);
+        }
+        Err(LabsError::ClusterFull(full)) => {
+            eprintln!("refused by the API server's stale quota: {full:?}");
+            assert!(!full.stale.is_empty(), "{full:?}");
+            assert_eq!(api_errors(p, 403), forbidden + 1, "the API server was asked");
+            let message = LabsError::ClusterFull(full).to_string();
+            assert!(message.contains("has not caught up"), "{message}");
+        }
+        Err(e) => panic!("unexpected {e}"),
+    }
+}

@@ -29,7 +29,7 @@ pub mod retry;
 pub mod view;
 
 pub use check::check_templates;
-pub use error::{ClusterFull, LabsError};
+pub use error::{ClusterFull, LabsError, StaleCharge};
 pub use metrics::Metrics;
 pub use provisioner::{
     Capacity, Clock, LabPage, ListFilter, Provisioner, ProvisionerConfig, QuotaUsage, ReapSummary,

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use super::cache::{LabsCache, MANAGED_SELECTOR};
 use super::check::check_templates;
-use super::error::{ClusterFull, LabsError};
+use super::error::{ClusterFull, LabsError, StaleCharge};
 use super::metrics::{DeletionLabels, KindLabels, Metrics, PhaseLabels, ReasonLabels, StatusLabels};
 use super::plan::{self, ChildKind, Observed, ReapAction};
 use super::retry::{Backoff, api_error, retry};
@@ -133,6 +133,9 @@ pub struct TemplateRoom {
 pub struct Capacity {
     pub quotas: Vec<QuotaUsage>,
     pub templates: Vec<TemplateRoom>,
+    /// Quota resources whose `used` is more than the existing labs account for (the quota
+    /// controller has not caught up); `fits` counts from `used`, as the API server does.
+    pub stale: Vec<StaleCharge>,
 }
 
 /// What one reaper pass did.
@@ -408,11 +411,32 @@ impl Provisioner {
             &bundle.pod,
             &request.template,
         )?;
+        let mut stale = Vec::new();
         if let Err(full) = plan::preflight_with_charges(&namespace, &charges, &request.template) {
-            return match self.get_pod(&request.id).await? {
-                Some(pod) => self.existing(request, pod, bundle).await,
-                None => Err(full),
-            };
+            if let Some(pod) = self.get_pod(&request.id).await? {
+                return self.existing(request, pod, bundle).await;
+            }
+            // A charge the existing labs do not account for is the quota controller lagging:
+            // decide on what they account for, and let the API server's admission have the
+            // last word.
+            stale = self.stale_charges(&namespace)?;
+            if stale.is_empty() {
+                return Err(full);
+            }
+            let corrected = plan::with_accounted_usage(&namespace, &stale);
+            if let Err(mut full) = plan::preflight_with_charges(&corrected, &charges, &request.template) {
+                if let LabsError::ClusterFull(numbers) = &mut full {
+                    // The numbers of the quota as it stands, with why they are stale.
+                    if let Err(LabsError::ClusterFull(actual)) =
+                        plan::preflight_with_charges(&namespace, &charges, &request.template)
+                    {
+                        **numbers = *actual;
+                    }
+                    numbers.stale = stale;
+                }
+                return Err(full);
+            }
+            tracing::info!(lab = %request.id, ?stale, "quota charge is stale; creating anyway");
         }
         let post = PostParams::default();
         let created = self.call("create lab pod", || self.inner.pods.create(&post, &bundle.pod)).await;
@@ -430,7 +454,7 @@ impl Provisioner {
                     }),
                 };
             }
-            Err(e) => return Err(self.quota_to_cluster_full(e, &request.template)),
+            Err(e) => return Err(self.with_stale(self.quota_to_cluster_full(e, &request.template), stale)),
         };
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         if let Err(error) = self.create_children(&request.id, &pod, bundle, false).await {
@@ -458,10 +482,40 @@ impl Provisioner {
                 used: String::new(),
                 hard: String::new(),
                 per_lab: String::new(),
+                stale: Vec::new(),
             });
             return LabsError::ClusterFull(Box::new(numbers));
         }
         error
+    }
+
+    fn with_stale(&self, mut error: LabsError, stale: Vec<StaleCharge>) -> LabsError {
+        if let LabsError::ClusterFull(numbers) = &mut error {
+            numbers.stale = stale;
+        }
+        error
+    }
+
+    /// The quota charges the lab Pods in the cache do not account for (see
+    /// [`plan::stale_charges`]).
+    fn stale_charges(
+        &self,
+        namespace: &autolabs_resources::Namespace,
+    ) -> Result<Vec<StaleCharge>, LabsError> {
+        let mut charges = HashMap::new();
+        for template in self.inner.config.templates.iter() {
+            let name = template.metadata.name.clone();
+            let request = LabRequest { id: "quota".into(), template: name.clone(), ttl_seconds: None };
+            let bundle = self.bundle(template, &request)?;
+            let charged = self.inner.charges.lock().unwrap_or_else(|p| p.into_inner()).charges(
+                namespace,
+                &bundle.pod,
+                &name,
+            )?;
+            charges.insert(name, charged);
+        }
+        let pods = self.inner.cache.pods();
+        Ok(plan::stale_charges(namespace, pods.iter().map(|p| &**p), &charges, self.now()))
     }
 
     /// A lab of this id exists: the same template answers it (completing any missing
@@ -768,7 +822,8 @@ impl Provisioner {
                 binding: room.binding.map(|b| format!("{}/{}", b.quota, b.resource)),
             });
         }
-        Ok(Capacity { quotas, templates })
+        let stale = self.stale_charges(&namespace)?;
+        Ok(Capacity { quotas, templates, stale })
     }
 
     /// Sets the `labs` gauge from the Pod cache (call before encoding the metrics).
