@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use autolabs_kube::labs::{LabsError, Metrics, Provisioner, ProvisionerConfig};
+use autolabs_kube::labs::{Backoff, LabsError, Metrics, Provisioner, ProvisionerConfig};
 use autolabs_model::lab::{LabRequest, load_templates};
 use autolabs_model::{Platform, render};
 use autolabs_testenv::{Cluster, TestNamespace};
@@ -41,6 +41,7 @@ struct World {
     admin: kube::Client,
     provisioner: Provisioner,
     clock: Arc<AtomicU64>,
+    backoff: Backoff,
 }
 
 fn now_unix() -> u64 {
@@ -55,6 +56,11 @@ impl World {
     /// `None` (after the NOT RUN note) without a control plane.
     async fn new(test: &str) -> Option<World> {
         let cluster = autolabs_testenv::shared(test).await?;
+        Some(World::on(cluster, Backoff::default()).await)
+    }
+
+    /// A world on `cluster`, the provisioner retrying with `backoff`.
+    async fn on(cluster: Cluster, backoff: Backoff) -> World {
         let admin = cluster.client();
         let rendered = render(&Platform::default());
         let labs = autolabs_model::topology::LABS;
@@ -129,19 +135,75 @@ impl World {
         Api::<RoleBinding>::namespaced(admin.clone(), &name).create(&post, &binding).await.expect("binding");
         wait_for_rbac(&admin, &name).await;
 
-        let token = cluster.service_account_token(&name, PROVISIONER_SA).await;
-        let client = kube::Client::try_from(cluster.config_with_token(&token)).expect("token client");
-        let platform = Platform::default();
-        let mut config = ProvisionerConfig::new(platform.clone(), templates(&platform));
-        config.namespace = name.clone();
-        config.incomplete_grace = Duration::from_secs(30);
         let clock = Arc::new(AtomicU64::new(now_unix()));
-        let read = Arc::clone(&clock);
-        config.clock = Arc::new(move || read.load(Ordering::SeqCst));
-        let provisioner =
-            Provisioner::new(client, config, Metrics::new()).expect("templates pass the checks");
-        assert!(provisioner.wait_synced(Duration::from_secs(30)).await, "quota/LimitRange/Pod caches sync");
-        Some(World { cluster, ns, admin, provisioner, clock })
+        let provisioner = replica(&cluster, &name, backoff, &clock).await;
+        World { cluster, ns, admin, provisioner, clock, backoff }
+    }
+
+    /// Another provisioner on the same namespace and clock, with clients, caches and metrics
+    /// of its own: a replica of `autolabs serve`.
+    async fn replica(&self) -> Provisioner {
+        replica(&self.cluster, self.name(), self.backoff, &self.clock).await
+    }
+
+    /// Every lab Pod has its Service, NetworkPolicy and Ingress owned by its uid, and every
+    /// such object has its Pod: no half-made lab, no orphan. Returns the lab Pods' names.
+    async fn assert_whole_labs(&self) -> Vec<String> {
+        let params = ListParams::default().labels("app.kubernetes.io/managed-by=autolabs");
+        let pods = self.api::<Pod>().list(&params).await.expect("pods").items;
+        let uids: BTreeMap<String, String> = pods
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .map(|p| {
+                (p.metadata.name.clone().unwrap_or_default(), p.metadata.uid.clone().unwrap_or_default())
+            })
+            .collect();
+        let mut children: Vec<(&str, kube::api::ObjectMeta)> = Vec::new();
+        children.extend(
+            self.api::<Service>()
+                .list(&params)
+                .await
+                .expect("services")
+                .items
+                .into_iter()
+                .map(|o| ("Service", o.metadata)),
+        );
+        children.extend(
+            self.api::<NetworkPolicy>()
+                .list(&params)
+                .await
+                .expect("policies")
+                .items
+                .into_iter()
+                .map(|o| ("NetworkPolicy", o.metadata)),
+        );
+        children.extend(
+            self.api::<Ingress>()
+                .list(&params)
+                .await
+                .expect("ingresses")
+                .items
+                .into_iter()
+                .map(|o| ("Ingress", o.metadata)),
+        );
+        for (name, uid) in &uids {
+            for kind in ["Service", "NetworkPolicy", "Ingress"] {
+                let owned = children.iter().any(|(k, m)| {
+                    *k == kind
+                        && m.name.as_deref() == Some(name.as_str())
+                        && m.owner_references.iter().flatten().any(|o| &o.uid == uid)
+                });
+                assert!(owned, "half-made lab: {name} lacks its {kind}");
+            }
+        }
+        for (kind, meta) in &children {
+            let name = meta.name.clone().unwrap_or_default();
+            let alive = uids
+                .get(&name)
+                .is_some_and(|uid| meta.owner_references.iter().flatten().any(|o| &o.uid == uid));
+            assert!(alive || meta.deletion_timestamp.is_some(), "orphan {kind} {name}");
+        }
+        uids.into_keys().collect()
     }
 
     fn name(&self) -> &str {
@@ -189,6 +251,27 @@ impl World {
             ("ingresses", names(ingresses.into_iter().map(|o| o.metadata).collect())),
         ])
     }
+}
+
+/// A provisioner in `namespace` acting as its ServiceAccount (never the admin).
+async fn replica(
+    cluster: &Cluster,
+    namespace: &str,
+    backoff: Backoff,
+    clock: &Arc<AtomicU64>,
+) -> Provisioner {
+    let token = cluster.service_account_token(namespace, PROVISIONER_SA).await;
+    let client = kube::Client::try_from(cluster.config_with_token(&token)).expect("token client");
+    let platform = Platform::default();
+    let mut config = ProvisionerConfig::new(platform.clone(), templates(&platform));
+    config.namespace = namespace.to_string();
+    config.incomplete_grace = Duration::from_secs(30);
+    config.backoff = backoff;
+    let read = Arc::clone(clock);
+    config.clock = Arc::new(move || read.load(Ordering::SeqCst));
+    let provisioner = Provisioner::new(client, config, Metrics::new()).expect("templates pass the checks");
+    assert!(provisioner.wait_synced(Duration::from_secs(30)).await, "quota/LimitRange/Pod caches sync");
+    provisioner
 }
 
 /// Waits until the RBAC authorizer grants the ServiceAccount every rule of
@@ -419,23 +502,13 @@ async fn a_pod_the_kubelet_marks_failed_is_reported_and_reaped() {
     assert_eq!((summary.expired, summary.errors), (1, 0), "{summary:?}");
     let objects = world.objects().await;
     assert!(objects.values().all(Vec::is_empty), "{objects:?}");
-    let _ = &world.cluster;
-}
-
-/// `autolabs_kube_api_errors_total{code="409"}` of a provisioner.
-fn conflicts(provisioner: &Provisioner) -> u64 {
-    let text = provisioner.metrics().encode();
-    text.lines()
-        .find(|l| l.starts_with("autolabs_kube_api_errors_total{code=\"409\"}"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test]
 async fn twenty_concurrent_creates_of_one_id_make_one_lab_and_one_quota_charge() {
     let Some(world) = World::new("labs_e2e single flight").await else { return };
     let p = &world.provisioner;
-    let before = conflicts(p);
+    let before = api_errors(p, 409);
     let results = futures::future::join_all((0..20).map(|_| {
         let provisioner = p.clone();
         async move { provisioner.create(&request("same", None)).await }
@@ -449,7 +522,7 @@ async fn twenty_concurrent_creates_of_one_id_make_one_lab_and_one_quota_charge()
         assert_eq!(objects[kind], lab_names("same"), "{kind}");
     }
     // Duplicates never reached the API server, so none was charged and refused as AlreadyExists.
-    assert_eq!(conflicts(p) - before, 0, "{}", p.metrics().encode());
+    assert_eq!(api_errors(p, 409) - before, 0, "{}", p.metrics().encode());
     // What the quota charged right at admission, and after its controller recalculated.
     assert_eq!(world.quota_used("pods").await.as_deref(), Some("1"));
     // A new lab makes the quota controller recount; the duplicates left nothing to correct.
@@ -562,4 +635,61 @@ async fn a_stale_quota_charge_is_reported_and_does_not_stop_the_preflight() {
         }
         Err(e) => panic!("unexpected {e}"),
     }
+}
+
+#[tokio::test]
+async fn three_replicas_make_one_lab_of_twenty_concurrent_creates_of_one_id() {
+    let Some(world) = World::new("labs_e2e replicas one id").await else { return };
+    let replicas = [world.provisioner.clone(), world.replica().await, world.replica().await];
+    let results = futures::future::join_all((0..20).map(|i| {
+        let provisioner = replicas[i % 3].clone();
+        async move { provisioner.create(&request("shared", None)).await }
+    }))
+    .await;
+    let created = results.iter().filter(|r| matches!(r, Ok((_, true)))).count();
+    let existing = results.iter().filter(|r| matches!(r, Ok((_, false)))).count();
+    assert_eq!((created, existing), (1, 19), "{results:?}");
+    assert_eq!(world.assert_whole_labs().await, lab_names("shared"));
+    // Each replica sends at most one create of each of the lab's four objects: the two that
+    // lose the race to the winner's Pod get at most 2 × 4 conflicts (409).
+    let conflicts: u64 = replicas.iter().map(|p| api_errors(p, 409)).sum();
+    let charged = world.quota_used("pods").await;
+    eprintln!(
+        "three replicas, 20 creates of one id: {conflicts} conflicts (409), quota pods used {charged:?}"
+    );
+    assert!(conflicts <= 8, "{conflicts} conflicts");
+    let charged: u64 = charged.and_then(|c| c.parse().ok()).expect("pods used");
+    assert!((1..=3).contains(&charged), "the duplicates' charge is bounded by the replicas: {charged}");
+}
+
+#[tokio::test]
+async fn three_replicas_never_make_more_labs_than_the_quota_allows() {
+    let Some(world) = World::new("labs_e2e replicas quota").await else { return };
+    let replicas = [world.provisioner.clone(), world.replica().await, world.replica().await];
+    let fits = world
+        .provisioner
+        .capacity()
+        .expect("capacity")
+        .templates
+        .into_iter()
+        .find(|t| t.template == "linux-basics")
+        .and_then(|t| t.fits)
+        .expect("bounded");
+    let attempts = fits + 10;
+    let results = futures::future::join_all((0..attempts).map(|i| {
+        let provisioner = replicas[(i % 3) as usize].clone();
+        async move { provisioner.create(&request(&format!("d{i}"), None)).await }
+    }))
+    .await;
+    let created = results.iter().filter(|r| matches!(r, Ok((_, true)))).count() as u64;
+    for result in &results {
+        if let Err(e) = result {
+            assert_eq!((e.status(), e.code()), (409, "cluster_full"), "{e}");
+        }
+    }
+    let labs = world.assert_whole_labs().await;
+    eprintln!("{attempts} distinct creates over three replicas, {fits} fit: {created} labs");
+    assert_eq!(labs.len() as u64, created);
+    assert!(created <= fits, "{created} labs, the quota allows {fits}");
+    assert!(created > 0);
 }
