@@ -693,3 +693,87 @@ async fn three_replicas_never_make_more_labs_than_the_quota_allows() {
     assert!(created <= fits, "{created} labs, the quota allows {fits}");
     assert!(created > 0);
 }
+
+#[tokio::test]
+async fn the_api_server_away_mid_burst_answers_503_then_recovers_and_one_reaper_pass_leaves_whole_labs() {
+    let Some(own) = autolabs_testenv::OwnCluster::start("labs_e2e api server away", 17443).await else {
+        return;
+    };
+    let own = Arc::new(own);
+    let began = std::time::Instant::now();
+    let stage = |what: &str| eprintln!("[{:>5.1} s] {what}", began.elapsed().as_secs_f64());
+    // Short retries, so a call fails within seconds while the server is away.
+    let backoff = Backoff {
+        base: Duration::from_millis(20),
+        max: Duration::from_millis(500),
+        deadline: Duration::from_secs(2),
+    };
+    let world = World::on(own.cluster().clone(), backoff).await;
+
+    // The burst: three workers creating labs one after another, five each (the quota fits 20).
+    let outcomes = Arc::new(std::sync::Mutex::new(Vec::<Result<bool, LabsError>>::new()));
+    let workers: Vec<_> = (0..3)
+        .map(|worker| {
+            let provisioner = world.provisioner.clone();
+            let outcomes = Arc::clone(&outcomes);
+            tokio::spawn(async move {
+                for n in 0..5 {
+                    let result = provisioner.create(&request(&format!("b{worker}-{n}"), None)).await;
+                    outcomes.lock().expect("outcomes").push(result.map(|(_, created)| created));
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            })
+        })
+        .collect();
+    let made = || outcomes.lock().expect("outcomes").iter().filter(|r| r.is_ok()).count();
+    eventually("the burst has made labs", || async { made() >= 3 }).await;
+    stage("burst under way");
+
+    // The API server (with etcd and the controllers) goes away for 10 s.
+    let stopping = Arc::clone(&own);
+    tokio::task::spawn_blocking(move || stopping.stop()).await.expect("cluster down");
+    let away_since = std::time::Instant::now();
+    stage("API server stopped");
+    let create = world.provisioner.create(&request("while-away", None)).await.unwrap_err();
+    assert_eq!((create.status(), create.code()), (503, "kubernetes_unreachable"), "{create}");
+    let get = world.provisioner.get("b0-0").await.unwrap_err();
+    assert_eq!(get.status(), 503, "{get}");
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(away_since.elapsed())).await;
+    let starting = Arc::clone(&own);
+    tokio::task::spawn_blocking(move || starting.start_again()).await.expect("cluster up");
+    stage("API server started again");
+
+    // It recovers by itself: creates succeed again, with no restart of the provisioner.
+    eventually("creates succeed again", || async {
+        world.provisioner.create(&request("after", None)).await.is_ok()
+    })
+    .await;
+    stage("creates succeed again");
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let outcomes = outcomes.lock().expect("outcomes").clone();
+    for outcome in &outcomes {
+        if let Err(e) = outcome {
+            assert!(matches!(e.status(), 502 | 503), "a failure while the server was away: {e}");
+        }
+    }
+    eprintln!(
+        "burst: {} created, {} failed while the API server was away",
+        outcomes.iter().filter(|r| r.is_ok()).count(),
+        outcomes.iter().filter(|r| r.is_err()).count()
+    );
+
+    // After one reaper pass past the grace: no half-made lab, no orphan.
+    world.advance(31);
+    let summary = world.provisioner.reap_once().await.expect("reaper pass");
+    eprintln!("reaper pass after the outage: {summary:?}");
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    let labs = world.assert_whole_labs().await;
+    assert!(labs.contains(&"lab-after".to_string()), "{labs:?}");
+    stage("checked");
+    drop(world);
+    stage("namespace deleted");
+    drop(own);
+    stage("own cluster wiped");
+}
