@@ -2,12 +2,16 @@
 //! Kubernetes API — create, get, list, delete, extend, capacity and one reaper pass.
 //!
 //! All state lives in the API: the Pod named `lab-<id>` is the lab, and creating it is the
-//! lock that makes concurrent creates of one id produce one lab (the loser gets 409
-//! AlreadyExists and answers with the winner's lab). The Service, NetworkPolicy and Ingress
-//! follow, owned by the Pod's uid. A create that fails after its Pod exists deletes what it
-//! made (rollback); a create that cannot roll back (the process died) leaves a Pod without
-//! all of its objects, which the next create of that id completes or the reaper deletes
-//! after [`ProvisionerConfig::incomplete_grace`].
+//! lock that makes concurrent creates of one id in different replicas produce one lab (the
+//! loser gets 409 AlreadyExists and answers with the winner's lab). Within one process,
+//! duplicates join the create under way (single-flight per id) and a lab the Pod cache shows
+//! is answered without a Pod create, because quota admission charges a create before the store
+//! refuses it as AlreadyExists. The Service, NetworkPolicy and Ingress follow, owned by the
+//! Pod's uid. A create that fails after its Pod exists deletes what it made (rollback); a
+//! create that cannot roll back (the process died, the API server went away) leaves a Pod
+//! without all of its objects, which the next create of that id completes, or the reaper
+//! repairs (some objects exist) or deletes (none do) after
+//! [`ProvisionerConfig::incomplete_grace`].
 //!
 //! Every call is retried on 429/5xx with backoff and jitter within
 //! [`Backoff::deadline`](super::retry::Backoff). The only verbs used are those of
@@ -53,7 +57,8 @@ pub struct ProvisionerConfig {
     /// Only these can be started.
     pub templates: Templates,
     pub backoff: Backoff,
-    /// How long a lab Pod may lack its objects before the reaper deletes it.
+    /// How long a lab Pod may lack objects before the reaper repairs it (or deletes it, when
+    /// it has none of them).
     pub incomplete_grace: Duration,
     pub clock: Clock,
 }
