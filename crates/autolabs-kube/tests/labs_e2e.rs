@@ -135,6 +135,14 @@ impl World {
         Api::<RoleBinding>::namespaced(admin.clone(), &name).create(&post, &binding).await.expect("binding");
         wait_for_rbac(&admin, &name).await;
 
+        // Quota admission refuses every Pod ("status unknown for quota") until the quota
+        // controller has written the new quota's status.
+        let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), &name);
+        eventually("the quota controller fills in the labs quota's status", || async {
+            let listed = quotas.list(&ListParams::default()).await.expect("list quotas").items;
+            listed.iter().all(|q| q.status.as_ref().is_some_and(|s| s.hard.is_some() && s.used.is_some()))
+        })
+        .await;
         let clock = Arc::new(AtomicU64::new(now_unix()));
         let provisioner = replica(&cluster, &name, backoff, &clock).await;
         World { cluster, ns, admin, provisioner, clock, backoff }
