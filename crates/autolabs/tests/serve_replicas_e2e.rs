@@ -3,6 +3,11 @@
 //! of exactly `PROVISIONER_RULES`, in a namespace of the test's own made like the rendered
 //! `labs` namespace (Pod Security labels, ResourceQuota, LimitRange). Without a control plane
 //! the test prints NOT RUN and passes; under `CI=true` it fails.
+//!
+//! It proves: 20 concurrent creates of one id spread over the three → one 201, nineteen 200,
+//! one lab; distinct ids beyond the quota, with one replica killed (SIGKILL) mid-burst → never
+//! more labs than the quota allows, every answered refusal a 409 `cluster_full`, and after one
+//! reaper pass no half-made lab and no orphan.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -156,7 +161,7 @@ fn whole_labs(cluster: &Cluster, namespace: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn three_serve_processes_one_lab_per_id_and_never_more_labs_than_the_quota() {
+async fn three_serve_processes_one_lab_per_id_quota_bounded_and_a_kill_leaves_whole_labs() {
     let Some(cluster) = autolabs_testenv::shared("serve_replicas_e2e").await else { return };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let rendered = render(&Platform::default());
@@ -236,24 +241,59 @@ async fn three_serve_processes_one_lab_per_id_and_never_more_labs_than_the_quota
     assert_eq!((created, existing), (1, 19), "{answers:?}");
     assert_eq!(whole_labs(&cluster, &namespace), vec!["lab-shared".to_string()]);
 
-    // Distinct ids beyond what the quota allows: never more labs than it allows, every
-    // refusal a 409 cluster_full, no half-made lab or orphan.
+    // Distinct ids beyond what the quota allows, while replica 2 is killed (SIGKILL) in the
+    // middle of its share: never more labs than the quota allows, every refusal a 409
+    // cluster_full, and after one reaper pass no half-made lab or orphan.
     let (_, capacity) = http.send("GET", &format!("{}/v1/capacity", replicas[0].url), None).await;
     let fits = capacity["templates"]
         .as_array()
         .and_then(|t| t.iter().find(|t| t["template"] == "linux-basics"))
         .and_then(|t| t["fits"].as_u64())
         .expect("linux-basics is bounded");
+    let mut replicas = replicas;
+    let mut doomed = replicas.pop().expect("three replicas");
     let ids: Vec<String> = (0..fits + 10).map(|i| format!("d{i}")).collect();
-    let answers = create_all(&http, &replicas, ids).await;
-    for (status, body) in &answers {
-        assert!(*status == 201 || (*status == 409 && body["error"] == "cluster_full"), "{status} {body}");
+    let doomed_url = format!("{}/v1/labs", doomed.url);
+    let doomed_answers = std::sync::Mutex::new(Vec::new());
+    let doomed_share = async {
+        // One create after another, so one is in flight when the process dies.
+        for i in 0..10 {
+            let answer = http
+                .send("POST", &doomed_url, Some(json!({"id": format!("k{i}"), "template": "linux-basics"})))
+                .await;
+            doomed_answers.lock().expect("answers").push(answer);
+        }
+    };
+    let killer = async {
+        eventually("the doomed replica has answered twice", || async {
+            doomed_answers.lock().expect("answers").len() >= 2
+        })
+        .await;
+        doomed.child.kill().expect("SIGKILL the replica");
+    };
+    let (answers, (), ()) = tokio::join!(create_all(&http, &replicas, ids), doomed_share, killer);
+    let doomed_answers = doomed_answers.into_inner().expect("answers");
+    for (status, body) in answers.iter().chain(doomed_answers.iter()) {
+        assert!(
+            *status == 201 || *status == 0 || (*status == 409 && body["error"] == "cluster_full"),
+            "{status} {body}"
+        );
     }
-    let made = answers.iter().filter(|(s, _)| *s == 201).count() as u64;
+    let made = answers.iter().chain(doomed_answers.iter()).filter(|(s, _)| *s == 201).count() as u64;
+    let lost = doomed_answers.iter().filter(|(s, _)| *s == 0).count();
+    assert!(lost > 0, "the killed replica stopped answering");
+
+    // One reaper pass, as the surviving replicas run it once the grace has passed (here a
+    // provisioner of the same ServiceAccount whose clock is past the grace).
+    let summary = reaper_pass(&cluster, &token, &namespace).await;
     let labs = whole_labs(&cluster, &namespace);
-    eprintln!("{} distinct creates over three serve processes, {fits} fit: {made} labs", fits + 10);
-    assert_eq!(labs.len() as u64, made + 1);
-    assert!(made <= fits && made > 0, "{made} labs, the quota allows {fits}");
+    eprintln!(
+        "{} distinct creates over three serve processes (one killed: {lost} unanswered), {fits} fit: {made} answered 201, {} labs; reaper: {summary:?}",
+        fits + 20,
+        labs.len() - 1
+    );
+    assert!(labs.len() as u64 - 1 <= fits, "{} labs, the quota allows {fits}", labs.len() - 1);
+    assert!(made > 0);
     drop(replicas);
 }
 
@@ -265,4 +305,29 @@ async fn create_all(http: &Http, replicas: &[Replica], ids: Vec<String>) -> Vec<
         async move { http.send("POST", &url, Some(body)).await }
     }))
     .await
+}
+
+/// One reaper pass by a provisioner acting as the ServiceAccount, its clock past the grace.
+async fn reaper_pass(cluster: &Cluster, token: &str, namespace: &str) -> autolabs_kube::labs::ReapSummary {
+    use autolabs_kube::labs::{Metrics, Provisioner, ProvisionerConfig};
+    let platform = Platform::default();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("templates/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("readable")));
+        }
+    }
+    let templates = autolabs_model::lab::load_templates(&files, &platform).expect("templates");
+    let mut config = ProvisionerConfig::new(platform, templates);
+    config.namespace = namespace.to_string();
+    let past_grace = autolabs_kube::labs::system_clock()() + config.incomplete_grace.as_secs() + 1;
+    config.clock = std::sync::Arc::new(move || past_grace);
+    let client = kube::Client::try_from(cluster.config_with_token(token)).expect("token client");
+    let provisioner = Provisioner::new(client, config, Metrics::new()).expect("templates pass");
+    assert!(provisioner.wait_synced(Duration::from_secs(30)).await);
+    let summary = provisioner.reap_once().await.expect("reaper pass");
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    summary
 }
