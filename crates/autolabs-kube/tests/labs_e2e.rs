@@ -5,7 +5,7 @@
 //! Each test works in a namespace of its own, made like the rendered `labs` namespace: its
 //! Pod Security labels, ResourceQuota and LimitRange are copied from
 //! `autolabs_model::render(&Platform::default())`, and the cluster-scoped PriorityClasses are
-//! server-side applied (idempotently, field manager [`FIELD_MANAGER`]). The provisioner runs
+//! created when absent (never changed: `autolabs apply` of the baseline owns them). The provisioner runs
 //! with the token of a ServiceAccount of that namespace whose Role holds exactly
 //! `autolabs_model::render::PROVISIONER_RULES`, never the admin's: any call outside them is a
 //! 403 and fails the test. The test itself acts as admin only to look and to play the
@@ -28,8 +28,6 @@ use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
-/// The field manager the suite applies the shared PriorityClasses with.
-const FIELD_MANAGER: &str = "autolabs-labs-e2e";
 /// The ServiceAccount the provisioner runs as, in the test's namespace.
 const PROVISIONER_SA: &str = "lab-provisioner";
 
@@ -65,14 +63,11 @@ impl World {
         let rendered = render(&Platform::default());
         let labs = autolabs_model::topology::LABS;
 
-        // Cluster-scoped: the PriorityClasses lab Pods name, applied idempotently.
+        // Cluster-scoped: the PriorityClasses lab Pods name, created when absent and never
+        // changed, so no field of the baseline's own applies ever belongs to this suite.
         let classes: Api<PriorityClass> = Api::all(admin.clone());
         for manifest in rendered.of_kind("PriorityClass") {
-            let params = PatchParams::apply(FIELD_MANAGER);
-            classes
-                .patch(&manifest.name, &params, &Patch::Apply(&manifest.value))
-                .await
-                .unwrap_or_else(|e| panic!("apply PriorityClass {}: {e}", manifest.name));
+            create_shared_priority_class(&classes, &manifest.value).await;
         }
 
         // The namespace, with the rendered `labs` namespace's labels (Pod Security).
@@ -280,6 +275,21 @@ async fn replica(
     let provisioner = Provisioner::new(client, config, Metrics::new()).expect("templates pass the checks");
     assert!(provisioner.wait_synced(Duration::from_secs(30)).await, "quota/LimitRange/Pod caches sync");
     provisioner
+}
+
+/// Creates a cluster-scoped PriorityClass of the baseline unless it exists. `globalDefault`
+/// (false) is left out: the API server does not store a false `globalDefault`, so a manager
+/// that set it would own a field `autolabs apply` then "changes" — a conflict.
+async fn create_shared_priority_class(classes: &Api<PriorityClass>, rendered: &serde_json::Value) {
+    let mut class: PriorityClass = typed(rendered);
+    if class.global_default == Some(false) {
+        class.global_default = None;
+    }
+    match classes.create(&PostParams::default(), &class).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("create PriorityClass {:?}: {e}", class.metadata.name),
+    }
 }
 
 /// Waits until the RBAC authorizer grants the ServiceAccount every rule of

@@ -166,14 +166,23 @@ async fn three_serve_processes_one_lab_per_id_quota_bounded_and_a_kill_leaves_wh
     let dir = tempfile::tempdir().expect("a temporary directory");
     let rendered = render(&Platform::default());
 
-    // PriorityClasses (cluster-scoped, shared): applied idempotently.
-    let classes: Vec<Value> = rendered.of_kind("PriorityClass").map(|m| m.value.clone()).collect();
-    let file = write_json(
-        dir.path(),
-        "classes.json",
-        &json!({"apiVersion": "v1", "kind": "List", "items": classes}),
-    );
-    cluster.kubectl_ok(&["apply", "--server-side", "--field-manager", "autolabs-labs-e2e", "-f", &file]);
+    // PriorityClasses (cluster-scoped, shared): created when absent, never changed (the
+    // baseline's `autolabs apply` owns them); `globalDefault: false` is left out, as the API
+    // server does not store it and owning it would conflict with that apply.
+    for manifest in rendered.of_kind("PriorityClass") {
+        let mut class = manifest.value.clone();
+        if let Some(object) = class.as_object_mut() {
+            object.remove("globalDefault");
+        }
+        let file = write_json(dir.path(), &format!("{}.json", manifest.name), &class);
+        let out = cluster.kubectl().args(["create", "-f", &file]).output().expect("kubectl runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || stderr.contains("AlreadyExists"),
+            "create {}: {stderr}",
+            manifest.name
+        );
+    }
 
     let labs_ns = rendered.find("Namespace", None, autolabs_model::topology::LABS).expect("labs namespace");
     let labels: Vec<(String, String)> = labs_ns.value["metadata"]["labels"]
