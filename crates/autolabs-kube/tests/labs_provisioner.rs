@@ -200,23 +200,27 @@ async fn restart_mid_create_is_completed_by_a_retry_or_removed_by_the_reaper() {
 }
 
 #[tokio::test]
-async fn a_create_cut_off_midway_leaves_nothing_after_the_reaper() {
+async fn a_caller_that_goes_away_midway_does_not_cut_the_create() {
     let env = env_with(
         FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() },
         fast_backoff(),
     )
     .await;
-    // Slow API: the task is aborted after the Pod exists and before the bundle is complete.
+    // Slow API: the caller is aborted after the Pod exists and before the bundle is complete
+    // (an HTTP client that hangs up). The create runs in a task of its own and finishes; a
+    // process that dies midway is `restart_mid_create_…` above.
     env.server.faults().set(FaultConfig { latency: Duration::from_millis(30), ..FaultConfig::none() });
     let provisioner = env.provisioner.clone();
     let task = tokio::spawn(async move { provisioner.create(&request("cut", "linux-basics")).await });
     wait_for(|| env.server.snapshot().get("pods", "labs", "lab-cut").is_some()).await;
     task.abort();
     let _ = task.await;
+    wait_for(|| env.server.snapshot().get("ingresses", "labs", "lab-cut").is_some()).await;
     env.server.faults().clear();
+    assert_eq!(assert_complete_bundles(&env.server.snapshot()), vec!["cut".to_string()]);
     env.advance(61);
-    env.provisioner.reap_once().await.unwrap();
-    assert!(env.lab_objects().is_empty(), "{:?}", env.lab_objects());
+    let summary = env.provisioner.reap_once().await.unwrap();
+    assert_eq!(summary, Default::default(), "a complete lab is left alone");
 }
 
 #[tokio::test]
@@ -387,4 +391,102 @@ async fn the_provisioner_uses_only_its_rbac_rules() {
             "{needed:?} not seen in {used:?}"
         );
     }
+}
+
+/// Counts the Pod creates (`POST …/pods`) a client sends.
+#[derive(Clone, Default)]
+struct PodPosts(Arc<std::sync::atomic::AtomicUsize>);
+
+impl PodPosts {
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn duplicate_concurrent_creates_of_one_id_send_one_pod_create() {
+    let server = autolabs_kube::fake::FakeApiServer::start(FakeConfig {
+        kubelet: Some(KubeletConfig::default()),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let platform = autolabs_model::Platform::default();
+    seed_labs_namespace(&server, &platform);
+    let posts = PodPosts::default();
+    let counter = posts.clone();
+    let mut config = server.client_config().unwrap();
+    config.default_retry = false;
+    let client = kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            if request.method() == http::Method::POST && request.uri().path().ends_with("/pods") {
+                counter.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            request
+        }))
+        .build();
+    let clock = Arc::new(std::sync::atomic::AtomicU64::new(T0));
+    let (provisioner, _) = provisioner_for(client, &platform, fast_backoff(), clock);
+    assert!(provisioner.wait_synced(Duration::from_secs(5)).await);
+
+    let results = futures::future::join_all((0..20).map(|_| {
+        let provisioner = provisioner.clone();
+        async move { provisioner.create(&request("dup", "linux-basics")).await }
+    }))
+    .await;
+    let created = results.iter().filter(|r| matches!(r, Ok((_, true)))).count();
+    let existing = results.iter().filter(|r| matches!(r, Ok((_, false)))).count();
+    assert_eq!((created, existing), (1, 19), "{results:?}");
+    assert_eq!(posts.count(), 1, "the duplicates joined the one create under way");
+    // A retry after it finished answers from the cache: still one Pod create.
+    let (_, again) = provisioner.create(&request("dup", "linux-basics")).await.unwrap();
+    assert!(!again);
+    assert_eq!(posts.count(), 1, "a known lab is answered without a Pod create");
+    assert!(!provisioner.metrics().encode().contains("code=\"409\""), "{}", provisioner.metrics().encode());
+    assert_eq!(assert_complete_bundles(&server.snapshot()), vec!["dup".to_string()]);
+    // The fake's quota charged one Pod.
+    let quota = server.snapshot();
+    let used = quota.of("resourcequotas").iter().find_map(|q| q.pointer("/status/used/pods").cloned());
+    assert_eq!(used, Some(json!("1")));
+}
+
+#[tokio::test]
+async fn a_child_deleted_by_hand_reads_degraded_and_the_reaper_recreates_it() {
+    let env = env().await;
+    env.provisioner.create(&request("hand", "linux-basics")).await.unwrap();
+    env.advance(20);
+    assert_ne!(env.provisioner.get("hand").await.unwrap().phase, "Degraded");
+    let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> =
+        Api::namespaced(env.server.client().unwrap(), "labs");
+    ingresses.delete("lab-hand", &Default::default()).await.unwrap();
+    // The child cache sees the deletion: the lab reads Degraded, naming what it lacks.
+    let mut lab = env.provisioner.get("hand").await.unwrap();
+    for _ in 0..400 {
+        if lab.phase == "Degraded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        lab = env.provisioner.get("hand").await.unwrap();
+    }
+    assert_eq!((lab.phase.as_str(), lab.missing.clone()), ("Degraded", vec!["Ingress".to_string()]));
+    let degraded = ListFilter { phase: Some("Degraded".into()), ..Default::default() };
+    assert_eq!(env.provisioner.list(&degraded).await.unwrap().items.len(), 1);
+    // Past the grace the reaper recreates the Ingress; the lab is not deleted as incomplete.
+    env.advance(61);
+    let summary = env.provisioner.reap_once().await.unwrap();
+    assert_eq!((summary.repaired, summary.incomplete, summary.errors), (1, 0, 0), "{summary:?}");
+    assert_eq!(assert_complete_bundles(&env.server.snapshot()), vec!["hand".to_string()]);
+    // The child cache sees the new Ingress: whole again.
+    let mut healed = false;
+    for _ in 0..400 {
+        if env.provisioner.get("hand").await.unwrap().phase != "Degraded" {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(healed, "the lab still reads Degraded");
+    assert!(env.provisioner.metrics().encode().contains("autolabs_reaper_repairs_total{kind=\"Ingress\"} 1"));
+    assert_eq!(env.provisioner.reap_once().await.unwrap(), Default::default(), "whole again");
 }

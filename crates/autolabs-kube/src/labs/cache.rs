@@ -1,6 +1,8 @@
 //! Watched caches of the `labs` namespace (`kube::runtime::reflector` over `watcher`): its
-//! ResourceQuotas and LimitRanges, read by every preflight without an API call, and the lab
-//! Pods, read by the metrics and watched by the reaper. The service is ready once every cache has done its first list.
+//! ResourceQuotas and LimitRanges, read by every preflight without an API call; the lab
+//! Pods, read by creates (is the lab there already?), the metrics and the reaper; and the
+//! lab Services, NetworkPolicies and Ingresses (metadata only), which tell a `Degraded` lab
+//! from a whole one. The service is ready once every cache has done its first list.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,13 +10,19 @@ use std::time::Duration;
 
 use autolabs_resources::Namespace;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{LimitRange, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{LimitRange, Pod, ResourceQuota, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::JoinHandle;
 
 use super::error::LabsError;
+use super::plan::ChildKind;
+
+/// How many caches must sync before the service is ready.
+const CACHES: usize = 6;
 
 /// The label selector of everything the provisioner creates.
 pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=autolabs";
@@ -24,7 +32,11 @@ pub struct LabsCache {
     quotas: Store<ResourceQuota>,
     limit_ranges: Store<LimitRange>,
     pods: Store<Pod>,
-    synced: Arc<[AtomicBool; 3]>,
+    services: Store<Service>,
+    policies: Store<NetworkPolicy>,
+    ingresses: Store<Ingress>,
+    namespace: String,
+    synced: Arc<[AtomicBool; CACHES]>,
     tasks: Vec<JoinHandle<()>>,
     /// The last [`LabsCache::namespace`] and the cached objects it was read from.
     parsed: Mutex<Option<ParsedNamespace>>,
@@ -50,7 +62,7 @@ fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     trim: fn(&mut K),
-    synced: Arc<[AtomicBool; 3]>,
+    synced: Arc<[AtomicBool; CACHES]>,
     slot: usize,
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Store<K>
@@ -86,11 +98,29 @@ fn keep_metadata_and_status(pod: &mut Pod) {
     pod.metadata.managed_fields = None;
 }
 
+/// The cached lab children keep their metadata (name, labels, owner, deletion) only.
+fn keep_service_metadata(service: &mut Service) {
+    service.spec = None;
+    service.status = None;
+    service.metadata.managed_fields = None;
+}
+
+fn keep_policy_metadata(policy: &mut NetworkPolicy) {
+    policy.spec = None;
+    policy.metadata.managed_fields = None;
+}
+
+fn keep_ingress_metadata(ingress: &mut Ingress) {
+    ingress.spec = None;
+    ingress.status = None;
+    ingress.metadata.managed_fields = None;
+}
+
 impl LabsCache {
     /// Starts watching `namespace`. Must be called inside a tokio runtime.
     pub fn start(client: kube::Client, namespace: &str) -> LabsCache {
-        let synced: Arc<[AtomicBool; 3]> =
-            Arc::new([AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false)]);
+        let synced: Arc<[AtomicBool; CACHES]> = Arc::new(std::array::from_fn(|_| AtomicBool::new(false)));
+        let children = || watcher::Config::default().labels(MANAGED_SELECTOR);
         let mut tasks = Vec::new();
         let quotas = reflect(
             Api::namespaced(client.clone(), namespace),
@@ -109,14 +139,49 @@ impl LabsCache {
             &mut tasks,
         );
         let pods = reflect(
-            Api::namespaced(client, namespace),
+            Api::namespaced(client.clone(), namespace),
             watcher::Config::default().labels(MANAGED_SELECTOR),
             keep_metadata_and_status,
             Arc::clone(&synced),
             2,
             &mut tasks,
         );
-        LabsCache { quotas, limit_ranges, pods, synced, tasks, parsed: Mutex::new(None) }
+        let services = reflect(
+            Api::namespaced(client.clone(), namespace),
+            children(),
+            keep_service_metadata,
+            Arc::clone(&synced),
+            3,
+            &mut tasks,
+        );
+        let policies = reflect(
+            Api::namespaced(client.clone(), namespace),
+            children(),
+            keep_policy_metadata,
+            Arc::clone(&synced),
+            4,
+            &mut tasks,
+        );
+        let ingresses = reflect(
+            Api::namespaced(client, namespace),
+            children(),
+            keep_ingress_metadata,
+            Arc::clone(&synced),
+            5,
+            &mut tasks,
+        );
+        LabsCache {
+            quotas,
+            limit_ranges,
+            pods,
+            services,
+            policies,
+            ingresses,
+            namespace: namespace.to_string(),
+            synced,
+            tasks,
+            parsed: Mutex::new(None),
+        }
     }
 
     /// Whether every cache has done its first list.
@@ -160,6 +225,32 @@ impl LabsCache {
         );
         *parsed = Some(ParsedNamespace { limit_ranges, quotas, namespace: Arc::clone(&namespace) });
         Ok(namespace)
+    }
+
+    /// The cached lab Pod named `name` (metadata and status only).
+    pub fn pod(&self, name: &str) -> Option<Arc<Pod>> {
+        self.pods.get(&reflector::ObjectRef::new(name).within(&self.namespace))
+    }
+
+    /// The cached objects named `name` of each child kind that exist and are not being
+    /// deleted (metadata only), for [`super::plan::missing_children`].
+    pub fn children(&self, name: &str) -> Vec<(ChildKind, ObjectMeta)> {
+        let mut found = Vec::new();
+        let mut keep = |kind, meta: &ObjectMeta| {
+            if meta.deletion_timestamp.is_none() {
+                found.push((kind, meta.clone()));
+            }
+        };
+        if let Some(o) = self.services.get(&reflector::ObjectRef::new(name).within(&self.namespace)) {
+            keep(ChildKind::Service, &o.metadata);
+        }
+        if let Some(o) = self.policies.get(&reflector::ObjectRef::new(name).within(&self.namespace)) {
+            keep(ChildKind::NetworkPolicy, &o.metadata);
+        }
+        if let Some(o) = self.ingresses.get(&reflector::ObjectRef::new(name).within(&self.namespace)) {
+            keep(ChildKind::Ingress, &o.metadata);
+        }
+        found
     }
 
     /// The cached lab Pods: metadata and status only (no `spec`).

@@ -18,6 +18,24 @@ pub struct ClusterFull {
     pub hard: String,
     /// What one more lab of the template would add.
     pub per_lab: String,
+    /// Quota resources whose `used` is more than the labs that exist are charged: the quota
+    /// controller has not caught up, and the refusal may end when it recalculates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<StaleCharge>,
+}
+
+/// A quota resource whose `used` disagrees with the lab Pods that exist: they are charged
+/// `accounted`, the quota says `used` (a create refused after quota admission charged it, or
+/// Pods gone since the quota controller's last pass; it recalculates within minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaleCharge {
+    pub quota: String,
+    pub resource: String,
+    /// What the quota's `status.used` says.
+    pub used: String,
+    /// What the lab Pods that exist are charged.
+    pub accounted: String,
 }
 
 impl ClusterFull {
@@ -49,11 +67,12 @@ impl ClusterFull {
             hard: find(limited),
             resource,
             per_lab,
+            stale: Vec::new(),
         })
     }
 
     fn numbers(&self, lang: Lang) -> String {
-        match lang {
+        let mut text = match lang {
             Lang::En => format!(
                 "quota {} {}: {} of {} used, a {} lab needs {}",
                 self.quota, self.resource, self.used, self.hard, self.template, self.per_lab
@@ -62,7 +81,20 @@ impl ClusterFull {
                 "квота {} {}: занято {} из {}, лабораторной {} нужно {}",
                 self.quota, self.resource, self.used, self.hard, self.template, self.per_lab
             ),
+        };
+        for stale in &self.stale {
+            text.push_str(&match lang {
+                Lang::En => format!(
+                    "; the quota counts {} {} but the labs that exist account for {}: its controller has not caught up yet",
+                    stale.resource, stale.used, stale.accounted
+                ),
+                Lang::Ru => format!(
+                    "; квота учитывает {} {}, а существующим лабораторным нужно {}: её контроллер ещё не пересчитал",
+                    stale.resource, stale.used, stale.accounted
+                ),
+            });
         }
+        text
     }
 }
 
@@ -184,6 +216,7 @@ mod tests {
             used: "20".into(),
             hard: "20".into(),
             per_lab: "1".into(),
+            stale: Vec::new(),
         }
     }
 

@@ -43,6 +43,11 @@ pub struct DeletionLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
 /// Every metric of the provisioner, registered in [`Metrics::registry`].
 #[derive(Clone)]
 pub struct Metrics {
@@ -51,6 +56,7 @@ pub struct Metrics {
     pub preflight_rejections: Family<ReasonLabels, Counter>,
     pub api_errors: Family<CodeLabels, Counter>,
     pub reaper_deletions: Family<DeletionLabels, Counter>,
+    pub reaper_repairs: Family<KindLabels, Counter>,
     pub registry: Arc<Registry>,
 }
 
@@ -73,6 +79,7 @@ impl Metrics {
         let preflight_rejections = Family::<ReasonLabels, Counter>::default();
         let api_errors = Family::<CodeLabels, Counter>::default();
         let reaper_deletions = Family::<DeletionLabels, Counter>::default();
+        let reaper_repairs = Family::<KindLabels, Counter>::default();
         registry.register("labs", "Labs by phase and template", labs.clone());
         registry.register(
             "lab_create_duration_seconds",
@@ -90,6 +97,11 @@ impl Metrics {
             "Objects the reaper deleted, by reason and kind",
             reaper_deletions.clone(),
         );
+        registry.register(
+            "reaper_repairs",
+            "Lab objects the reaper recreated (deleted by hand or never made), by kind",
+            reaper_repairs.clone(),
+        );
         // Counters start at zero for the label values alerts and dashboards select, so their
         // series exist (and `rate()` reads 0) before the first event: OpenMetrics emits no
         // family that has no series, and an alert on an absent series can never be told apart
@@ -104,6 +116,7 @@ impl Metrics {
             preflight_rejections,
             api_errors,
             reaper_deletions,
+            reaper_repairs,
             registry: Arc::new(registry),
         }
     }

@@ -14,10 +14,16 @@
 //! - [`Provisioner`] executes them against the API with retries ([`retry`]), reading the
 //!   quota and LimitRange from watched caches ([`cache`]) and counting [`metrics`].
 //! - The reaper ([`Provisioner::run_reaper`], one pass [`Provisioner::reap_once`]) deletes
-//!   expired labs, half-made labs left by a crash, and orphaned objects, and marks failed Pods.
+//!   expired labs, Pods left without any of their objects by a crash, and orphaned objects;
+//!   recreates the objects a lab lacks (it reads `Degraded` meanwhile); and marks failed Pods.
+//! - A preflight refusal on a quota charge the existing lab Pods do not account for (the
+//!   quota controller lagging) is not final: the create goes to the API server, and
+//!   `/v1/capacity` and the `cluster_full` answer report the stale charge.
 //!
 //! The provisioner uses only the verbs and kinds of
-//! `autolabs_model::render::PROVISIONER_RULES` (a test proves it against the fake server).
+//! `autolabs_model::render::PROVISIONER_RULES` (proven against the fake server, and on the
+//! real API server by `tests/labs_e2e.rs`, which runs it with a ServiceAccount token bound to
+//! exactly those rules).
 
 pub mod cache;
 pub mod check;
@@ -29,7 +35,7 @@ pub mod retry;
 pub mod view;
 
 pub use check::check_templates;
-pub use error::{ClusterFull, LabsError};
+pub use error::{ClusterFull, LabsError, StaleCharge};
 pub use metrics::Metrics;
 pub use provisioner::{
     Capacity, Clock, LabPage, ListFilter, Provisioner, ProvisionerConfig, QuotaUsage, ReapSummary,

@@ -7,9 +7,10 @@
 //!   NetworkPolicy) for object-count quotas.
 //! - [`missing_children`]: which of a lab's Service, NetworkPolicy and Ingress do not exist
 //!   (owned by this Pod's uid), so a create can be resumed or rolled back.
-//! - [`reap_plan`]: expired labs, labs left half-made (a Pod without its objects past a grace
-//!   period: a provisioner died mid-create), orphaned objects whose Pod is gone, and failed
-//!   Pods to mark.
+//! - [`reap_plan`]: expired labs, labs to repair (a Pod past the grace period that has some of
+//!   its objects but not all: one was deleted by hand, or a create stopped between them), labs
+//!   left half-made (a Pod past the grace period with none of its objects: a provisioner died
+//!   right after creating it), orphaned objects whose Pod is gone, and failed Pods to mark.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -23,7 +24,7 @@ use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::error::{ClusterFull, LabsError};
+use super::error::{ClusterFull, LabsError, StaleCharge};
 use super::view::FAILED_ANNOTATION;
 
 /// The kinds a lab consists of besides its Pod.
@@ -214,8 +215,96 @@ fn consider_quota(
             used: text(used),
             hard: text(hard),
             per_lab: text(per_lab),
+            stale: Vec::new(),
         },
     );
+}
+
+/// Whether the quota charges `pod` at `now` (unix seconds), as
+/// `k8s.io/kubernetes/pkg/quota/v1/evaluator/core/pods.go` QuotaV1Pod decides: not a Pod in
+/// a terminal phase (Failed, Succeeded), nor one whose deletion grace period has passed.
+pub fn charged_to_quota(pod: &Pod, now: u64) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    if matches!(phase, Some("Failed" | "Succeeded")) {
+        return false;
+    }
+    if let (Some(deleted), Some(grace)) =
+        (pod.metadata.deletion_timestamp.as_ref(), pod.metadata.deletion_grace_period_seconds)
+    {
+        let deleted = u64::try_from(deleted.0.as_second()).unwrap_or(0);
+        if now > deleted.saturating_add(u64::try_from(grace).unwrap_or(0)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The quota resources lab Pods are charged whose `used` is more than the live lab Pods in
+/// `pods` account for, each Pod charged its template's [`lab_charges`] (`charges`, for every
+/// template that can be started). Empty when a Pod's template is not in `charges`: what it is
+/// charged cannot be told, so neither can staleness. Other Pods in the namespace would look
+/// like a stale charge too; that only lets a create through to the API server, whose quota
+/// admission decides.
+pub fn stale_charges<'a>(
+    namespace: &Namespace,
+    pods: impl IntoIterator<Item = &'a Pod>,
+    charges: &HashMap<String, Vec<QuotaCharge>>,
+    now: u64,
+) -> Vec<StaleCharge> {
+    // quota name -> resource -> what the existing labs are charged
+    let mut accounted: BTreeMap<&str, BTreeMap<&str, Quantity>> = BTreeMap::new();
+    for pod in pods {
+        let Some(template) = labels(&pod.metadata).get(lab::TEMPLATE_LABEL).cloned() else { continue };
+        let Some(per_lab) = charges.get(&template) else { return Vec::new() };
+        if !charged_to_quota(pod, now) {
+            continue;
+        }
+        for charge in per_lab {
+            let sums = accounted.entry(charge.quota.as_str()).or_default();
+            for (resource, quantity) in &charge.requested {
+                let sum = sums.entry(resource.as_str()).or_insert(Quantity::ZERO);
+                *sum = sum.checked_add(*quantity).unwrap_or(*sum);
+            }
+        }
+    }
+    let mut stale = Vec::new();
+    for quota in &namespace.quotas {
+        let sums = accounted.get(quota.name.as_str());
+        // Every resource a lab is charged in this quota, even when no lab is (then the labs
+        // account for zero).
+        let resources: BTreeSet<&String> = charges
+            .values()
+            .flatten()
+            .filter(|c| c.quota == quota.name)
+            .flat_map(|c| c.requested.keys())
+            .collect();
+        for resource in resources {
+            let used = quota.used.get(resource).copied().unwrap_or(Quantity::ZERO);
+            let counted = sums.and_then(|s| s.get(resource.as_str())).copied().unwrap_or(Quantity::ZERO);
+            if used > counted {
+                stale.push(StaleCharge {
+                    quota: quota.name.clone(),
+                    resource: resource.clone(),
+                    used: text(used),
+                    accounted: text(counted),
+                });
+            }
+        }
+    }
+    stale
+}
+
+/// The namespace as it will be once the quota controller catches up: each stale `used`
+/// replaced by what the existing labs account for.
+pub fn with_accounted_usage(namespace: &Namespace, stale: &[StaleCharge]) -> Namespace {
+    let mut corrected = namespace.clone();
+    for charge in stale {
+        let Some(quota) = corrected.quotas.iter_mut().find(|q| q.name == charge.quota) else { continue };
+        if let Ok(accounted) = Quantity::parse(&charge.accounted) {
+            quota.used.insert(charge.resource.clone(), accounted);
+        }
+    }
+    corrected
 }
 
 /// `Ok(labs that fit)` or `cluster_full` with the numbers when not even one more fits.
@@ -315,8 +404,8 @@ pub fn missing_children(pod_uid: &str, id: &str, present: &[(ChildKind, ObjectMe
 pub enum ReapReason {
     /// Its `autolabs.io/expires-at` has passed.
     Expired,
-    /// Its Pod has been without all of its objects for longer than the grace period (a
-    /// provisioner stopped in the middle of a create and nobody retried it).
+    /// Its Pod has had none of its objects for longer than the grace period (a provisioner
+    /// stopped right after creating the Pod and nobody retried the create).
     Incomplete,
 }
 
@@ -338,11 +427,16 @@ pub enum ReapAction {
     DeleteOrphan { kind: ChildKind, name: String, id: String },
     /// Annotate a Pod that cannot run with [`FAILED_ANNOTATION`].
     MarkFailed { id: String, pod: String, reason: String },
+    /// Recreate the objects a lab lacks (the lab reads `Degraded` until then).
+    RepairLab { id: String, pod: String, missing: Vec<ChildKind> },
 }
 
 /// The reaper's decisions at `now` (unix seconds): labs whose time is up
-/// ([`lab::is_expired`]), labs whose Pod still lacks objects `incomplete_grace` seconds
-/// after its creation, orphans, failed Pods not yet marked.
+/// ([`lab::is_expired`]); for a Pod that still lacks objects `incomplete_grace` seconds after
+/// its creation, a repair when it has at least one of them (the lab was whole, or nearly:
+/// something was deleted by hand or a create stopped between objects) and a deletion as
+/// `incomplete` when it has none (the create never got past its Pod); orphans; failed Pods
+/// not yet marked. Within the grace a create may still be running, so nothing is done.
 pub fn reap_plan(observed: &Observed, now: u64, incomplete_grace: u64) -> Vec<ReapAction> {
     let mut actions = Vec::new();
     let mut live_pods: BTreeMap<String, String> = BTreeMap::new();
@@ -383,10 +477,14 @@ pub fn reap_plan(observed: &Observed, now: u64, incomplete_grace: u64) -> Vec<Re
             .collect();
         // A Pod without a readable created-at is as old as it can be: it is not ours to keep.
         let age = lab::created_at(pod).map_or(u64::MAX, |created| now.saturating_sub(created));
-        if !missing_children(&uid, &id, &present).is_empty() && age >= incomplete_grace {
-            deleted_labs.insert(id.clone());
-            actions.push(ReapAction::DeleteLab { id, pod: name, reason: ReapReason::Incomplete });
-            continue;
+        let missing = missing_children(&uid, &id, &present);
+        if !missing.is_empty() && age >= incomplete_grace {
+            if missing.len() == ChildKind::ALL.len() {
+                deleted_labs.insert(id.clone());
+                actions.push(ReapAction::DeleteLab { id, pod: name, reason: ReapReason::Incomplete });
+                continue;
+            }
+            actions.push(ReapAction::RepairLab { id: id.clone(), pod: name.clone(), missing });
         }
         let failed = lab::phase(pod) == lab::LabPhase::Failed;
         let marked = pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(FAILED_ANNOTATION));
@@ -504,6 +602,73 @@ mod tests {
         assert_eq!(preflight(&namespace(json!({})), &pod("100m"), "t").unwrap(), Some(10));
     }
 
+    fn template_pod(id: &str, template: &str, status: serde_json::Value) -> Pod {
+        typed(json!({
+            "metadata": {"name": format!("lab-{id}"), "uid": id,
+                "labels": {"app.kubernetes.io/managed-by": "autolabs", "autolabs.io/lab-id": id,
+                           "autolabs.io/template": template}},
+            "status": status
+        }))
+    }
+
+    #[test]
+    fn stale_charges_rows() {
+        // pods.go QuotaV1Pod: terminal pods and pods past their deletion grace are not charged
+        let charged = |status: serde_json::Value, deleted: Option<&str>| {
+            let mut pod = template_pod("a", "t", status);
+            if let Some(at) = deleted {
+                pod.metadata.deletion_timestamp = Some(typed(json!(at)));
+                pod.metadata.deletion_grace_period_seconds = Some(30);
+            }
+            charged_to_quota(&pod, T0 + 100)
+        };
+        assert!(charged(json!({"phase": "Running"}), None));
+        assert!(!charged(json!({"phase": "Failed"}), None));
+        assert!(!charged(json!({"phase": "Succeeded"}), None));
+        assert!(charged(json!({"phase": "Running"}), Some("2026-01-01T00:01:30Z")), "within its grace");
+        assert!(!charged(json!({"phase": "Running"}), Some("2026-01-01T00:00:10Z")), "grace over");
+
+        let ns = namespace(json!({"pods": "20", "requests.cpu": "1", "limits.cpu": "2",
+                                  "requests.memory": "256Mi", "limits.memory": "512Mi"}));
+        let per_lab = lab_charges(&ns, &pod("500m"), "t").unwrap();
+        let charges_of = HashMap::from([("t".to_string(), per_lab.clone())]);
+        let pods = vec![
+            template_pod("a", "t", json!({"phase": "Pending"})),
+            template_pod("b", "t", json!({"phase": "Running"})),
+            template_pod("c", "t", json!({"phase": "Failed"})),
+        ];
+        // Two charged labs account for pods 2, requests.cpu 1, limits.cpu 2, memory 256Mi/512Mi:
+        // only `pods` is stale (20 used).
+        let stale = stale_charges(&ns, &pods, &charges_of, T0);
+        assert_eq!(
+            stale,
+            vec![StaleCharge {
+                quota: "labs-quota".into(),
+                resource: "pods".into(),
+                used: "20".into(),
+                accounted: "2".into()
+            }]
+        );
+        // The preflight refuses on the quota as it stands, and admits on what the labs account for.
+        assert!(preflight_with_charges(&ns, &per_lab, "t").is_err());
+        let corrected = with_accounted_usage(&ns, &stale);
+        assert_eq!(corrected.quotas[0].used["pods"], Quantity::from_units(2));
+        assert_eq!(
+            preflight_with_charges(&corrected, &per_lab, "t").unwrap(),
+            Some(8),
+            "limits.cpu 2 of 10 used"
+        );
+        // No lab at all: every charge is stale.
+        assert_eq!(stale_charges(&ns, &Vec::<Pod>::new(), &charges_of, T0).len(), 5);
+        // A Pod of a template whose charge is unknown: staleness cannot be told.
+        let unknown = vec![template_pod("x", "other", json!({}))];
+        assert!(stale_charges(&ns, &unknown, &charges_of, T0).is_empty());
+        // A quota in step with the labs: nothing stale.
+        let in_step = namespace(json!({"pods": "2", "requests.cpu": "1", "limits.cpu": "2",
+                                       "requests.memory": "256Mi", "limits.memory": "512Mi"}));
+        assert!(stale_charges(&in_step, &pods, &charges_of, T0).is_empty());
+    }
+
     #[test]
     fn limit_range_violations_are_template_problems() {
         // limitranger.go: max cpu 1 per container; a 2-cpu request is refused whatever the quota
@@ -568,17 +733,52 @@ mod tests {
                 vec![],
             ),
             (
-                "half-made lab past grace is deleted",
+                "lab missing some objects past grace is repaired",
                 Observed {
                     pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)],
                     children: vec![child(ChildKind::Service, "a", "u1")],
                 },
+                T0 + 60,
+                vec![ReapAction::RepairLab {
+                    id: "a".into(),
+                    pod: "lab-a".into(),
+                    missing: vec![ChildKind::NetworkPolicy, ChildKind::Ingress],
+                }],
+            ),
+            (
+                "lab whose object is being deleted is repaired",
+                Observed {
+                    pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)],
+                    children: complete("a", "u1")
+                        .into_iter()
+                        .map(|mut c| {
+                            c.being_deleted = c.kind == ChildKind::Ingress;
+                            c
+                        })
+                        .collect(),
+                },
+                T0 + 60,
+                vec![ReapAction::RepairLab {
+                    id: "a".into(),
+                    pod: "lab-a".into(),
+                    missing: vec![ChildKind::Ingress],
+                }],
+            ),
+            (
+                "Pod without any object past grace is deleted as incomplete",
+                Observed { pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)], children: vec![] },
                 T0 + 60,
                 vec![ReapAction::DeleteLab {
                     id: "a".into(),
                     pod: "lab-a".into(),
                     reason: ReapReason::Incomplete,
                 }],
+            ),
+            (
+                "Pod without any object within grace is kept",
+                Observed { pods: vec![lab_pod("a", "u1", CREATED, EXPIRES)], children: vec![] },
+                T0 + 29,
+                vec![],
             ),
             (
                 "object without its pod is an orphan",

@@ -2,17 +2,22 @@
 //! Kubernetes API — create, get, list, delete, extend, capacity and one reaper pass.
 //!
 //! All state lives in the API: the Pod named `lab-<id>` is the lab, and creating it is the
-//! lock that makes concurrent creates of one id produce one lab (the loser gets 409
-//! AlreadyExists and answers with the winner's lab). The Service, NetworkPolicy and Ingress
-//! follow, owned by the Pod's uid. A create that fails after its Pod exists deletes what it
-//! made (rollback); a create that cannot roll back (the process died) leaves a Pod without
-//! all of its objects, which the next create of that id completes or the reaper deletes
-//! after [`ProvisionerConfig::incomplete_grace`].
+//! lock that makes concurrent creates of one id in different replicas produce one lab (the
+//! loser gets 409 AlreadyExists and answers with the winner's lab). Within one process,
+//! duplicates join the create under way (single-flight per id) and a lab the Pod cache shows
+//! is answered without a Pod create, because quota admission charges a create before the store
+//! refuses it as AlreadyExists. The Service, NetworkPolicy and Ingress follow, owned by the
+//! Pod's uid. A create that fails after its Pod exists deletes what it made (rollback); a
+//! create that cannot roll back (the process died, the API server went away) leaves a Pod
+//! without all of its objects, which the next create of that id completes, or the reaper
+//! repairs (some objects exist) or deletes (none do) after
+//! [`ProvisionerConfig::incomplete_grace`].
 //!
 //! Every call is retried on 429/5xx with backoff and jitter within
 //! [`Backoff::deadline`](super::retry::Backoff). The only verbs used are those of
 //! `autolabs_model::render::PROVISIONER_RULES`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,11 +34,11 @@ use serde::Serialize;
 
 use super::cache::{LabsCache, MANAGED_SELECTOR};
 use super::check::check_templates;
-use super::error::{ClusterFull, LabsError};
-use super::metrics::{DeletionLabels, Metrics, PhaseLabels, ReasonLabels, StatusLabels};
+use super::error::{ClusterFull, LabsError, StaleCharge};
+use super::metrics::{DeletionLabels, KindLabels, Metrics, PhaseLabels, ReasonLabels, StatusLabels};
 use super::plan::{self, ChildKind, Observed, ReapAction};
 use super::retry::{Backoff, api_error, retry};
-use super::view::{FAILED_ANNOTATION, Lab, lab_of};
+use super::view::{FAILED_ANNOTATION, Lab, lab_of, lab_with_children};
 
 /// The current time in unix seconds; replaceable so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -52,7 +57,8 @@ pub struct ProvisionerConfig {
     /// Only these can be started.
     pub templates: Templates,
     pub backoff: Backoff,
-    /// How long a lab Pod may lack its objects before the reaper deletes it.
+    /// How long a lab Pod may lack objects before the reaper repairs it (or deletes it, when
+    /// it has none of them).
     pub incomplete_grace: Duration,
     pub clock: Clock,
 }
@@ -86,7 +92,7 @@ impl std::fmt::Debug for ProvisionerConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub template: Option<String>,
-    /// Pending, Running, Failed or Expiring.
+    /// Pending, Running, Degraded, Failed or Expiring.
     pub phase: Option<String>,
     /// At most this many (all when `None`).
     pub limit: Option<usize>,
@@ -132,6 +138,9 @@ pub struct TemplateRoom {
 pub struct Capacity {
     pub quotas: Vec<QuotaUsage>,
     pub templates: Vec<TemplateRoom>,
+    /// Quota resources whose `used` is more than the existing labs account for (the quota
+    /// controller has not caught up); `fits` counts from `used`, as the API server does.
+    pub stale: Vec<StaleCharge>,
 }
 
 /// What one reaper pass did.
@@ -141,6 +150,8 @@ pub struct ReapSummary {
     pub incomplete: usize,
     pub orphans: usize,
     pub marked_failed: usize,
+    /// Labs whose missing objects were recreated.
+    pub repaired: usize,
     /// Actions that failed (retried on the next pass).
     pub errors: usize,
 }
@@ -155,8 +166,21 @@ struct Inner {
     cache: LabsCache,
     /// What a lab Pod of each template is charged, for the preflight (see [`plan::ChargesMemo`]).
     charges: std::sync::Mutex<plan::ChargesMemo>,
+    /// Creates under way in this process, by `(id, template)`: a duplicate joins the one under
+    /// way instead of sending its own Pod create, which the quota would charge before the API
+    /// server refuses it as AlreadyExists (single-flight).
+    flights: std::sync::Mutex<HashMap<(String, String), CreateFlight>>,
+    /// Lab Pods this process created, by id, with when: the Pod cache may not show them yet.
+    recent: std::sync::Mutex<HashMap<String, Instant>>,
     metrics: Metrics,
 }
+
+type CreateResult = Result<(Lab, bool), LabsError>;
+type CreateFlight = futures::future::Shared<futures::future::BoxFuture<'static, CreateResult>>;
+
+/// How long a Pod this process created is looked up in [`Inner::recent`] when the Pod cache
+/// does not show it yet (the watch normally delivers it within milliseconds).
+const RECENT_WINDOW: Duration = Duration::from_secs(5);
 
 /// The lab provisioner (cheap to clone; clones share caches and metrics).
 #[derive(Clone)]
@@ -195,6 +219,8 @@ impl Provisioner {
             ingresses: Api::namespaced(client.clone(), ns),
             cache: LabsCache::start(client.clone(), ns),
             charges: std::sync::Mutex::default(),
+            flights: std::sync::Mutex::default(),
+            recent: std::sync::Mutex::default(),
             client,
             metrics,
             config,
@@ -240,6 +266,32 @@ impl Provisioner {
         })
     }
 
+    /// The lab's objects as `desired` builds them, placed in the configured namespace
+    /// (`desired` names the platform's `labs`; a provisioner may serve another).
+    fn bundle(&self, template: &lab::LabTemplate, request: &LabRequest) -> Result<LabBundle, LabsError> {
+        let config = &self.inner.config;
+        let mut bundle = desired(template, request, &LabContext::new(&config.platform, self.now()))?;
+        let namespace = Some(config.namespace.clone());
+        bundle.pod.metadata.namespace.clone_from(&namespace);
+        bundle.service.metadata.namespace.clone_from(&namespace);
+        bundle.network_policy.metadata.namespace.clone_from(&namespace);
+        bundle.ingress.metadata.namespace = namespace;
+        Ok(bundle)
+    }
+
+    /// [`view`](Self::view) that also says whether the lab is Degraded, from the cached children.
+    fn view_live(&self, pod: &Pod) -> Result<Lab, LabsError> {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let id =
+            lab::lab_id_of(&pod.metadata.labels.clone().unwrap_or_default()).unwrap_or_default().to_string();
+        let missing = plan::missing_children(&uid, &id, &self.inner.cache.children(&name));
+        lab_with_children(pod, self.domain(), self.now(), &missing).ok_or_else(|| LabsError::Unexpected {
+            what: format!("pod {name}"),
+            message: "it has no lab labels".into(),
+        })
+    }
+
     async fn call<T, F, Fut>(&self, operation: &str, call: F) -> Result<T, LabsError>
     where
         F: FnMut() -> Fut,
@@ -273,7 +325,7 @@ impl Provisioner {
     /// with this id and template already existed (idempotent retry).
     pub async fn create(&self, request: &LabRequest) -> Result<(Lab, bool), LabsError> {
         let started = Instant::now();
-        let result = self.create_inner(request).await;
+        let result = self.create_single_flight(request).await;
         let status = if result.is_ok() { "success" } else { "failure" };
         self.inner
             .metrics
@@ -290,10 +342,72 @@ impl Provisioner {
         result
     }
 
+    /// Runs [`create_inner`](Self::create_inner) once per `(id, template)` at a time in this
+    /// process: duplicates that arrive while it runs wait for it and answer its lab as
+    /// existing (`created == false`). The create runs in a task of its own, so it finishes
+    /// (or rolls back) even when every caller has gone away.
+    async fn create_single_flight(&self, request: &LabRequest) -> CreateResult {
+        let key = (request.id.clone(), request.template.clone());
+        let (flight, leader) = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+            match flights.get(&key) {
+                Some(flight) => (flight.clone(), false),
+                None => {
+                    let this = self.clone();
+                    let owned = request.clone();
+                    let done = key.clone();
+                    let task = tokio::spawn(async move {
+                        let result = this.create_inner(&owned).await;
+                        this.inner.flights.lock().unwrap_or_else(|p| p.into_inner()).remove(&done);
+                        result
+                    });
+                    let flight: CreateFlight = futures::FutureExt::shared(Box::pin(async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(LabsError::Unexpected {
+                                what: "lab create task".into(),
+                                message: e.to_string(),
+                            })
+                        })
+                    })
+                        as futures::future::BoxFuture<'static, CreateResult>);
+                    flights.insert(key, flight.clone());
+                    (flight, true)
+                }
+            }
+        };
+        let result = flight.await;
+        if leader { result } else { result.map(|(lab, _)| (lab, false)) }
+    }
+
+    /// A live (not terminating) lab Pod of this id known without an API call: from the Pod
+    /// cache, or one this process created moments ago that the cache does not show yet
+    /// (read again, since it may have been deleted since).
+    async fn known_pod(&self, id: &str) -> Result<Option<Pod>, LabsError> {
+        let name = lab::object_name(id);
+        if let Some(pod) = self.inner.cache.pod(&name) {
+            self.inner.recent.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+            return Ok((pod.metadata.deletion_timestamp.is_none()).then(|| (*pod).clone()));
+        }
+        let recent = {
+            let mut recent = self.inner.recent.lock().unwrap_or_else(|p| p.into_inner());
+            recent.retain(|_, at| at.elapsed() < RECENT_WINDOW);
+            recent.contains_key(id)
+        };
+        if recent {
+            return Ok(self.get_pod(id).await?.filter(|p| p.metadata.deletion_timestamp.is_none()));
+        }
+        Ok(None)
+    }
+
     async fn create_inner(&self, request: &LabRequest) -> Result<(Lab, bool), LabsError> {
         let config = &self.inner.config;
         let (template, _ttl) = request.validate(&config.templates)?;
-        let bundle = desired(template, request, &LabContext::new(&config.platform, self.now()))?;
+        let bundle = self.bundle(template, request)?;
+        // A lab of this id that exists already is answered without a Pod create: the quota
+        // admission would charge the create before the store refuses it as AlreadyExists.
+        if let Some(pod) = self.known_pod(&request.id).await? {
+            return self.existing(request, pod, bundle).await;
+        }
         // Preflight from the watched quota: refuse before creating anything. An existing lab of
         // this id is still answered (the request is a retry), so look before refusing.
         let namespace = self.inner.cache.namespace()?;
@@ -302,11 +416,32 @@ impl Provisioner {
             &bundle.pod,
             &request.template,
         )?;
+        let mut stale = Vec::new();
         if let Err(full) = plan::preflight_with_charges(&namespace, &charges, &request.template) {
-            return match self.get_pod(&request.id).await? {
-                Some(pod) => self.existing(request, pod, bundle).await,
-                None => Err(full),
-            };
+            if let Some(pod) = self.get_pod(&request.id).await? {
+                return self.existing(request, pod, bundle).await;
+            }
+            // A charge the existing labs do not account for is the quota controller lagging:
+            // decide on what they account for, and let the API server's admission have the
+            // last word.
+            stale = self.stale_charges(&namespace)?;
+            if stale.is_empty() {
+                return Err(full);
+            }
+            let corrected = plan::with_accounted_usage(&namespace, &stale);
+            if let Err(mut full) = plan::preflight_with_charges(&corrected, &charges, &request.template) {
+                if let LabsError::ClusterFull(numbers) = &mut full {
+                    // The numbers of the quota as it stands, with why they are stale.
+                    if let Err(LabsError::ClusterFull(actual)) =
+                        plan::preflight_with_charges(&namespace, &charges, &request.template)
+                    {
+                        **numbers = *actual;
+                    }
+                    numbers.stale = stale;
+                }
+                return Err(full);
+            }
+            tracing::info!(lab = %request.id, ?stale, "quota charge is stale; creating anyway");
         }
         let post = PostParams::default();
         let created = self.call("create lab pod", || self.inner.pods.create(&post, &bundle.pod)).await;
@@ -324,7 +459,7 @@ impl Provisioner {
                     }),
                 };
             }
-            Err(e) => return Err(self.quota_to_cluster_full(e, &request.template)),
+            Err(e) => return Err(self.with_stale(self.quota_to_cluster_full(e, &request.template), stale)),
         };
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         if let Err(error) = self.create_children(&request.id, &pod, bundle, false).await {
@@ -333,6 +468,11 @@ impl Provisioner {
             return Err(self.quota_to_cluster_full(error, &request.template));
         }
         tracing::info!(lab = %request.id, template = %request.template, "lab created");
+        self.inner
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request.id.clone(), Instant::now());
         Ok((self.view(&pod)?, true))
     }
 
@@ -347,10 +487,40 @@ impl Provisioner {
                 used: String::new(),
                 hard: String::new(),
                 per_lab: String::new(),
+                stale: Vec::new(),
             });
             return LabsError::ClusterFull(Box::new(numbers));
         }
         error
+    }
+
+    fn with_stale(&self, mut error: LabsError, stale: Vec<StaleCharge>) -> LabsError {
+        if let LabsError::ClusterFull(numbers) = &mut error {
+            numbers.stale = stale;
+        }
+        error
+    }
+
+    /// The quota charges the lab Pods in the cache do not account for (see
+    /// [`plan::stale_charges`]).
+    fn stale_charges(
+        &self,
+        namespace: &autolabs_resources::Namespace,
+    ) -> Result<Vec<StaleCharge>, LabsError> {
+        let mut charges = HashMap::new();
+        for template in self.inner.config.templates.iter() {
+            let name = template.metadata.name.clone();
+            let request = LabRequest { id: "quota".into(), template: name.clone(), ttl_seconds: None };
+            let bundle = self.bundle(template, &request)?;
+            let charged = self.inner.charges.lock().unwrap_or_else(|p| p.into_inner()).charges(
+                namespace,
+                &bundle.pod,
+                &name,
+            )?;
+            charges.insert(name, charged);
+        }
+        let pods = self.inner.cache.pods();
+        Ok(plan::stale_charges(namespace, pods.iter().map(|p| &**p), &charges, self.now()))
     }
 
     /// A lab of this id exists: the same template answers it (completing any missing
@@ -512,7 +682,7 @@ impl Provisioner {
     pub async fn get(&self, id: &str) -> Result<Lab, LabsError> {
         lab::check_lab_id(id)?;
         match self.get_pod(id).await? {
-            Some(pod) => self.view(&pod),
+            Some(pod) => self.view_live(&pod),
             None => Err(LabsError::NotFound { id: id.to_string() }),
         }
     }
@@ -550,7 +720,7 @@ impl Provisioner {
             .list_pods(&selector)
             .await?
             .iter()
-            .filter_map(|pod| lab_of(pod, self.domain(), self.now()))
+            .filter_map(|pod| self.view_live(pod).ok())
             .filter(|lab| filter.phase.as_ref().is_none_or(|p| p.eq_ignore_ascii_case(&lab.phase)))
             .filter(|lab| filter.continue_after.as_ref().is_none_or(|after| lab.id.as_str() > after.as_str()))
             .collect();
@@ -571,6 +741,7 @@ impl Provisioner {
         lab::check_lab_id(id)?;
         match self.get_pod(id).await? {
             Some(pod) => {
+                self.inner.recent.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
                 let uid = pod.metadata.uid.clone().unwrap_or_default();
                 self.delete_lab_objects(id, &uid).await?;
                 tracing::info!(lab = %id, "lab deleted");
@@ -608,7 +779,7 @@ impl Provisioner {
             let params = PatchParams::default();
             let merge = Patch::Merge(&patch);
             match self.call("extend lab", || self.inner.pods.patch(&name, &params, &merge)).await {
-                Ok(pod) => return self.view(&pod),
+                Ok(pod) => return self.view_live(&pod),
                 Err(LabsError::Api { code: 409, .. }) => continue,
                 Err(LabsError::Api { code: 404, .. }) => {
                     return Err(LabsError::NotFound { id: id.to_string() });
@@ -648,7 +819,7 @@ impl Provisioner {
         for template in config.templates.iter() {
             let name = template.metadata.name.clone();
             let request = LabRequest { id: "capacity".into(), template: name.clone(), ttl_seconds: None };
-            let bundle = desired(template, &request, &LabContext::new(&config.platform, self.now()))?;
+            let bundle = self.bundle(template, &request)?;
             let room = plan::headroom(&namespace, &bundle.pod, &name)?;
             templates.push(TemplateRoom {
                 template: name,
@@ -656,24 +827,25 @@ impl Provisioner {
                 binding: room.binding.map(|b| format!("{}/{}", b.quota, b.resource)),
             });
         }
-        Ok(Capacity { quotas, templates })
+        let stale = self.stale_charges(&namespace)?;
+        Ok(Capacity { quotas, templates, stale })
     }
 
     /// Sets the `labs` gauge from the Pod cache (call before encoding the metrics).
     pub fn refresh_metrics(&self) {
-        let now = self.now();
         let gauge = &self.inner.metrics.labs;
         gauge.clear();
         for template in self.inner.config.templates.iter() {
-            for phase in [LabPhase::Pending, LabPhase::Running, LabPhase::Failed, LabPhase::Expiring] {
+            let phases = [LabPhase::Pending, LabPhase::Running, LabPhase::Failed, LabPhase::Expiring];
+            for phase in phases.map(LabPhase::as_str).into_iter().chain([super::view::DEGRADED]) {
                 let _ = gauge.get_or_create(&PhaseLabels {
-                    phase: phase.as_str().into(),
+                    phase: phase.into(),
                     template: template.metadata.name.clone(),
                 });
             }
         }
         for pod in self.inner.cache.pods() {
-            if let Some(lab) = lab_of(&pod, self.domain(), now) {
+            if let Ok(lab) = self.view_live(&pod) {
                 gauge.get_or_create(&PhaseLabels { phase: lab.phase, template: lab.template }).inc();
             }
         }
@@ -755,6 +927,21 @@ impl Provisioner {
                     }
                     result.map(|_| ())
                 }
+                ReapAction::RepairLab { id, pod, missing } => {
+                    let result = self.repair(id, pod, &pods).await;
+                    if result.is_ok() {
+                        summary.repaired += 1;
+                        for kind in missing {
+                            self.inner
+                                .metrics
+                                .reaper_repairs
+                                .get_or_create(&KindLabels { kind: kind.as_str().into() })
+                                .inc();
+                        }
+                        tracing::warn!(lab = %id, ?missing, "reaper repaired lab");
+                    }
+                    result
+                }
                 ReapAction::MarkFailed { id, pod, reason } => {
                     let patch = serde_json::json!({"metadata": {"annotations": {FAILED_ANNOTATION: reason}}});
                     let params = PatchParams::default();
@@ -774,6 +961,19 @@ impl Provisioner {
             }
         }
         Ok(summary)
+    }
+
+    /// Recreates the missing objects of lab `id` whose Pod `pod_name` is in `pods` (as
+    /// listed), from its template: the same path a repeated create takes.
+    async fn repair(&self, id: &str, pod_name: &str, pods: &[Pod]) -> Result<(), LabsError> {
+        let Some(pod) = pods.iter().find(|p| p.metadata.name.as_deref() == Some(pod_name)) else {
+            return Ok(());
+        };
+        let template_name = lab_label(&pod.metadata, TEMPLATE_LABEL).unwrap_or_default();
+        let template = self.inner.config.templates.get(&template_name)?;
+        let request = LabRequest { id: id.to_string(), template: template_name, ttl_seconds: None };
+        let bundle = self.bundle(template, &request)?;
+        self.create_children(id, pod, bundle, true).await
     }
 
     /// Runs the reaper until `stop` resolves: a pass every `interval` (expiry is a matter of

@@ -6,6 +6,16 @@ use autolabs_model::lab::{self, LabPhase, TEMPLATE_LABEL};
 use k8s_openapi::api::core::v1::Pod;
 use serde::{Deserialize, Serialize};
 
+use super::plan::ChildKind;
+
+/// The phase of a lab whose Pod lacks one of its Service, NetworkPolicy or Ingress (deleted
+/// by hand, or a create that stopped midway): the reaper recreates what is missing.
+pub const DEGRADED: &str = "Degraded";
+
+/// A lab Pod younger than this (by its `created-at`) may still be having its objects
+/// created, so missing objects do not make it [`DEGRADED`] yet.
+pub const CREATE_SETTLE_SECONDS: u64 = 10;
+
 /// Set by the reaper on a lab Pod that cannot run (its value says why), so the backend and
 /// operators see the failure without reading Pod statuses.
 pub const FAILED_ANNOTATION: &str = "autolabs.io/failed";
@@ -16,7 +26,7 @@ pub const FAILED_ANNOTATION: &str = "autolabs.io/failed";
 pub struct Lab {
     pub id: String,
     pub template: String,
-    /// Pending, Running, Failed or Expiring.
+    /// Pending, Running, Degraded, Failed or Expiring.
     pub phase: String,
     /// Where the student opens the lab (through ingress-nginx and the backend's auth).
     pub url: String,
@@ -27,6 +37,9 @@ pub struct Lab {
     /// Why the lab failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The kinds a [`DEGRADED`] lab lacks (Service, NetworkPolicy, Ingress).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 fn labels(pod: &Pod) -> BTreeMap<String, String> {
@@ -56,7 +69,21 @@ pub fn lab_of(pod: &Pod, domain: &str, now: u64) -> Option<Lab> {
         template,
         id,
         failure,
+        missing: Vec::new(),
     })
+}
+
+/// [`lab_of`] knowing which of the lab's objects are missing: a Pending or Running lab past
+/// [`CREATE_SETTLE_SECONDS`] that lacks any is [`DEGRADED`] (Failed and Expiring say more).
+pub fn lab_with_children(pod: &Pod, domain: &str, now: u64, missing: &[ChildKind]) -> Option<Lab> {
+    let mut lab = lab_of(pod, domain, now)?;
+    let age = lab::created_at(pod).map_or(u64::MAX, |created| now.saturating_sub(created));
+    let live = lab.phase == LabPhase::Pending.as_str() || lab.phase == LabPhase::Running.as_str();
+    if !missing.is_empty() && live && age >= CREATE_SETTLE_SECONDS {
+        lab.phase = DEGRADED.to_string();
+        lab.missing = missing.iter().map(|k| k.as_str().to_string()).collect();
+    }
+    Some(lab)
 }
 
 /// Why a Pod cannot run, for [`FAILED_ANNOTATION`]: its phase, or the waiting reason of a

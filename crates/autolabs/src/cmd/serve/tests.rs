@@ -27,6 +27,11 @@ impl Api {
 }
 
 async fn start() -> Api {
+    start_with(|_| {}).await
+}
+
+/// [`start`] with the provisioner's configuration changed by `tweak`.
+async fn start_with(tweak: impl FnOnce(&mut ProvisionerConfig)) -> Api {
     let server =
         FakeApiServer::start(FakeConfig { kubelet: Some(KubeletConfig::default()), ..FakeConfig::default() })
             .await
@@ -42,11 +47,10 @@ async fn start() -> Api {
         }
     }
     let templates = templates(None, &platform).expect("shipped templates");
-    let provisioner = provisioner(
-        server.client_without_retries().expect("client"),
-        ProvisionerConfig::new(platform, templates),
-    )
-    .expect("templates pass");
+    let mut config = ProvisionerConfig::new(platform, templates);
+    tweak(&mut config);
+    let provisioner =
+        provisioner(server.client_without_retries().expect("client"), config).expect("templates pass");
     assert!(provisioner.wait_synced(Duration::from_secs(5)).await);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
     let url = format!("http://{}", listener.local_addr().expect("address"));
@@ -303,4 +307,27 @@ async fn content_type_method_and_language_weights_are_honoured() {
         answer["message"].as_str().is_some_and(|m| m.chars().any(|c| ('а'..='я').contains(&c))),
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn lab_calls_answer_503_json_while_the_api_server_is_away() {
+    let Api { server, url, _stop } = start_with(|config| {
+        config.backoff.deadline = Duration::from_millis(300);
+    })
+    .await;
+    let client = LabClient::new(&url, TOKEN, "en");
+    server.shutdown().await;
+    let body = json!({"id": "away", "template": "linux-basics"});
+    for (method, path, body) in
+        [("POST", "/v1/labs", Some(body)), ("GET", "/v1/labs/away", None), ("GET", "/v1/labs", None)]
+    {
+        let answer = client.send(method, path, body).await.unwrap();
+        assert_eq!(
+            error_of(&answer),
+            (503, "kubernetes_unreachable".into()),
+            "{method} {path}: {}",
+            answer.body
+        );
+        assert!(answer.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", answer.body);
+    }
 }

@@ -1,0 +1,342 @@
+//! Three `autolabs serve` processes against one REAL API server (the control plane `.ci/run`
+//! starts; see `autolabs-testenv`), each acting as the provisioner's ServiceAccount with a Role
+//! of exactly `PROVISIONER_RULES`, in a namespace of the test's own made like the rendered
+//! `labs` namespace (Pod Security labels, ResourceQuota, LimitRange). Without a control plane
+//! the test prints NOT RUN and passes; under `CI=true` it fails.
+//!
+//! It proves: 20 concurrent creates of one id spread over the three → one 201, nineteen 200,
+//! one lab; distinct ids beyond the quota, with one replica killed (SIGKILL) mid-burst → never
+//! more labs than the quota allows, every answered refusal a 409 `cluster_full`, and after one
+//! reaper pass no half-made lab and no orphan.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use autolabs_model::{Platform, render};
+use autolabs_testenv::Cluster;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "replicas-test-token";
+const SA: &str = "lab-provisioner";
+
+/// A `serve` process, killed (by its own handle) when dropped.
+struct Replica {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
+}
+
+/// The rendered `labs` objects, moved into `namespace`: ResourceQuota, LimitRange, the
+/// provisioner's Role (renamed) with a ServiceAccount and RoleBinding of its own.
+fn namespace_objects(namespace: &str) -> Value {
+    let rendered = render(&Platform::default());
+    let labs = autolabs_model::topology::LABS;
+    let mut items = Vec::new();
+    for manifest in rendered.manifests.iter().filter(|m| m.namespace.as_deref() == Some(labs)) {
+        let mut value = manifest.value.clone();
+        match manifest.kind.as_str() {
+            "ResourceQuota" | "LimitRange" => {}
+            "Role" if manifest.name == autolabs_model::topology::PROVISIONER_SA => {
+                value["metadata"] = json!({"name": SA});
+            }
+            _ => continue,
+        }
+        value["metadata"]["namespace"] = json!(namespace);
+        items.push(value);
+    }
+    items.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SA, "namespace": namespace}}));
+    items.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": SA, "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SA},
+        "subjects": [{"kind": "ServiceAccount", "name": SA, "namespace": namespace}],
+    }));
+    json!({"apiVersion": "v1", "kind": "List", "items": items})
+}
+
+fn write_json(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).expect("write a manifest");
+    path.display().to_string()
+}
+
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+struct Http(Client<HttpConnector, Full<Bytes>>);
+
+impl Http {
+    fn new() -> Http {
+        Http(Client::builder(TokioExecutor::new()).build(HttpConnector::new()))
+    }
+
+    /// `(status, JSON body)`; status 0 when the server cannot be reached.
+    async fn send(&self, method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
+            .expect("a request");
+        let Ok(response) = self.0.request(request).await else { return (0, Value::Null) };
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+}
+
+/// Lab objects of each kind in `namespace`, by name, with the owner uids of the children.
+fn whole_labs(cluster: &Cluster, namespace: &str) -> Vec<String> {
+    let list = |kind: &str| -> Vec<Value> {
+        let out = cluster.kubectl_ok(&[
+            "get",
+            kind,
+            "-n",
+            namespace,
+            "-l",
+            "app.kubernetes.io/managed-by=autolabs",
+            "-o",
+            "json",
+        ]);
+        let parsed: Value = serde_json::from_str(&out).expect("kubectl json");
+        parsed["items"].as_array().cloned().unwrap_or_default()
+    };
+    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let pods: Vec<(String, String)> = list("pods")
+        .iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .map(|p| (text(p, "/metadata/name"), text(p, "/metadata/uid")))
+        .collect();
+    for kind in ["services", "networkpolicies", "ingresses"] {
+        let children = list(kind);
+        for (name, uid) in &pods {
+            assert!(
+                children.iter().any(|c| &text(c, "/metadata/name") == name
+                    && &text(c, "/metadata/ownerReferences/0/uid") == uid),
+                "half-made lab: {name} lacks its {kind}"
+            );
+        }
+        for child in &children {
+            let name = text(child, "/metadata/name");
+            let owner = text(child, "/metadata/ownerReferences/0/uid");
+            assert!(
+                pods.iter().any(|(n, u)| *n == name && *u == owner)
+                    || child.pointer("/metadata/deletionTimestamp").is_some(),
+                "orphan {kind} {name}"
+            );
+        }
+    }
+    let mut names: Vec<String> = pods.into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn three_serve_processes_one_lab_per_id_quota_bounded_and_a_kill_leaves_whole_labs() {
+    let Some(cluster) = autolabs_testenv::shared("serve_replicas_e2e").await else { return };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let rendered = render(&Platform::default());
+
+    // PriorityClasses (cluster-scoped, shared): created when absent, never changed (the
+    // baseline's `autolabs apply` owns them); `globalDefault: false` is left out, as the API
+    // server does not store it and owning it would conflict with that apply.
+    for manifest in rendered.of_kind("PriorityClass") {
+        let mut class = manifest.value.clone();
+        if let Some(object) = class.as_object_mut() {
+            object.remove("globalDefault");
+        }
+        let file = write_json(dir.path(), &format!("{}.json", manifest.name), &class);
+        let out = cluster.kubectl().args(["create", "-f", &file]).output().expect("kubectl runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || stderr.contains("AlreadyExists"),
+            "create {}: {stderr}",
+            manifest.name
+        );
+    }
+
+    let labs_ns = rendered.find("Namespace", None, autolabs_model::topology::LABS).expect("labs namespace");
+    let labels: Vec<(String, String)> = labs_ns.value["metadata"]["labels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+        .unwrap_or_default();
+    let label_refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let ns = cluster.namespace("serve-replicas", &label_refs).await;
+    let namespace = ns.name().to_string();
+    let file = write_json(dir.path(), "labs.json", &namespace_objects(&namespace));
+    cluster.kubectl_ok(&["apply", "-f", &file]);
+    let account = format!("system:serviceaccount:{namespace}:{SA}");
+    eventually("RBAC grants the provisioner its rules and the quota has a status", || async {
+        let can = cluster
+            .kubectl()
+            .args([
+                "auth",
+                "can-i",
+                "create",
+                "ingresses.networking.k8s.io",
+                "-n",
+                &namespace,
+                "--as",
+                &account,
+            ])
+            .output();
+        let used = cluster
+            .kubectl()
+            .args(["get", "resourcequota", "-n", &namespace, "-o", "jsonpath={.items[0].status.used.pods}"])
+            .output();
+        can.is_ok_and(|o| o.status.success()) && used.is_ok_and(|o| !o.stdout.is_empty())
+    })
+    .await;
+    let token = cluster.service_account_token(&namespace, SA).await;
+    let kubeconfig = dir.path().join("provisioner.kubeconfig");
+    cluster.write_token_kubeconfig(&token, &kubeconfig);
+
+    let replicas: Vec<Replica> = (0..3)
+        .map(|_| {
+            let port = free_port();
+            let child = Command::new(env!("CARGO_BIN_EXE_autolabs"))
+                .args(["serve", "--namespace", &namespace, "--listen", &format!("127.0.0.1:{port}")])
+                .current_dir(dir.path())
+                .env("KUBECONFIG", &kubeconfig)
+                .env("AUTOLABS_API_TOKEN", TOKEN)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("autolabs serve starts");
+            Replica { child, url: format!("http://127.0.0.1:{port}") }
+        })
+        .collect();
+    let http = Http::new();
+    for replica in &replicas {
+        eventually("the replica is ready", || async {
+            http.send("GET", &format!("{}/readyz", replica.url), None).await.0 == 200
+        })
+        .await;
+    }
+
+    // 20 concurrent creates of one id, spread over the three: one 201, nineteen 200, one lab.
+    let answers = create_all(&http, &replicas, (0..20).map(|_| "shared".to_string()).collect()).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let existing = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!((created, existing), (1, 19), "{answers:?}");
+    assert_eq!(whole_labs(&cluster, &namespace), vec!["lab-shared".to_string()]);
+
+    // Distinct ids beyond what the quota allows, while replica 2 is killed (SIGKILL) in the
+    // middle of its share: never more labs than the quota allows, every refusal a 409
+    // cluster_full, and after one reaper pass no half-made lab or orphan.
+    let (_, capacity) = http.send("GET", &format!("{}/v1/capacity", replicas[0].url), None).await;
+    let fits = capacity["templates"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["template"] == "linux-basics"))
+        .and_then(|t| t["fits"].as_u64())
+        .expect("linux-basics is bounded");
+    let mut replicas = replicas;
+    let mut doomed = replicas.pop().expect("three replicas");
+    let ids: Vec<String> = (0..fits + 10).map(|i| format!("d{i}")).collect();
+    let doomed_url = format!("{}/v1/labs", doomed.url);
+    let doomed_answers = std::sync::Mutex::new(Vec::new());
+    let doomed_share = async {
+        // One create after another, so one is in flight when the process dies.
+        for i in 0..10 {
+            let answer = http
+                .send("POST", &doomed_url, Some(json!({"id": format!("k{i}"), "template": "linux-basics"})))
+                .await;
+            doomed_answers.lock().expect("answers").push(answer);
+        }
+    };
+    let killer = async {
+        eventually("the doomed replica has answered twice", || async {
+            doomed_answers.lock().expect("answers").len() >= 2
+        })
+        .await;
+        doomed.child.kill().expect("SIGKILL the replica");
+    };
+    let (answers, (), ()) = tokio::join!(create_all(&http, &replicas, ids), doomed_share, killer);
+    let doomed_answers = doomed_answers.into_inner().expect("answers");
+    for (status, body) in answers.iter().chain(doomed_answers.iter()) {
+        assert!(
+            *status == 201 || *status == 0 || (*status == 409 && body["error"] == "cluster_full"),
+            "{status} {body}"
+        );
+    }
+    let made = answers.iter().chain(doomed_answers.iter()).filter(|(s, _)| *s == 201).count() as u64;
+    let lost = doomed_answers.iter().filter(|(s, _)| *s == 0).count();
+    assert!(lost > 0, "the killed replica stopped answering");
+
+    // One reaper pass, as the surviving replicas run it once the grace has passed (here a
+    // provisioner of the same ServiceAccount whose clock is past the grace).
+    let summary = reaper_pass(&cluster, &token, &namespace).await;
+    let labs = whole_labs(&cluster, &namespace);
+    eprintln!(
+        "{} distinct creates over three serve processes (one killed: {lost} unanswered), {fits} fit: {made} answered 201, {} labs; reaper: {summary:?}",
+        fits + 20,
+        labs.len() - 1
+    );
+    assert!(labs.len() as u64 - 1 <= fits, "{} labs, the quota allows {fits}", labs.len() - 1);
+    assert!(made > 0);
+    drop(replicas);
+}
+
+/// Creates one lab per id, concurrently, the i-th through replica i mod 3.
+async fn create_all(http: &Http, replicas: &[Replica], ids: Vec<String>) -> Vec<(u16, Value)> {
+    futures::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+        let url = format!("{}/v1/labs", replicas[i % replicas.len()].url);
+        let body = json!({"id": id, "template": "linux-basics"});
+        async move { http.send("POST", &url, Some(body)).await }
+    }))
+    .await
+}
+
+/// One reaper pass by a provisioner acting as the ServiceAccount, its clock past the grace.
+async fn reaper_pass(cluster: &Cluster, token: &str, namespace: &str) -> autolabs_kube::labs::ReapSummary {
+    use autolabs_kube::labs::{Metrics, Provisioner, ProvisionerConfig};
+    let platform = Platform::default();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("templates/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("readable")));
+        }
+    }
+    let templates = autolabs_model::lab::load_templates(&files, &platform).expect("templates");
+    let mut config = ProvisionerConfig::new(platform, templates);
+    config.namespace = namespace.to_string();
+    let past_grace = autolabs_kube::labs::system_clock()() + config.incomplete_grace.as_secs() + 1;
+    config.clock = std::sync::Arc::new(move || past_grace);
+    let client = kube::Client::try_from(cluster.config_with_token(token)).expect("token client");
+    let provisioner = Provisioner::new(client, config, Metrics::new()).expect("templates pass");
+    assert!(provisioner.wait_synced(Duration::from_secs(30)).await);
+    let summary = provisioner.reap_once().await.expect("reaper pass");
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    summary
+}
