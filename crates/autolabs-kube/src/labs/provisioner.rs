@@ -326,12 +326,17 @@ impl Provisioner {
     pub async fn create(&self, request: &LabRequest) -> Result<(Lab, bool), LabsError> {
         let started = Instant::now();
         let result = self.create_single_flight(request).await;
-        let status = if result.is_ok() { "success" } else { "failure" };
-        self.inner
-            .metrics
-            .create_duration
-            .get_or_create(&StatusLabels { status: status.into() })
-            .observe(started.elapsed().as_secs_f64());
+        // A request the lab rules refuse (bad id, unknown template, lifetime) never reached the
+        // API server: it is a 4xx answer, not a create, and timing it would make failed creates
+        // look fast and frequent.
+        if !matches!(result, Err(LabsError::Lab(_))) {
+            let status = if result.is_ok() { "success" } else { "failure" };
+            self.inner
+                .metrics
+                .create_duration
+                .get_or_create(&StatusLabels { status: status.into() })
+                .observe(started.elapsed().as_secs_f64());
+        }
         if let Err(e @ (LabsError::ClusterFull(_) | LabsError::NotReady)) = &result {
             self.inner
                 .metrics
@@ -441,7 +446,11 @@ impl Provisioner {
                 }
                 return Err(full);
             }
-            tracing::info!(lab = %request.id, ?stale, "quota charge is stale; creating anyway");
+            let stale_text: Vec<String> = stale
+                .iter()
+                .map(|c| format!("{}/{}: used {} > labs {}", c.quota, c.resource, c.used, c.accounted))
+                .collect();
+            tracing::info!(lab = %request.id, stale = %stale_text.join("; "), "quota charge is stale; creating anyway");
         }
         let post = PostParams::default();
         let created = self.call("create lab pod", || self.inner.pods.create(&post, &bundle.pod)).await;
@@ -938,7 +947,8 @@ impl Provisioner {
                                 .get_or_create(&KindLabels { kind: kind.as_str().into() })
                                 .inc();
                         }
-                        tracing::warn!(lab = %id, ?missing, "reaper repaired lab");
+                        let kinds: Vec<&str> = missing.iter().map(|k| k.as_str()).collect();
+                        tracing::warn!(lab = %id, missing = %kinds.join(","), "reaper repaired lab");
                     }
                     result
                 }
@@ -1010,7 +1020,15 @@ impl Provisioner {
                 continue;
             }
             match self.reap_once().await {
-                Ok(summary) if summary != ReapSummary::default() => tracing::info!(?summary, "reaper pass"),
+                Ok(summary) if summary != ReapSummary::default() => tracing::info!(
+                    expired = summary.expired,
+                    incomplete = summary.incomplete,
+                    orphans = summary.orphans,
+                    marked_failed = summary.marked_failed,
+                    repaired = summary.repaired,
+                    errors = summary.errors,
+                    "reaper pass"
+                ),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "reaper pass failed"),
             }

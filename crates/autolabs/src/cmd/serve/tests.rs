@@ -331,3 +331,27 @@ async fn lab_calls_answer_503_json_while_the_api_server_is_away() {
         assert!(answer.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", answer.body);
     }
 }
+
+/// Reported: requests the lab rules refuse (400, 404) were timed as failed creates.
+#[tokio::test]
+async fn refused_requests_are_not_timed_as_creates() {
+    let api = start().await;
+    let client = api.client(TOKEN, "en");
+    let bad_id =
+        client.send("POST", "/v1/labs", Some(json!({"id": "Bad_Id", "template": "linux-basics"}))).await;
+    assert_eq!(bad_id.unwrap().status, 400);
+    let unknown = client.send("POST", "/v1/labs", Some(json!({"id": "ok1", "template": "nope"}))).await;
+    assert_eq!(unknown.unwrap().status, 404);
+    let text = client.send("GET", "/metrics", None).await.unwrap().body.as_str().unwrap_or("").to_string();
+    assert!(!text.contains("autolabs_lab_create_duration_seconds_count{status=\"failure\"}"), "{text}");
+    assert_eq!(
+        client
+            .send("POST", "/v1/labs", Some(json!({"id": "ok1", "template": "linux-basics"})))
+            .await
+            .unwrap()
+            .status,
+        201
+    );
+    let text = client.send("GET", "/metrics", None).await.unwrap().body.as_str().unwrap_or("").to_string();
+    assert!(text.contains("autolabs_lab_create_duration_seconds_count{status=\"success\"} 1"), "{text}");
+}
