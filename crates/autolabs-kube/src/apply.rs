@@ -442,7 +442,9 @@ fn claim_class(claim: &Value) -> Option<&str> {
 fn is_default_class(class: &Value) -> bool {
     ["storageclass.kubernetes.io~1is-default-class", "storageclass.beta.kubernetes.io~1is-default-class"]
         .iter()
-        .any(|key| class.pointer(&format!("/metadata/annotations/{key}")) == Some(&Value::String("true".into())))
+        .any(|key| {
+            class.pointer(&format!("/metadata/annotations/{key}")) == Some(&Value::String("true".into()))
+        })
 }
 
 /// The claims (`namespace/name`, sorted) that use StorageClass `class`: those that name it,
@@ -727,7 +729,8 @@ pub async fn read_state(
             .await?;
         state.labelled = listed.into_iter().flatten().collect();
         let storage_class_listed = state.labelled.iter().any(|o| is_storage_class(&ObjectKey::of_value(o)));
-        if storage_class_listed && let Some(claims) = state.served.get("v1", "PersistentVolumeClaim").cloned() {
+        if storage_class_listed && let Some(claims) = state.served.get("v1", "PersistentVolumeClaim").cloned()
+        {
             state.claims = list_all(client, &claims.api_resource(), None).await.map_err(|source| {
                 ClusterError::List { resource: resource_name(&claims.plural, &claims.group), source }
             })?;
@@ -761,7 +764,9 @@ pub fn compact_message(message: &str) -> String {
     let changes: Vec<&str> = lines
         .map(str::trim)
         .filter(|line| {
-            (line.starts_with("- ") || line.starts_with("+ ")) && !line.starts_with("--") && !line.starts_with("++")
+            (line.starts_with("- ") || line.starts_with("+ "))
+                && !line.starts_with("--")
+                && !line.starts_with("++")
         })
         .map(|line| line.trim_end_matches(','))
         .collect();
@@ -817,9 +822,14 @@ pub fn immutable_field_hint(key: &ObjectKey) -> String {
         ),
         "StorageClass" => (
             "a StorageClass's provisioner, parameters, reclaimPolicy and volumeBindingMode cannot change",
-            format!("`{delete}` (volumes and claims that exist are not affected), then re-run autolabs apply"),
+            format!(
+                "`{delete}` (volumes and claims that exist are not affected), then re-run autolabs apply"
+            ),
         ),
-        _ => ("the server does not change this field once set", format!("`{delete}`, then re-run autolabs apply")),
+        _ => (
+            "the server does not change this field once set",
+            format!("`{delete}`, then re-run autolabs apply"),
+        ),
     };
     format!("blocked: {what}; to proceed: {how}")
 }
@@ -894,8 +904,12 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
             // Prunes come after every apply: after a failed apply nothing is pruned, since what
             // is no longer rendered may still be in use by what failed to change (a StorageClass
             // of claims whose spec cannot change, say).
-            Action::Prune { .. } if failed_so_far > 0 => (Outcome::Kept(held_prune_reason(failed_so_far)), None),
-            Action::KeepStorageClassInUse { claims } => (Outcome::Kept(storage_class_in_use_reason(claims)), None),
+            Action::Prune { .. } if failed_so_far > 0 => {
+                (Outcome::Kept(held_prune_reason(failed_so_far)), None)
+            }
+            Action::KeepStorageClassInUse { claims } => {
+                (Outcome::Kept(storage_class_in_use_reason(claims)), None)
+            }
             Action::Skip { reason } => (Outcome::Skipped(reason.clone()), None),
             Action::Fail { reason } => (Outcome::Failed(reason.clone()), None),
             Action::KeepNamespace => (
@@ -1354,7 +1368,12 @@ mod tests {
     }
 
     fn key(kind: &str, namespace: Option<&str>, name: &str) -> ObjectKey {
-        ObjectKey { group: String::new(), kind: kind.into(), namespace: namespace.map(str::to_string), name: name.into() }
+        ObjectKey {
+            group: String::new(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+        }
     }
 
     #[test]
@@ -1419,7 +1438,10 @@ mod tests {
             let text = write_failure(&status(message), &object);
             assert!(text.contains("blocked: ") && text.contains(command), "{why}: {text}");
         }
-        let other = write_failure(&status("ConfigMap \"x\" is invalid: data: Invalid value: \"\""), &key("ConfigMap", Some("ns"), "x"));
+        let other = write_failure(
+            &status("ConfigMap \"x\" is invalid: data: Invalid value: \"\""),
+            &key("ConfigMap", Some("ns"), "x"),
+        );
         assert!(!other.contains("blocked"), "an ordinary invalid object gets no immutable hint: {other}");
     }
 
@@ -1428,7 +1450,8 @@ mod tests {
         let class = |name: &str, default: bool| {
             let mut object = live("storage.k8s.io/v1", "StorageClass", None, name, ours());
             if default {
-                object["metadata"]["annotations"] = json!({"storageclass.kubernetes.io/is-default-class": "true"});
+                object["metadata"]["annotations"] =
+                    json!({"storageclass.kubernetes.io/is-default-class": "true"});
             }
             object
         };
@@ -1449,7 +1472,10 @@ mod tests {
             claim("names-none", None, None),
             claim("empty-class-means-none", Some(""), None),
         ];
-        assert_eq!(storage_class_users(&class("local-path", false), &claims), ["db/annotation-wins", "db/names-it"]);
+        assert_eq!(
+            storage_class_users(&class("local-path", false), &claims),
+            ["db/annotation-wins", "db/names-it"]
+        );
         assert_eq!(
             storage_class_users(&class("local-path", true), &claims),
             ["db/annotation-wins", "db/names-it", "db/names-none"],
@@ -1471,8 +1497,11 @@ mod tests {
         used["spec"] = json!({"storageClassName": "local-path"});
         cluster.claims = vec![used];
         let options = ApplyOptions { prune: true, ..ApplyOptions::new(PLATFORM) };
-        let actions: BTreeMap<String, Action> =
-            plan(&desired, &cluster, &options).steps.into_iter().map(|s| (s.key.to_string(), s.action)).collect();
+        let actions: BTreeMap<String, Action> = plan(&desired, &cluster, &options)
+            .steps
+            .into_iter()
+            .map(|s| (s.key.to_string(), s.action))
+            .collect();
         assert_eq!(
             actions["StorageClass/local-path"],
             Action::KeepStorageClassInUse { claims: vec!["db/data".into()] }
@@ -1503,7 +1532,11 @@ mod tests {
         for result in &report.results[1..] {
             assert_eq!(result.outcome, Outcome::Kept(held_prune_reason(1)), "{result}");
         }
-        assert!(report.results[1].to_string().contains("1 object(s) failed in this run"), "{}", report.results[1]);
+        assert!(
+            report.results[1].to_string().contains("1 object(s) failed in this run"),
+            "{}",
+            report.results[1]
+        );
     }
 
     #[test]
