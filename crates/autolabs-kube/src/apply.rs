@@ -460,7 +460,7 @@ pub fn storage_class_users(class: &Value, claims: &[Value]) -> Vec<String> {
             Some(wanted) => wanted == name,
             None => default,
         })
-        .map(|claim| ObjectKey::of_value(claim))
+        .map(ObjectKey::of_value)
         .map(|key| format!("{}/{}", key.namespace.unwrap_or_default(), key.name))
         .collect();
     users.sort();

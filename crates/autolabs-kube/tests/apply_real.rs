@@ -9,14 +9,15 @@
 //! conflict naming that manager until `--force` takes it over; kinds whose CRD is absent are
 //! skipped with their warning.
 
-use std::collections::BTreeMap;
-
 use autolabs_kube::apply::{self, ApplyOptions, ApplyReport, ObjectResult};
 use autolabs_model::Manifest;
 use autolabs_model::topology::{MANAGED_BY, PLATFORM_LABEL};
 use autolabs_testenv::Cluster;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::Api;
 use serde_json::{Value, json};
+
+mod apply_common;
+use apply_common::{assert_nothing_written, resource_version, snapshot};
 
 fn manifest(value: Value) -> Manifest {
     let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).map(str::to_string);
@@ -66,68 +67,6 @@ fn small_platform(ns: &str, platform: &str) -> Vec<Manifest> {
     .into_iter()
     .map(manifest)
     .collect()
-}
-
-fn dynamic_api(cluster: &Cluster, m: &Manifest) -> Api<DynamicObject> {
-    let (group, version) = m.api_version.split_once('/').unwrap_or(("", m.api_version.as_str()));
-    let plural = match m.kind.as_str() {
-        "NetworkPolicy" => "networkpolicies".to_string(),
-        kind => format!("{}s", kind.to_lowercase()),
-    };
-    let resource = ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: m.api_version.clone(),
-        kind: m.kind.clone(),
-        plural,
-    };
-    match &m.namespace {
-        Some(ns) => Api::namespaced_with(cluster.client(), ns, &resource),
-        None => Api::all_with(cluster.client(), &resource),
-    }
-}
-
-/// Every listed object as the server has it now (`None`: absent), by id.
-async fn snapshot(cluster: &Cluster, objects: &[Manifest]) -> BTreeMap<String, Option<Value>> {
-    let mut found = BTreeMap::new();
-    for m in objects {
-        let live =
-            dynamic_api(cluster, m).get_opt(&m.name).await.unwrap_or_else(|e| panic!("get {}: {e}", m.id()));
-        found.insert(m.id(), live.map(|o| serde_json::to_value(o).expect("json")));
-    }
-    found
-}
-
-fn resource_version(object: &Option<Value>) -> Option<&str> {
-    object.as_ref()?.pointer("/metadata/resourceVersion")?.as_str()
-}
-
-/// Asserts no object was written between two snapshots: every resource version is the same,
-/// except where a controller wrote only status (a Deployment's): then the spec, metadata and
-/// generation must be the same, and autolabs' managedFields entry too.
-fn assert_nothing_written(
-    before: &BTreeMap<String, Option<Value>>,
-    after: &BTreeMap<String, Option<Value>>,
-    step: &str,
-) {
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
-    for (id, old) in before {
-        let new = &after[id];
-        assert_eq!(old.is_some(), new.is_some(), "{step}: {id} appeared or vanished");
-        if resource_version(old) == resource_version(new) {
-            continue;
-        }
-        let (old, new) = (old.as_ref().expect("present"), new.as_ref().expect("present"));
-        let ours = |o: &Value| {
-            o.pointer("/metadata/managedFields")
-                .and_then(Value::as_array)
-                .and_then(|fields| fields.iter().find(|f| f["manager"] == apply::FIELD_MANAGER).cloned())
-        };
-        assert_eq!(ours(old), ours(new), "{step}: {id}: autolabs' managed fields changed");
-        assert_eq!(apply::comparable(old), apply::comparable(new), "{step}: {id} changed beyond status");
-        assert_eq!(old.pointer("/metadata/generation"), new.pointer("/metadata/generation"), "{step}: {id}");
-        eprintln!("{step}: {id}: only status changed (a controller's write)");
-    }
 }
 
 fn assert_succeeded(report: &ApplyReport, step: &str) {
