@@ -9,7 +9,7 @@
 //!    [`Step`] per object — apply, skip (its CRD is absent), prune, keep — in dependency
 //!    order: `autolabs_model::render::apply_rank` (CRDs, namespaces and cluster-scoped
 //!    kinds, RBAC, policies and quotas, then workloads), prunes last in reverse order.
-//! 3. [`execute`] (async, thin) sends each step: a server-side apply patch with field
+//! 3. [`execute`] (async, thin) sends each step (a rank's applies concurrently): a server-side apply patch with field
 //!    manager [`FIELD_MANAGER`] (`force` only when asked), `dryRun=All` for a dry run, a
 //!    background delete with a uid precondition for a prune. Each result is classified by
 //!    the pure [`outcome_of_apply`]: created when nothing existed, unchanged when the
@@ -28,7 +28,9 @@
 //!
 //! # Ordering and waiting
 //!
-//! Objects are applied one at a time in plan order. A kind whose CRD is not served is skipped
+//! Ranks are applied one after another in plan order; within a rank nothing depends on
+//! anything else (all NetworkPolicies, say), so its plain applies are sent concurrently and
+//! reported in plan order. Prunes, and objects that wait for a CRD, go one at a time. A kind whose CRD is not served is skipped
 //! with a warning naming what to install — unless the desired set itself holds that CRD: then
 //! the objects wait until the server reports the CRD `Established` and are applied after it.
 //! In a dry run nothing is created, so objects in a namespace (or of a CRD) that this run would
@@ -59,8 +61,11 @@ pub const FIELD_MANAGER: &str = "autolabs";
 /// How long to wait for a CRD applied in this run to become `Established`.
 pub const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Concurrent reads of live objects (writes stay sequential, in order).
-const READ_CONCURRENCY: usize = 8;
+/// Concurrent reads of live objects.
+const READ_CONCURRENCY: usize = 16;
+
+/// Concurrent writes within one apply rank (ranks themselves go one after another).
+const WRITE_CONCURRENCY: usize = 16;
 
 /// The kinds autolabs renders (or has rendered): what prune lists, besides the desired kinds,
 /// so a kind that vanished from the rendering entirely is still cleaned up.
@@ -898,7 +903,37 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
     let mut served = served.clone();
     let mut established: BTreeSet<String> = BTreeSet::new();
     let mut report = ApplyReport { dry_run: options.dry_run, results: Vec::new() };
-    for step in &plan.steps {
+    let mut next = 0;
+    while next < plan.steps.len() {
+        // A run of plain applies of one rank: nothing in it depends on another (see
+        // `apply_rank`), so they are sent concurrently, and reported in plan order.
+        let batch = plain_apply_batch(&plan.steps[next..], &served);
+        if batch > 1 {
+            let steps = &plan.steps[next..next + batch];
+            let outcomes: Vec<Outcome> = futures::stream::iter(steps)
+                .map(|step| {
+                    let served = &served;
+                    async move {
+                        let Action::Apply { body, before, .. } = &step.action else {
+                            unreachable!("a plain apply")
+                        };
+                        let kind = served.get(&step.api_version, &step.key.kind).expect("served: checked");
+                        send_apply(client, kind, step, body, before.as_ref(), options).await
+                    }
+                })
+                .buffered(WRITE_CONCURRENCY)
+                .collect()
+                .await;
+            for (step, outcome) in steps.iter().zip(outcomes) {
+                let result = ObjectResult { key: step.key.clone(), outcome, note: None };
+                progress(&result);
+                report.results.push(result);
+            }
+            next += batch;
+            continue;
+        }
+        let step = &plan.steps[next];
+        next += 1;
         let failed_so_far = report.count("failed");
         let (outcome, note) = match &step.action {
             // Prunes come after every apply: after a failed apply nothing is pruned, since what
@@ -946,14 +981,7 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
                         None,
                     ),
                     (Ok(()), Some(kind)) => {
-                        let api = api_for(client, &kind, step.key.namespace.as_deref());
-                        let mut params = PatchParams::apply(FIELD_MANAGER);
-                        params.force = options.force;
-                        params.dry_run = options.dry_run;
-                        match api.patch(&step.key.name, &params, &Patch::Apply(body)).await {
-                            Ok(after) => (outcome_of_apply(before.as_ref(), &to_json(&after, &kind)), None),
-                            Err(error) => (Outcome::Failed(write_failure(&error, &step.key)), None),
-                        }
+                        (send_apply(client, &kind, step, body, before.as_ref(), options).await, None)
                     }
                 }
             }
@@ -978,6 +1006,37 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
         report.results.push(result);
     }
     Ok(report)
+}
+
+/// How many leading steps are plain applies (no CRD to wait for, kind served) of the same
+/// apply rank: the batch [`execute`] may send at once.
+fn plain_apply_batch(steps: &[Step], served: &ServedKinds) -> usize {
+    let plain = |step: &Step| {
+        matches!(step.action, Action::Apply { awaits_crd: None, .. })
+            && served.get(&step.api_version, &step.key.kind).is_some()
+    };
+    let Some(first) = steps.first().filter(|s| plain(s)) else { return 0 };
+    let rank = apply_rank(&first.key.kind);
+    steps.iter().take_while(|s| plain(s) && apply_rank(&s.key.kind) == rank).count()
+}
+
+/// One server-side apply (field manager [`FIELD_MANAGER`]), classified against `before`.
+async fn send_apply(
+    client: &Client,
+    kind: &ServedKind,
+    step: &Step,
+    body: &Value,
+    before: Option<&Value>,
+    options: &ApplyOptions,
+) -> Outcome {
+    let api = api_for(client, kind, step.key.namespace.as_deref());
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = options.force;
+    params.dry_run = options.dry_run;
+    match api.patch(&step.key.name, &params, &Patch::Apply(body)).await {
+        Ok(after) => outcome_of_apply(before, &to_json(&after, kind)),
+        Err(error) => Outcome::Failed(write_failure(&error, &step.key)),
+    }
 }
 
 /// Reads the state, plans and executes: the whole `autolabs apply`.
