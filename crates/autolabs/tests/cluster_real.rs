@@ -68,6 +68,16 @@ async fn live_and_dumped_verify_agree_and_the_rbac_probe_agrees_for_every_servic
     };
     let kubeconfig = own.cluster().kubeconfig().to_path_buf();
     let dir = tempfile::tempdir().expect("temp dir");
+    // Fail closed: before the baseline exists there is nobody to probe, and that is no "0
+    // disagreements".
+    let nobody =
+        autolabs(&["verify", "--cluster", "--probe-rbac", "--only", "rbac"], &kubeconfig, dir.path());
+    assert_eq!(nobody.status.code(), Some(2), "{}", text(&nobody.stderr));
+    assert!(text(&nobody.stderr).contains("--probe-sa"), "says what to do: {}", text(&nobody.stderr));
+    let bad =
+        autolabs(&["verify", "--cluster", "--probe-rbac", "--probe-sa", "no-slash"], &kubeconfig, dir.path());
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+
     let applied = autolabs(&["apply"], &kubeconfig, dir.path());
     assert!(applied.status.success(), "apply: {}{}", text(&applied.stdout), text(&applied.stderr));
     let privileged = dir.path().join("privileged.json");
