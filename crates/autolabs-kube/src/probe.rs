@@ -517,6 +517,23 @@ pub async fn probe_rbac(
 
 /// The client's own user name, by SelfSubjectReview; `None` when the server does not serve it
 /// (before 1.28, or a server without authentication such as the fake).
+/// [`probe_rbac`] for each ServiceAccount with its [`questions_for`], a few at a time;
+/// the reports come back in `subjects` order.
+pub async fn probe_service_accounts(
+    client: &Client,
+    authorizer: &Authorizer,
+    subjects: &[ServiceAccountRef],
+) -> Result<Vec<ProbeReport>, ClusterError> {
+    futures::stream::iter(subjects)
+        .map(|subject| async move { probe_rbac(client, authorizer, subject, &questions_for(subject)).await })
+        .buffered(CONCURRENT_SUBJECTS)
+        .try_collect()
+        .await
+}
+
+/// How many ServiceAccounts are probed at once (each with [`CONCURRENT_REVIEWS`] reviews).
+const CONCURRENT_SUBJECTS: usize = 4;
+
 async fn who_am_i(client: &Client) -> Result<Option<String>, ClusterError> {
     let reviews: Api<SelfSubjectReview> = Api::all(client.clone());
     match reviews.create(&PostParams::default(), &SelfSubjectReview::default()).await {

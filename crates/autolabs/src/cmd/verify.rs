@@ -299,13 +299,7 @@ fn probe_rbac_findings(
     let authorizer = autolabs_rbac::Authorizer::new(&policy)?;
     let reports = super::apply::runtime()?.block_on(async {
         let client = autolabs_kube::live::connect(context).await?;
-        let mut reports = Vec::new();
-        for subject in &subjects {
-            reports.push(
-                probe::probe_rbac(&client, &authorizer, subject, &probe::questions_for(subject)).await?,
-            );
-        }
-        Ok::<_, anyhow::Error>(reports)
+        Ok::<_, anyhow::Error>(probe::probe_service_accounts(&client, &authorizer, &subjects).await?)
     })?;
     let mut findings = Vec::new();
     for report in &reports {
