@@ -9,7 +9,7 @@
 //!    [`Step`] per object — apply, skip (its CRD is absent), prune, keep — in dependency
 //!    order: `autolabs_model::render::apply_rank` (CRDs, namespaces and cluster-scoped
 //!    kinds, RBAC, policies and quotas, then workloads), prunes last in reverse order.
-//! 3. [`execute`] (async, thin) sends each step: a server-side apply patch with field
+//! 3. [`execute`] (async, thin) sends each step (a rank's applies concurrently): a server-side apply patch with field
 //!    manager [`FIELD_MANAGER`] (`force` only when asked), `dryRun=All` for a dry run, a
 //!    background delete with a uid precondition for a prune. Each result is classified by
 //!    the pure [`outcome_of_apply`]: created when nothing existed, unchanged when the
@@ -28,7 +28,9 @@
 //!
 //! # Ordering and waiting
 //!
-//! Objects are applied one at a time in plan order. A kind whose CRD is not served is skipped
+//! Ranks are applied one after another in plan order; within a rank nothing depends on
+//! anything else (all NetworkPolicies, say), so its plain applies are sent concurrently and
+//! reported in plan order. Prunes, and objects that wait for a CRD, go one at a time. A kind whose CRD is not served is skipped
 //! with a warning naming what to install — unless the desired set itself holds that CRD: then
 //! the objects wait until the server reports the CRD `Established` and are applied after it.
 //! In a dry run nothing is created, so objects in a namespace (or of a CRD) that this run would
@@ -59,8 +61,11 @@ pub const FIELD_MANAGER: &str = "autolabs";
 /// How long to wait for a CRD applied in this run to become `Established`.
 pub const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Concurrent reads of live objects (writes stay sequential, in order).
-const READ_CONCURRENCY: usize = 8;
+/// Concurrent reads of live objects.
+const READ_CONCURRENCY: usize = 16;
+
+/// Concurrent writes within one apply rank (ranks themselves go one after another).
+const WRITE_CONCURRENCY: usize = 16;
 
 /// The kinds autolabs renders (or has rendered): what prune lists, besides the desired kinds,
 /// so a kind that vanished from the rendering entirely is still cleaned up.
@@ -156,6 +161,10 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+fn is_storage_class(key: &ObjectKey) -> bool {
+    key.group == "storage.k8s.io" && key.kind == "StorageClass"
+}
+
 fn group_of(api_version: &str) -> &str {
     api_version.split_once('/').map(|(group, _)| group).unwrap_or("")
 }
@@ -217,6 +226,9 @@ pub struct ClusterState {
     /// Objects carrying this platform's labels, of the kinds prune considers (read only for
     /// `--prune`).
     pub labelled: Vec<Value>,
+    /// Every PersistentVolumeClaim in the cluster (read only when prune considers a
+    /// StorageClass): a class a live claim uses is never pruned.
+    pub claims: Vec<Value>,
 }
 
 /// What to do with one object.
@@ -240,6 +252,9 @@ pub enum Action {
     Prune { uid: Option<String> },
     /// A Namespace of ours that is no longer rendered, deliberately not deleted.
     KeepNamespace,
+    /// A StorageClass of ours that is no longer rendered but still used by these claims
+    /// (`namespace/name`): deleting it would strand them.
+    KeepStorageClassInUse { claims: Vec<String> },
 }
 
 /// One object and what happens to it.
@@ -417,6 +432,46 @@ pub fn prune_action(object: &Value, platform: &str, desired: &BTreeSet<ObjectKey
     Some(Action::Prune { uid })
 }
 
+/// The StorageClass a claim asks for: the legacy beta annotation wins over
+/// `spec.storageClassName`; `None` when it names none (not even `""`).
+// k8s.io/kubernetes/pkg/apis/core/v1/helper/helpers.go GetPersistentVolumeClaimClass
+fn claim_class(claim: &Value) -> Option<&str> {
+    claim
+        .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+        .or_else(|| claim.pointer("/spec/storageClassName"))
+        .and_then(Value::as_str)
+}
+
+/// Whether a StorageClass is marked as the cluster's default.
+// k8s.io/kubernetes/pkg/apis/storage/util/helpers.go IsDefaultAnnotation (GA and beta keys)
+fn is_default_class(class: &Value) -> bool {
+    ["storageclass.kubernetes.io~1is-default-class", "storageclass.beta.kubernetes.io~1is-default-class"]
+        .iter()
+        .any(|key| {
+            class.pointer(&format!("/metadata/annotations/{key}")) == Some(&Value::String("true".into()))
+        })
+}
+
+/// The claims (`namespace/name`, sorted) that use StorageClass `class`: those that name it,
+/// and — when it is the default — those that name no class at all, which the PV controller
+/// gives the default class retroactively.
+// k8s.io/kubernetes/pkg/controller/volume/persistentvolume/pv_controller.go assignDefaultStorageClass
+pub fn storage_class_users(class: &Value, claims: &[Value]) -> Vec<String> {
+    let name = class.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let default = is_default_class(class);
+    let mut users: Vec<String> = claims
+        .iter()
+        .filter(|claim| match claim_class(claim) {
+            Some(wanted) => wanted == name,
+            None => default,
+        })
+        .map(ObjectKey::of_value)
+        .map(|key| format!("{}/{}", key.namespace.unwrap_or_default(), key.name))
+        .collect();
+    users.sort();
+    users
+}
+
 /// What to install when a kind is not served.
 fn missing_kind_hint(group: &str) -> &'static str {
     match group {
@@ -539,8 +594,14 @@ pub fn plan(desired: &[Manifest], state: &ClusterState, options: &ApplyOptions) 
             .labelled
             .iter()
             .filter_map(|object| {
-                let action = prune_action(object, &options.platform, &desired_keys)?;
                 let key = ObjectKey::of_value(object);
+                let action = match prune_action(object, &options.platform, &desired_keys)? {
+                    prune @ Action::Prune { .. } if is_storage_class(&key) => {
+                        let claims = storage_class_users(object, &state.claims);
+                        if claims.is_empty() { prune } else { Action::KeepStorageClassInUse { claims } }
+                    }
+                    action => action,
+                };
                 let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
                 Some((apply_rank(&key.kind), Step { key, api_version, action }))
             })
@@ -672,19 +733,127 @@ pub async fn read_state(
             .try_collect()
             .await?;
         state.labelled = listed.into_iter().flatten().collect();
+        let storage_class_listed = state.labelled.iter().any(|o| is_storage_class(&ObjectKey::of_value(o)));
+        if storage_class_listed && let Some(claims) = state.served.get("v1", "PersistentVolumeClaim").cloned()
+        {
+            state.claims = list_all(client, &claims.api_resource(), None).await.map_err(|source| {
+                ClusterError::List { resource: resource_name(&claims.plural, &claims.group), source }
+            })?;
+        }
     }
     Ok(state)
 }
 
-/// The server's message for a failed write, with what to do about an apply conflict.
-fn write_failure(error: &kube::Error) -> String {
-    let message = describe_error(error);
-    if error_code(error) == Some(409) {
+/// The server's message for a failed write, with what to do about it: an apply conflict
+/// names `--force`, a change the server refuses to make to an existing object (an immutable
+/// field) says what blocks it and how to proceed.
+fn write_failure(error: &kube::Error, key: &ObjectKey) -> String {
+    let kube::Error::Api(status) = error else { return describe_error(error) };
+    let reason = if status.reason.is_empty() { "Failure" } else { status.reason.as_str() };
+    let message = format!("{} ({reason}, HTTP {})", compact_message(&status.message), status.code);
+    if status.code == 409 {
         // k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager: apply conflicts are 409 Conflict
         format!("{message}; another field manager owns these fields: re-run with --force to take them over")
+    } else if status.code == 422 && is_immutable_field_message(&status.message) {
+        format!("{message}; {}", immutable_field_hint(key))
     } else {
         message
     }
+}
+
+/// The server's message on one line: a multi-line message (the object diff some validations
+/// append, as PersistentVolumeClaim's does) keeps its first line and its changed lines.
+pub fn compact_message(message: &str) -> String {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default().trim_end().to_string();
+    let changes: Vec<&str> = lines
+        .map(str::trim)
+        .filter(|line| {
+            (line.starts_with("- ") || line.starts_with("+ "))
+                && !line.starts_with("--")
+                && !line.starts_with("++")
+        })
+        .map(|line| line.trim_end_matches(','))
+        .collect();
+    if changes.is_empty() { first } else { format!("{first} [{}]", changes.join("; ")) }
+}
+
+/// Whether a 422 says the change touches a field that cannot change once the object exists:
+/// `field is immutable` (ValidateImmutableField), `may not change once set` (a Service's
+/// clusterIP), `Forbidden: updates to …` (StatefulSet spec, StorageClass parameters),
+/// `spec is immutable after creation` (PersistentVolumeClaim).
+// k8s.io/apimachinery/pkg/api/validation/objectmeta.go ValidateImmutableField ("field is immutable");
+// k8s.io/kubernetes/pkg/apis/core/validation/validation.go ValidatePersistentVolumeClaimUpdate,
+// ValidateServiceUpdate; pkg/apis/apps/validation/validation.go ValidateStatefulSetUpdate;
+// pkg/apis/storage/validation/validation.go ValidateStorageClassUpdate
+pub fn is_immutable_field_message(message: &str) -> bool {
+    ["is immutable", "may not change once set", "Forbidden: updates to"].iter().any(|m| message.contains(m))
+}
+
+/// What blocks an immutable change of this kind of object, and how to proceed: delete it and
+/// let the next apply recreate it, with the kubectl command and what deleting it costs.
+pub fn immutable_field_hint(key: &ObjectKey) -> String {
+    let namespace = key.namespace.as_deref().map(|ns| format!(" -n {ns}")).unwrap_or_default();
+    let delete = format!("kubectl delete {} {}{namespace}", key.kind.to_lowercase(), key.name);
+    let (what, how) = match key.kind.as_str() {
+        "PersistentVolumeClaim" => (
+            "a claim's spec cannot change once it exists (only resources.requests and volumeAttributesClassName can)",
+            format!(
+                "back up its data, stop the pods that mount it, `{delete}` (its volume goes with it unless the \
+                 PersistentVolume's reclaimPolicy is Retain), then re-run autolabs apply"
+            ),
+        ),
+        "StatefulSet" => (
+            "only replicas, ordinals, template, updateStrategy, revisionHistoryLimit, \
+             persistentVolumeClaimRetentionPolicy and minReadySeconds of a StatefulSet can change \
+             (not volumeClaimTemplates, selector or serviceName)",
+            format!(
+                "`{delete} --cascade=orphan` (its pods keep running), then re-run autolabs apply, which \
+                 recreates it and adopts them; claims already made from its volumeClaimTemplates keep their \
+                 old spec until deleted"
+            ),
+        ),
+        "Service" => (
+            "a Service's clusterIP(s) cannot change once set",
+            format!("`{delete}`, then re-run autolabs apply (it gets a new cluster IP)"),
+        ),
+        "Deployment" | "DaemonSet" | "ReplicaSet" => (
+            "a workload's spec.selector cannot change in apps/v1",
+            format!("`{delete}` (its pods go with it), then re-run autolabs apply"),
+        ),
+        "Job" => (
+            "a Job's selector and pod template cannot change",
+            format!("`{delete}`, then re-run autolabs apply"),
+        ),
+        "StorageClass" => (
+            "a StorageClass's provisioner, parameters, reclaimPolicy and volumeBindingMode cannot change",
+            format!(
+                "`{delete}` (volumes and claims that exist are not affected), then re-run autolabs apply"
+            ),
+        ),
+        _ => (
+            "the server does not change this field once set",
+            format!("`{delete}`, then re-run autolabs apply"),
+        ),
+    };
+    format!("blocked: {what}; to proceed: {how}")
+}
+
+/// Why a prune was held back after failed applies.
+pub fn held_prune_reason(failed: usize) -> String {
+    format!(
+        "not pruned: {failed} object(s) failed in this run, and nothing is pruned after a failure \
+         (what is no longer rendered may still be used by what failed); fix the failures, then re-run with --prune"
+    )
+}
+
+/// Why a StorageClass that is no longer rendered is kept.
+fn storage_class_in_use_reason(claims: &[String]) -> String {
+    format!(
+        "not pruned: {} PersistentVolumeClaim(s) use this StorageClass ({}); move or delete them first",
+        claims.len(),
+        claims.join(", ")
+    )
 }
 
 /// Whether a CustomResourceDefinition's `Established` condition is `True`: its kind is served.
@@ -734,8 +903,48 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
     let mut served = served.clone();
     let mut established: BTreeSet<String> = BTreeSet::new();
     let mut report = ApplyReport { dry_run: options.dry_run, results: Vec::new() };
-    for step in &plan.steps {
+    let mut next = 0;
+    while next < plan.steps.len() {
+        // A run of plain applies of one rank: nothing in it depends on another (see
+        // `apply_rank`), so they are sent concurrently, and reported in plan order.
+        let batch = plain_apply_batch(&plan.steps[next..], &served);
+        if batch > 1 {
+            let steps = &plan.steps[next..next + batch];
+            let outcomes: Vec<Outcome> = futures::stream::iter(steps)
+                .map(|step| {
+                    let served = &served;
+                    async move {
+                        let Action::Apply { body, before, .. } = &step.action else {
+                            unreachable!("a plain apply")
+                        };
+                        let kind = served.get(&step.api_version, &step.key.kind).expect("served: checked");
+                        send_apply(client, kind, step, body, before.as_ref(), options).await
+                    }
+                })
+                .buffered(WRITE_CONCURRENCY)
+                .collect()
+                .await;
+            for (step, outcome) in steps.iter().zip(outcomes) {
+                let result = ObjectResult { key: step.key.clone(), outcome, note: None };
+                progress(&result);
+                report.results.push(result);
+            }
+            next += batch;
+            continue;
+        }
+        let step = &plan.steps[next];
+        next += 1;
+        let failed_so_far = report.count("failed");
         let (outcome, note) = match &step.action {
+            // Prunes come after every apply: after a failed apply nothing is pruned, since what
+            // is no longer rendered may still be in use by what failed to change (a StorageClass
+            // of claims whose spec cannot change, say).
+            Action::Prune { .. } if failed_so_far > 0 => {
+                (Outcome::Kept(held_prune_reason(failed_so_far)), None)
+            }
+            Action::KeepStorageClassInUse { claims } => {
+                (Outcome::Kept(storage_class_in_use_reason(claims)), None)
+            }
             Action::Skip { reason } => (Outcome::Skipped(reason.clone()), None),
             Action::Fail { reason } => (Outcome::Failed(reason.clone()), None),
             Action::KeepNamespace => (
@@ -772,14 +981,7 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
                         None,
                     ),
                     (Ok(()), Some(kind)) => {
-                        let api = api_for(client, &kind, step.key.namespace.as_deref());
-                        let mut params = PatchParams::apply(FIELD_MANAGER);
-                        params.force = options.force;
-                        params.dry_run = options.dry_run;
-                        match api.patch(&step.key.name, &params, &Patch::Apply(body)).await {
-                            Ok(after) => (outcome_of_apply(before.as_ref(), &to_json(&after, &kind)), None),
-                            Err(error) => (Outcome::Failed(write_failure(&error)), None),
-                        }
+                        (send_apply(client, &kind, step, body, before.as_ref(), options).await, None)
                     }
                 }
             }
@@ -794,7 +996,7 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
                         Ok(_) => (Outcome::Pruned, None),
                         // Already gone: what prune wanted.
                         Err(error) if error_code(&error) == Some(404) => (Outcome::Pruned, None),
-                        Err(error) => (Outcome::Failed(write_failure(&error)), None),
+                        Err(error) => (Outcome::Failed(write_failure(&error, &step.key)), None),
                     }
                 }
             },
@@ -804,6 +1006,37 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
         report.results.push(result);
     }
     Ok(report)
+}
+
+/// How many leading steps are plain applies (no CRD to wait for, kind served) of the same
+/// apply rank: the batch [`execute`] may send at once.
+fn plain_apply_batch(steps: &[Step], served: &ServedKinds) -> usize {
+    let plain = |step: &Step| {
+        matches!(step.action, Action::Apply { awaits_crd: None, .. })
+            && served.get(&step.api_version, &step.key.kind).is_some()
+    };
+    let Some(first) = steps.first().filter(|s| plain(s)) else { return 0 };
+    let rank = apply_rank(&first.key.kind);
+    steps.iter().take_while(|s| plain(s) && apply_rank(&s.key.kind) == rank).count()
+}
+
+/// One server-side apply (field manager [`FIELD_MANAGER`]), classified against `before`.
+async fn send_apply(
+    client: &Client,
+    kind: &ServedKind,
+    step: &Step,
+    body: &Value,
+    before: Option<&Value>,
+    options: &ApplyOptions,
+) -> Outcome {
+    let api = api_for(client, kind, step.key.namespace.as_deref());
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = options.force;
+    params.dry_run = options.dry_run;
+    match api.patch(&step.key.name, &params, &Patch::Apply(body)).await {
+        Ok(after) => outcome_of_apply(before, &to_json(&after, kind)),
+        Err(error) => Outcome::Failed(write_failure(&error, &step.key)),
+    }
 }
 
 /// Reads the state, plans and executes: the whole `autolabs apply`.
@@ -1193,20 +1426,176 @@ mod tests {
         }
     }
 
+    fn key(kind: &str, namespace: Option<&str>, name: &str) -> ObjectKey {
+        ObjectKey {
+            group: String::new(),
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+        }
+    }
+
     #[test]
     fn write_failures_keep_the_servers_words_and_say_what_to_do_on_conflicts() {
         let status = |message: &str, reason: &str, code: u16| {
             kube::Error::Api(Box::new(kube::core::Status::failure(message, reason).with_code(code)))
         };
-        let conflict = write_failure(&status(
-            "Apply failed with 1 conflict: conflict with \"kubectl\"",
-            "Conflict",
-            409,
-        ));
+        let config_map = key("ConfigMap", Some("ns"), "x");
+        let conflict = write_failure(
+            &status("Apply failed with 1 conflict: conflict with \"kubectl\"", "Conflict", 409),
+            &config_map,
+        );
         assert!(conflict.starts_with("Apply failed with 1 conflict"), "{conflict}");
         assert!(conflict.contains("--force"), "{conflict}");
-        let invalid = write_failure(&status("ConfigMap \"x\" is invalid", "Invalid", 422));
+        let invalid = write_failure(&status("ConfigMap \"x\" is invalid", "Invalid", 422), &config_map);
         assert_eq!(invalid, "ConfigMap \"x\" is invalid (Invalid, HTTP 422)");
+    }
+
+    #[test]
+    fn immutable_field_failures_say_what_blocks_them_and_how_to_proceed() {
+        let status = |message: &str| {
+            kube::Error::Api(Box::new(kube::core::Status::failure(message, "Invalid").with_code(422)))
+        };
+        // The real server's words (kube-apiserver v1.35), diff included.
+        let pvc = "PersistentVolumeClaim \"data\" is invalid: spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims\n  core.PersistentVolumeClaimSpec{\n@@ -10,7 +10,7 @@\n  \"VolumeName\": \"\",\n- \"StorageClassName\": \"local-path\",\n+ \"StorageClassName\": \"gp3-encrypted\",\n  \"VolumeMode\": \"Filesystem\",\n";
+        let text = write_failure(&status(pvc), &key("PersistentVolumeClaim", Some("db"), "data"));
+        assert!(!text.contains('\n'), "one line: {text}");
+        assert!(
+            text.contains(r#"[- "StorageClassName": "local-path"; + "StorageClassName": "gp3-encrypted"]"#),
+            "{text}"
+        );
+        assert!(text.contains("blocked: a claim's spec cannot change"), "{text}");
+        assert!(text.contains("`kubectl delete persistentvolumeclaim data -n db`"), "{text}");
+        // (why, message, kind, expected command)
+        let rows = [
+            (
+                "StatefulSet volumeClaimTemplates",
+                "StatefulSet.apps \"pg\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                key("StatefulSet", Some("db"), "pg"),
+                "`kubectl delete statefulset pg -n db --cascade=orphan`",
+            ),
+            (
+                "Service clusterIP",
+                "Service \"web\" is invalid: spec.clusterIPs[0]: Invalid value: []string{\"None\"}: may not change once set",
+                key("Service", Some("web"), "web"),
+                "`kubectl delete service web -n web`",
+            ),
+            (
+                "Deployment selector",
+                "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: v1.LabelSelector{}: field is immutable",
+                key("Deployment", Some("web"), "web"),
+                "`kubectl delete deployment web -n web`",
+            ),
+            (
+                "StorageClass parameters (cluster-scoped: no -n)",
+                "StorageClass.storage.k8s.io \"fast\" is invalid: parameters: Forbidden: updates to parameters are forbidden.",
+                key("StorageClass", None, "fast"),
+                "`kubectl delete storageclass fast`",
+            ),
+        ];
+        for (why, message, object, command) in rows {
+            let text = write_failure(&status(message), &object);
+            assert!(text.contains("blocked: ") && text.contains(command), "{why}: {text}");
+        }
+        let other = write_failure(
+            &status("ConfigMap \"x\" is invalid: data: Invalid value: \"\""),
+            &key("ConfigMap", Some("ns"), "x"),
+        );
+        assert!(!other.contains("blocked"), "an ordinary invalid object gets no immutable hint: {other}");
+    }
+
+    #[test]
+    fn a_storage_class_is_used_by_claims_that_name_it_or_default_to_it() {
+        let class = |name: &str, default: bool| {
+            let mut object = live("storage.k8s.io/v1", "StorageClass", None, name, ours());
+            if default {
+                object["metadata"]["annotations"] =
+                    json!({"storageclass.kubernetes.io/is-default-class": "true"});
+            }
+            object
+        };
+        let claim = |name: &str, spec_class: Option<&str>, annotation: Option<&str>| {
+            let mut object = live("v1", "PersistentVolumeClaim", Some("db"), name, json!({}));
+            if let Some(c) = spec_class {
+                object["spec"] = json!({"storageClassName": c});
+            }
+            if let Some(c) = annotation {
+                object["metadata"]["annotations"] = json!({"volume.beta.kubernetes.io/storage-class": c});
+            }
+            object
+        };
+        let claims = vec![
+            claim("names-it", Some("local-path"), None),
+            claim("names-another", Some("gp3"), None),
+            claim("annotation-wins", Some("gp3"), Some("local-path")),
+            claim("names-none", None, None),
+            claim("empty-class-means-none", Some(""), None),
+        ];
+        assert_eq!(
+            storage_class_users(&class("local-path", false), &claims),
+            ["db/annotation-wins", "db/names-it"]
+        );
+        assert_eq!(
+            storage_class_users(&class("local-path", true), &claims),
+            ["db/annotation-wins", "db/names-it", "db/names-none"],
+            "the default class also serves claims that name no class"
+        );
+        assert!(storage_class_users(&class("unused", false), &claims).is_empty());
+    }
+
+    #[test]
+    fn prune_keeps_a_storage_class_live_claims_use() {
+        let desired = vec![manifest("v1", "Namespace", None, "platform")];
+        let mut cluster = state();
+        cluster.served.insert(served("storage.k8s.io/v1", "StorageClass", "storageclasses", false));
+        cluster.labelled = vec![
+            live("storage.k8s.io/v1", "StorageClass", None, "local-path", ours()),
+            live("storage.k8s.io/v1", "StorageClass", None, "unused", ours()),
+        ];
+        let mut used = live("v1", "PersistentVolumeClaim", Some("db"), "data", json!({}));
+        used["spec"] = json!({"storageClassName": "local-path"});
+        cluster.claims = vec![used];
+        let options = ApplyOptions { prune: true, ..ApplyOptions::new(PLATFORM) };
+        let actions: BTreeMap<String, Action> = plan(&desired, &cluster, &options)
+            .steps
+            .into_iter()
+            .map(|s| (s.key.to_string(), s.action))
+            .collect();
+        assert_eq!(
+            actions["StorageClass/local-path"],
+            Action::KeepStorageClassInUse { claims: vec!["db/data".into()] }
+        );
+        assert_eq!(actions["StorageClass/unused"], Action::Prune { uid: Some("uid-unused".into()) });
+    }
+
+    #[tokio::test]
+    async fn nothing_is_pruned_after_a_failure_in_the_same_run() {
+        // Neither a failed step nor a held prune talks to the server: an unreachable one will do.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("uri"));
+        let client = Client::try_from(config).expect("client");
+        let step = |name: &str, action: Action| Step {
+            key: key("ConfigMap", Some("platform"), name),
+            api_version: "v1".into(),
+            action,
+        };
+        let plan = Plan {
+            steps: vec![
+                step("broken", Action::Fail { reason: "cannot read the live object: forbidden".into() }),
+                step("old-a", Action::Prune { uid: Some("uid-a".into()) }),
+                step("old-b", Action::Prune { uid: Some("uid-b".into()) }),
+            ],
+        };
+        let options = ApplyOptions { prune: true, ..ApplyOptions::new(PLATFORM) };
+        let report = execute(&client, &plan, &state().served, &options, |_| {}).await.expect("execute");
+        assert_eq!((report.count("failed"), report.count("kept"), report.count("pruned")), (1, 2, 0));
+        for result in &report.results[1..] {
+            assert_eq!(result.outcome, Outcome::Kept(held_prune_reason(1)), "{result}");
+        }
+        assert!(
+            report.results[1].to_string().contains("1 object(s) failed in this run"),
+            "{}",
+            report.results[1]
+        );
     }
 
     #[test]

@@ -132,9 +132,25 @@ impl fmt::Display for ServiceAccountRef {
 /// Every verb × resource in every probe namespace and cluster-wide (cluster-scoped resources
 /// only cluster-wide), then the special verbs, in that order.
 pub fn standard_questions() -> Vec<Attributes> {
+    questions_in(&PROBE_NAMESPACES)
+}
+
+/// The questions for one ServiceAccount: the standard ones, and the same namespaced ones in
+/// its own namespace (where a Role is most likely to grant it something) when that is not
+/// already a probe namespace.
+pub fn questions_for(subject: &ServiceAccountRef) -> Vec<Attributes> {
+    if PROBE_NAMESPACES.contains(&subject.namespace.as_str()) {
+        return standard_questions();
+    }
+    let mut namespaces: Vec<&str> = PROBE_NAMESPACES.to_vec();
+    namespaces.push(&subject.namespace);
+    questions_in(&namespaces)
+}
+
+fn questions_in(namespaces: &[&str]) -> Vec<Attributes> {
     let mut questions = Vec::new();
-    let scopes = |resource: &ProbeResource| -> Vec<&'static str> {
-        if resource.namespaced { PROBE_NAMESPACES.iter().copied().chain([""]).collect() } else { vec![""] }
+    let scopes = |resource: &ProbeResource| -> Vec<&str> {
+        if resource.namespaced { namespaces.iter().copied().chain([""]).collect() } else { vec![""] }
     };
     let question = |verb: &str, resource: &ProbeResource, namespace: &str| {
         Attributes::resource(verb, resource.group, resource.resource)
@@ -154,6 +170,25 @@ pub fn standard_questions() -> Vec<Attributes> {
         }
     }
     questions
+}
+
+/// The ServiceAccounts autolabs rendered (`app.kubernetes.io/managed-by: autolabs`) in a set
+/// read from a cluster, sorted: what `--probe-rbac` probes by default.
+pub fn platform_service_accounts(set: &autolabs_verify::ObjectSet) -> Vec<ServiceAccountRef> {
+    let (label, value) = autolabs_model::topology::MANAGED_BY;
+    let mut accounts: Vec<ServiceAccountRef> = set
+        .objects
+        .iter()
+        .filter(|o| o.kind == "ServiceAccount" && o.group().is_empty())
+        .filter(|o| {
+            o.value.pointer("/metadata/labels").and_then(|l| l.get(label)).and_then(|v| v.as_str())
+                == Some(value)
+        })
+        .filter_map(|o| Some(ServiceAccountRef::new(o.namespace.clone()?, o.name.clone())))
+        .collect();
+    accounts.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    accounts.dedup();
+    accounts
 }
 
 /// What the server answered to one SubjectAccessReview.
@@ -414,7 +449,7 @@ pub fn subject_access_review(user: &UserInfo, question: &Attributes) -> SubjectA
 }
 
 /// How many reviews are in flight at once.
-const CONCURRENT_REVIEWS: usize = 8;
+const CONCURRENT_REVIEWS: usize = 32;
 
 /// Asks the server and the engine every question for `subject` and reports every
 /// disagreement; adds the SelfSubjectRulesReview cross-check when the client is `subject`.
@@ -482,6 +517,23 @@ pub async fn probe_rbac(
 
 /// The client's own user name, by SelfSubjectReview; `None` when the server does not serve it
 /// (before 1.28, or a server without authentication such as the fake).
+/// [`probe_rbac`] for each ServiceAccount with its [`questions_for`], a few at a time;
+/// the reports come back in `subjects` order.
+pub async fn probe_service_accounts(
+    client: &Client,
+    authorizer: &Authorizer,
+    subjects: &[ServiceAccountRef],
+) -> Result<Vec<ProbeReport>, ClusterError> {
+    futures::stream::iter(subjects)
+        .map(|subject| async move { probe_rbac(client, authorizer, subject, &questions_for(subject)).await })
+        .buffered(CONCURRENT_SUBJECTS)
+        .try_collect()
+        .await
+}
+
+/// How many ServiceAccounts are probed at once (each with [`CONCURRENT_REVIEWS`] reviews).
+const CONCURRENT_SUBJECTS: usize = 4;
+
 async fn who_am_i(client: &Client) -> Result<Option<String>, ClusterError> {
     let reviews: Api<SelfSubjectReview> = Api::all(client.clone());
     match reviews.create(&PostParams::default(), &SelfSubjectReview::default()).await {
@@ -571,6 +623,32 @@ mod tests {
             found[0].message.starts_with("system:serviceaccount:platform:p: list pods"),
             "{}",
             found[0].message
+        );
+    }
+
+    #[test]
+    fn every_service_account_is_asked_about_its_own_namespace_too() {
+        let standard = standard_questions();
+        assert_eq!(questions_for(&ServiceAccountRef::new("platform", "p")), standard);
+        let own = questions_for(&ServiceAccountRef::new("monitoring", "prometheus"));
+        assert!(own.len() > standard.len());
+        assert!(standard.iter().all(|q| own.contains(q)), "the standard questions are all still asked");
+        assert!(own.iter().any(|q| q.namespace == "monitoring" && q.resource == "pods" && q.verb == "list"));
+    }
+
+    #[test]
+    fn the_platforms_service_accounts_are_those_autolabs_rendered() {
+        let mut set = autolabs_verify::ObjectSet::default();
+        set.add_text(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b, namespace: platform, labels: {app.kubernetes.io/managed-by: autolabs}}\n---\n\
+             apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: platform, labels: {app.kubernetes.io/managed-by: autolabs}}\n---\n\
+             apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: platform}\n",
+            "cluster",
+        );
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert_eq!(
+            platform_service_accounts(&set),
+            [ServiceAccountRef::new("platform", "a"), ServiceAccountRef::new("platform", "b")]
         );
     }
 

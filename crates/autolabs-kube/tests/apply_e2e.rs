@@ -3,8 +3,11 @@
 //!
 //! It applies the built-in default baseline for real (platform `autolabs`), so point it at a
 //! throw-away cluster: a server dry run first (kube-apiserver accepts every object), then the
-//! apply, then a re-apply that must change nothing, then the live read must hold every
-//! applied object. Nothing is deleted afterwards.
+//! apply, then a re-apply that must change nothing and write nothing (resource versions
+//! compared), then the live read must hold every applied object. Nothing is deleted
+//! afterwards. This is the only suite that applies the default baseline to the shared
+//! control plane (its namespaces are fixed); the destructive apply tests use clusters or
+//! platforms of their own (`apply_real.rs`, `apply_provider_switch.rs`).
 
 use std::collections::BTreeSet;
 
@@ -12,10 +15,7 @@ use autolabs_kube::apply::{self, ApplyOptions, ApplyReport};
 use autolabs_kube::live::{self, LIVE_KINDS};
 use autolabs_model::{Platform, render};
 
-async fn e2e_client() -> Option<kube::Client> {
-    let cluster = autolabs_testenv::shared("apply_e2e").await?;
-    Some(cluster.client())
-}
+mod apply_common;
 
 fn assert_succeeded(report: &ApplyReport, step: &str) {
     let failures: Vec<String> = report.failures().map(ToString::to_string).collect();
@@ -24,7 +24,8 @@ fn assert_succeeded(report: &ApplyReport, step: &str) {
 
 #[tokio::test]
 async fn the_baseline_applies_to_a_real_cluster_and_reapplies_as_a_no_op() {
-    let Some(client) = e2e_client().await else { return };
+    let Some(cluster) = autolabs_testenv::shared("apply_e2e").await else { return };
+    let client = cluster.client();
     let desired = render(&Platform::default()).manifests;
     let options = ApplyOptions::new("autolabs");
     let print = |r: &apply::ObjectResult| eprintln!("{r}");
@@ -38,6 +39,7 @@ async fn the_baseline_applies_to_a_real_cluster_and_reapplies_as_a_no_op() {
     assert_succeeded(&first, "apply");
     eprintln!("apply: {}", first.summary());
 
+    let applied = apply_common::snapshot(&cluster, &desired).await;
     let again = apply::apply(&client, &desired, &options, print).await.expect("re-apply");
     assert_succeeded(&again, "re-apply");
     assert_eq!(
@@ -45,6 +47,13 @@ async fn the_baseline_applies_to_a_real_cluster_and_reapplies_as_a_no_op() {
         (0, 0),
         "re-applying is a no-op: {}",
         again.summary()
+    );
+    // … and writes nothing: every resource version is the same (or only a controller's status
+    // write moved it).
+    apply_common::assert_nothing_written(
+        &applied,
+        &apply_common::snapshot(&cluster, &desired).await,
+        "re-apply",
     );
 
     let set = live::read_cluster(&client).await.expect("live read");

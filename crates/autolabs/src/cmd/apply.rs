@@ -82,8 +82,14 @@ pub async fn apply_printing(
     let failures: Vec<&ObjectResult> = report.failures().collect();
     if !failures.is_empty() {
         eprintln!("error: {} object(s) failed:", failures.len());
-        for failure in failures {
+        for failure in &failures {
             eprintln!("  {failure}");
+        }
+        if options.prune {
+            eprintln!(
+                "note: nothing was pruned, because {} object(s) failed: prune runs only after every apply succeeded",
+                failures.len()
+            );
         }
     }
     Ok(report)

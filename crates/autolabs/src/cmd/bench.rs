@@ -17,6 +17,9 @@ pub struct Args {
 enum What {
     /// The lab provisioner against the in-process fake API server: creates/s, p50/p99.
     Labs(super::bench_labs::Args),
+    /// `autolabs apply` of the baseline on a real (throw-away) cluster against `kubectl apply
+    /// --server-side -k`: first apply and no-op re-apply.
+    Apply(super::bench_apply::Args),
     /// Pod Security + RBAC + resources over a synthetic cluster.
     Verify {
         #[arg(long, default_value_t = 10_000)]
@@ -58,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     match args.what {
         What::Labs(a) => return super::bench_labs::run(a),
+        What::Apply(a) => return super::bench_apply::run(a),
         What::Verify { pods, roles, namespaces } => {
             let t = Instant::now();
             let set = generate(Params { namespaces, pods, rbac_objects: roles });

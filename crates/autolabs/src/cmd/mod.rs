@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod backup;
 pub mod bench;
+pub mod bench_apply;
 pub mod bench_labs;
 pub mod config;
 pub mod connlist;

@@ -38,10 +38,14 @@ pub struct Args {
     /// the same object set; Secrets and ConfigMaps are never read).
     #[arg(long, conflicts_with = "paths")]
     cluster: bool,
-    /// With --cluster: cross-check the RBAC engine's answers for the provisioner's ServiceAccount
-    /// against the server's SubjectAccessReviews; every disagreement is an error.
+    /// With --cluster: cross-check the RBAC engine's answers for every ServiceAccount autolabs
+    /// rendered (or those of --probe-sa) against the server's SubjectAccessReviews; every
+    /// disagreement is an error.
     #[arg(long, requires = "cluster")]
     probe_rbac: bool,
+    /// With --probe-rbac: probe this ServiceAccount (NAMESPACE/NAME; repeatable) instead.
+    #[arg(long = "probe-sa", value_name = "NAMESPACE/NAME", requires = "probe_rbac")]
+    probe_sa: Vec<String>,
     /// kubeconfig context for --cluster.
     #[arg(long, requires = "cluster")]
     context: Option<String>,
@@ -145,7 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => platform.as_ref().map(autolabs_verify::intent::Intent::of_platform),
     };
     if args.probe_rbac {
-        findings.extend(probe_rbac_findings(args.context.as_deref(), &set)?);
+        findings.extend(probe_rbac_findings(args.context.as_deref(), &set, &args.probe_sa)?);
     }
     let mut proof = None;
     match &intent {
@@ -302,21 +306,48 @@ fn nodes_of(p: &Platform) -> Vec<NodeCapacity> {
         .collect()
 }
 
-/// `--probe-rbac`: the RBAC engine's answers for the provisioner's ServiceAccount against the
-/// server's SubjectAccessReviews (and SelfSubjectRulesReview when the client is that SA).
-fn probe_rbac_findings(context: Option<&str>, set: &ObjectSet) -> anyhow::Result<Vec<Finding>> {
+/// `--probe-rbac`: the RBAC engine's answers for each ServiceAccount (those of `--probe-sa`,
+/// else every one autolabs rendered) against the server's SubjectAccessReviews (and a
+/// SelfSubjectRulesReview when the client is that SA).
+fn probe_rbac_findings(
+    context: Option<&str>,
+    set: &ObjectSet,
+    chosen: &[String],
+) -> anyhow::Result<Vec<Finding>> {
     use autolabs_kube::probe;
-    use autolabs_model::topology::{PLATFORM, PROVISIONER_SA};
+    let subjects: Vec<probe::ServiceAccountRef> = if chosen.is_empty() {
+        probe::platform_service_accounts(set)
+    } else {
+        chosen
+            .iter()
+            .map(|text| match text.split_once('/') {
+                Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                    Ok(probe::ServiceAccountRef::new(ns, name))
+                }
+                _ => bail!("--probe-sa {text:?}: write NAMESPACE/NAME"),
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    // Fail closed: a probe that asked nothing must not read as "0 disagreements".
+    if subjects.is_empty() {
+        bail!(
+            "--probe-rbac: the cluster has no ServiceAccount labelled app.kubernetes.io/managed-by=autolabs \
+             (is the baseline applied?); name one with --probe-sa NAMESPACE/NAME"
+        );
+    }
     let (policy, _) = engines::rbac::policy(set);
     let authorizer = autolabs_rbac::Authorizer::new(&policy)?;
-    let subject = probe::ServiceAccountRef::new(PLATFORM, PROVISIONER_SA);
-    let report = super::apply::runtime()?.block_on(async {
+    let reports = super::apply::runtime()?.block_on(async {
         let client = autolabs_kube::live::connect(context).await?;
-        probe::probe_rbac(&client, &authorizer, &subject, &probe::standard_questions()).await
+        Ok::<_, anyhow::Error>(probe::probe_service_accounts(&client, &authorizer, &subjects).await?)
     })?;
-    eprintln!("{}", report.summary());
-    for note in &report.notes {
-        eprintln!("note: {note}");
+    let mut findings = Vec::new();
+    for report in &reports {
+        eprintln!("{}", report.summary());
+        for note in &report.notes {
+            eprintln!("note: {note}");
+        }
+        findings.extend(probe::findings(report));
     }
-    Ok(probe::findings(&report))
+    Ok(findings)
 }
