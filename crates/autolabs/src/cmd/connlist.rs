@@ -6,7 +6,8 @@
 //! (ingress-nginx, kube-dns, lab pods), as `explain` does; `--intent FILE` adds such probes
 //! for the flows of an intent file to any input.
 //!
-//! Exit codes: 0 listed, 2 usage or input errors (unreadable files, invalid policies).
+//! Exit codes: 0 listed, 2 usage or input errors (unreadable files, objects that do not decode
+//! as their kind, invalid policies): never a list of connections from part of the input.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,36 +42,28 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "txt")]
     format: Format,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 /// Reads an object set and lists its connections; `Err(code)` after the problems were
 /// printed (exit 2), shared with `diff`.
-pub fn list_paths(paths: &[PathBuf]) -> Result<ConnList, ExitCode> {
-    let set = ObjectSet::read_paths(paths);
+pub fn list_paths(paths: &[PathBuf], inputs: &super::inputs::InputArgs) -> Result<ConnList, ExitCode> {
+    let set = inputs.read(paths);
     list_set(&set, None)
 }
 
 /// Lists the connections of an object set, with probe pods for `intent` when given.
 fn list_set(set: &ObjectSet, intent: Option<&Intent>) -> Result<ConnList, ExitCode> {
-    for e in &set.errors {
-        eprintln!("error: {e}");
-    }
-    if !set.errors.is_empty() {
+    if super::inputs::report(set) {
         return Err(ExitCode::from(2));
     }
     let (analysis, built) = match intent {
         Some(i) => analyse_with_probes(set, i),
         None => autolabs_verify::engines::netpol::analyse(set, Default::default()),
     };
-    let Some(analysis) = analysis else {
-        for p in &built.problems {
-            match p.location() {
-                Some(loc) => eprintln!("error: {loc}: {}", p.message),
-                None => eprintln!("error: {}", p.message),
-            }
-        }
-        return Err(ExitCode::from(2));
-    };
+    let failed = super::inputs::report_problems(&built.problems);
+    let Some(analysis) = analysis.filter(|_| !failed) else { return Err(ExitCode::from(2)) };
     Ok(connlist::connlist(&analysis, &built))
 }
 
@@ -82,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let intent = intent.unwrap_or_else(|| Intent::of_platform(&platform));
         list_set(&set, Some(&intent))
     } else {
-        list_set(&ObjectSet::read_paths(&args.paths), intent.as_ref())
+        list_set(&args.inputs.read(&args.paths), intent.as_ref())
     };
     let list = match list {
         Ok(list) => list,

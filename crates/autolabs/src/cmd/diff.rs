@@ -25,14 +25,16 @@ pub struct Args {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     format: Format,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let old = match super::connlist::list_paths(std::slice::from_ref(&args.old)) {
+    let old = match super::connlist::list_paths(std::slice::from_ref(&args.old), &args.inputs) {
         Ok(list) => list,
         Err(code) => return Ok(code),
     };
-    let new = match super::connlist::list_paths(std::slice::from_ref(&args.new)) {
+    let new = match super::connlist::list_paths(std::slice::from_ref(&args.new), &args.inputs) {
         Ok(list) => list,
         Err(code) => return Ok(code),
     };

@@ -1,11 +1,12 @@
 //! `autolabs explain FROM TO PORT`: which rule allows a connection, or which policies deny it.
+//!
+//! Exit codes: 0 allowed, 1 denied, 2 usage or input errors (as `connlist`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use autolabs_netpol::{Analysis, Endpoint, IpNet, Protocol};
-use autolabs_verify::ObjectSet;
 use autolabs_verify::intent::{Intent, analyse_with_probes};
 
 #[derive(Debug, clap::Args)]
@@ -27,6 +28,8 @@ pub struct Args {
     /// `text` or `json` (`{"allowed": bool, "egress": …, "ingress": …}`).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     format: String,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 fn endpoint(a: &Analysis, text: &str) -> anyhow::Result<Endpoint> {
@@ -80,24 +83,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (platform, _) = super::config::load(None)?;
         (super::verify::rendered_set(&platform), Some(Intent::of_platform(&platform)))
     } else {
-        (ObjectSet::read_paths(&files), None)
+        (args.inputs.read(&files), None)
     };
-    for e in &set.errors {
-        eprintln!("error: {e}");
-    }
-    if !set.errors.is_empty() {
+    if super::inputs::report(&set) {
         return Ok(ExitCode::from(2));
     }
     let (analysis, built) = match &intent {
         Some(i) => analyse_with_probes(&set, i),
         None => autolabs_verify::engines::netpol::analyse(&set, Default::default()),
     };
-    let Some(a) = analysis else {
-        for p in built.problems {
-            eprintln!("error: {}", p.message);
-        }
-        return Ok(ExitCode::from(2));
-    };
+    let failed = super::inputs::report_problems(&built.problems);
+    let Some(a) = analysis.filter(|_| !failed) else { return Ok(ExitCode::from(2)) };
     let (from, to) = (endpoint(&a, &args.from)?, endpoint(&a, &args.to)?);
     let Some(port_text) = &args.port else {
         let allowed = a.allowed(from, to);

@@ -74,6 +74,8 @@ pub struct Args {
     /// Evaluate every pod at this Pod Security level, e.g. `restricted` or `baseline:v1.22`.
     #[arg(long = "pod-security", value_name = "LEVEL[:VERSION]")]
     pod_security: Option<String>,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -108,18 +110,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         match (&platform, args.paths.is_empty()) {
             (Some(p), true) => rendered_set(p),
-            _ => ObjectSet::read_paths(&args.paths),
+            _ => args.inputs.read(&args.paths),
         }
     };
 
+    super::inputs::print_notes(&set);
     let mut findings: Vec<Finding> = Vec::new();
     if enabled("load") {
-        for e in &set.errors {
-            let mut f = Finding::new("load", "unreadable", Severity::Error, e.message.clone());
-            f.file = Some(e.file.clone());
-            f.line = (e.line > 0).then_some(e.line);
-            findings.push(f);
-        }
+        findings.extend(load_findings(&set));
     }
     if enabled("pss") {
         findings.extend(engines::pss::check(&set, engines::pss::Options { level: pod_security }));
@@ -205,6 +203,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(exit_code(&set, &findings, &args.fail_on))
+}
+
+/// The input errors, and the objects left out under `--as-admitted`, as findings.
+pub fn load_findings(set: &ObjectSet) -> Vec<Finding> {
+    let as_finding = |e: &autolabs_verify::LoadError, severity| {
+        let rule = if e.refused { "refused" } else { "unreadable" };
+        let mut f = Finding::new("load", rule, severity, e.message.clone());
+        f.file = Some(e.file.clone());
+        f.line = (e.line > 0).then_some(e.line);
+        f.column = (e.line > 0 && e.column > 0).then_some(e.column);
+        f
+    };
+    let errors = set.errors.iter().map(|e| as_finding(e, Severity::Error));
+    errors.chain(set.refused.iter().map(|e| as_finding(e, Severity::Warning))).collect()
 }
 
 /// Findings in the chosen format, on stdout, ending with a newline.
