@@ -17,7 +17,7 @@
 //! `kustomization.yaml`, result files) are skipped with a note each, or are errors with
 //! [`ReadOptions::strict_inputs`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use autolabs_k8s::yaml::{self, Locations};
@@ -371,10 +371,7 @@ impl ObjectSet {
     /// `strict_inputs`.
     fn skip_file(&mut self, file: &str, why: &str) {
         if self.options.strict_inputs {
-            self.errors.push(LoadError::of_file(
-                file,
-                format!("not a Kubernetes manifest ({why}; --strict-inputs)"),
-            ));
+            self.errors.push(LoadError::of_file(file, format!("{why}; an error under --strict-inputs")));
         } else {
             self.notes.push(LoadError::of_file(file, format!("skipped: {why}")));
         }
@@ -531,8 +528,10 @@ fn is_manifest_name(name: &str) -> bool {
 /// them, so a loop (`sub/up -> ..`) ends.
 #[derive(Default)]
 struct Walk {
-    directories: HashSet<PathBuf>,
-    files: HashSet<PathBuf>,
+    /// Real path of each directory read → the path it was first read as.
+    directories: HashMap<PathBuf, String>,
+    /// Real path of each file read → the path it was first read as.
+    files: HashMap<PathBuf, String>,
 }
 
 impl Walk {
@@ -550,20 +549,16 @@ impl Walk {
             Ok(r) => r,
             Err(e) => return set.errors.push(LoadError::of_file(&shown, e.to_string())),
         };
-        if ancestors.contains(&real) {
-            set.notes.push(LoadError::of_file(
-                &shown,
-                format!("symlink loop: leads back to {}, which is being read; not followed", real.display()),
-            ));
+        if let Some(first) = self.directories.get(&real) {
+            let why = if ancestors.contains(&real) {
+                format!("symlink loop: leads back to {first}, which is being read; not followed")
+            } else {
+                format!("skipped: the same directory as {first}, already read")
+            };
+            set.notes.push(LoadError::of_file(&shown, why));
             return;
         }
-        if !self.directories.insert(real.clone()) {
-            set.notes.push(LoadError::of_file(
-                &shown,
-                format!("skipped: the same directory as {}, already read", real.display()),
-            ));
-            return;
-        }
+        self.directories.insert(real.clone(), shown.clone());
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => return set.errors.push(LoadError::of_file(&shown, e.to_string())),
@@ -592,7 +587,7 @@ impl Walk {
                     if is_manifest_name(&name) {
                         set.errors.push(LoadError::of_file(&shown, message));
                     } else {
-                        set.notes.push(LoadError::of_file(&shown, format!("skipped: {message}")));
+                        set.skip_file(&shown, &message);
                     }
                     continue;
                 }
@@ -600,16 +595,18 @@ impl Walk {
             if meta.is_dir() {
                 self.directory(&entry, ancestors, out, set);
             } else if !is_manifest_name(&name) {
-                set.notes.push(LoadError::of_file(&shown, "skipped: not a .yaml, .yml or .json file"));
+                set.skip_file(&shown, "not a .yaml, .yml or .json file");
             } else {
                 let real = std::fs::canonicalize(&entry).unwrap_or_else(|_| entry.clone());
-                if self.files.insert(real.clone()) {
-                    out.push(entry);
-                } else {
-                    set.notes.push(LoadError::of_file(
+                match self.files.get(&real) {
+                    Some(first) => set.notes.push(LoadError::of_file(
                         &shown,
-                        format!("skipped: the same file as {}, already read", real.display()),
-                    ));
+                        format!("skipped: the same file as {first}, already read"),
+                    )),
+                    None => {
+                        self.files.insert(real, shown);
+                        out.push(entry);
+                    }
                 }
             }
         }
@@ -671,5 +668,116 @@ mod tests {
         assert_eq!(t.meta.labels.unwrap()["app"], "x");
         assert_eq!(t.spec_path, "spec.jobTemplate.spec.template.spec");
         assert_eq!(t.meta.namespace.as_deref(), Some("ns1"));
+    }
+
+    #[test]
+    fn typed_lists_give_their_items_kind_and_api_version() {
+        let mut set = ObjectSet::default();
+        set.add_text(
+            "apiVersion: v1\nkind: PodList\nmetadata: {resourceVersion: '1'}\nitems:\n- metadata: {name: a, namespace: ns1}\n  spec: {containers: [{name: c, image: i}]}\n- metadata: {name: b, namespace: ns1}\n  spec: {containers: [{name: c, image: i}]}\n",
+            "pods.yaml",
+        );
+        set.add_text(
+            r#"{"apiVersion": "apps/v1", "kind": "DeploymentList", "items": [{"metadata": {"name": "d", "namespace": "ns1"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}]}"#,
+            "deployments.json",
+        );
+        set.add_text("apiVersion: v1\nkind: NamespaceList\nitems: []\n", "empty.yaml");
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        let ids: Vec<String> =
+            set.objects.iter().map(|o| format!("{} {} line {}", o.api_version, o.id(), o.line)).collect();
+        assert_eq!(ids, ["v1 ns1/Pod/a line 5", "v1 ns1/Pod/b line 7", "apps/v1 ns1/Deployment/d line 1"]);
+    }
+
+    #[test]
+    fn list_items_without_kind_are_errors_and_json_arrays_are_read() {
+        let mut set = ObjectSet::default();
+        set.add_text("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- metadata: {name: b}\n", "list.yaml");
+        assert_eq!(set.objects.len(), 1);
+        assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+        assert_eq!(
+            (set.errors[0].line, set.errors[0].message.as_str()),
+            (7, "not a Kubernetes object: missing apiVersion and kind")
+        );
+        let mut set = ObjectSet::default();
+        set.add_text("[{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"a\"}},\n {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"b\"}}]", "a.json");
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert_eq!(set.objects.iter().map(|o| o.line).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[test]
+    fn helm_streams_with_empty_documents_are_read() {
+        let mut set = ObjectSet::default();
+        set.add_text("---\n# Source: chart/templates/a.yaml\n---\n# Source: chart/templates/b.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n---\n---\n~\n", "helm.yaml");
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        assert_eq!((set.objects.len(), set.objects[0].line), (1, 5));
+    }
+
+    #[test]
+    fn objects_that_do_not_decode_are_errors_or_left_out_when_as_admitted() {
+        let text = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n  namespace: a\n  labels:\n    version: 1\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n";
+        let mut set = ObjectSet::default();
+        set.add_text(text, "np.yaml");
+        assert!(set.objects.is_empty());
+        assert_eq!(set.errors.len(), 1);
+        let e = &set.errors[0];
+        assert!(e.refused);
+        assert_eq!((e.line, e.column), (7, 14));
+        assert!(e.to_string().starts_with("np.yaml:7:14: NetworkPolicy a/deny: metadata.labels.version: invalid type: integer `1`, expected a string"), "{e}");
+        assert!(
+            e.message
+                .ends_with("(the API server would refuse this object: it would not exist in the cluster)"),
+            "{e}"
+        );
+        let mut set = ObjectSet::with_options(ReadOptions { as_admitted: true, ..Default::default() });
+        set.add_text(text, "np.yaml");
+        assert!(set.objects.is_empty() && set.errors.is_empty());
+        assert_eq!(set.refused.len(), 1);
+        assert!(
+            set.refused[0].message.ends_with("(left out (--as-admitted): the API server would refuse it)")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directories_are_walked_once_and_stray_files_noted() {
+        let dir = std::env::temp_dir().join(format!("autolabs-objects-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let sub = dir.join("sub");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(dir.join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+            .unwrap();
+        std::fs::write(dir.join("README.md"), "# hi\n").unwrap();
+        std::fs::write(dir.join("values.yaml"), "replicas: 2\n").unwrap();
+        std::fs::write(dir.join("out.json"), "{\"allowed\": true}\n").unwrap();
+        std::fs::write(dir.join("broken.yaml"), "apiVersion: v1\nkind: [\n").unwrap();
+        std::os::unix::fs::symlink("..", sub.join("up")).unwrap();
+        std::os::unix::fs::symlink("../cm.yaml", sub.join("same.yaml")).unwrap();
+        std::os::unix::fs::symlink("nowhere.yaml", dir.join("gone.yaml")).unwrap();
+        let set = ObjectSet::read_paths(std::slice::from_ref(&dir));
+        let shown = |e: &LoadError| {
+            format!("{}: {}", e.file.trim_start_matches(&dir.display().to_string()), e.message)
+        };
+        let notes: Vec<String> = set.notes.iter().map(shown).collect();
+        let errors: Vec<String> = set.errors.iter().map(shown).collect();
+        assert_eq!(set.objects.len(), 1);
+        assert_eq!(
+            notes,
+            [
+                "/README.md: skipped: not a .yaml, .yml or .json file".to_string(),
+                format!("/sub/same.yaml: skipped: the same file as {}/cm.yaml, already read", dir.display()),
+                format!("/sub/up: symlink loop: leads back to {}, which is being read; not followed", dir.display()),
+                "/out.json: skipped: no document has apiVersion or kind: not a Kubernetes object".to_string(),
+                "/values.yaml: skipped: Helm values, not a Kubernetes object (render the chart with `helm template` first)".to_string(),
+            ]
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("/gone.yaml: dangling symlink to nowhere.yaml"), "{errors:?}");
+        assert!(errors[1].starts_with("/broken.yaml: not valid YAML"), "{errors:?}");
+        let strict = ObjectSet::read_paths_with(
+            std::slice::from_ref(&dir),
+            ReadOptions { strict_inputs: true, ..Default::default() },
+        );
+        assert_eq!(strict.errors.len(), 5, "{:?}", strict.errors);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
