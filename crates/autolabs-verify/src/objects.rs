@@ -247,35 +247,39 @@ impl ObjectSet {
             // A JSON array of objects (`jq '[.items[]]'`, some tools' dumps).
             Value::Array(items) => {
                 for (i, item) in items.into_iter().enumerate() {
-                    self.add_object(item, file, &locations, &yaml::join_index("", i), line);
+                    self.add_value(item, file, &locations, &yaml::join_index("", i), line);
                 }
             }
-            value => match list_kind(&value) {
-                Some(list) => {
-                    // A typed list (`PodList`) as the API server returns it: its items carry no
-                    // kind or apiVersion; they are the list's, without `List`.
-                    // Mirrors: k8s.io/apimachinery/pkg/api/meta/help.go ExtractList (items of a typed list).
-                    let item_kind = list.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
-                    let api_version = value["apiVersion"].clone();
-                    let Value::Object(mut map) = value else { return };
-                    let items = match map.remove("items") {
-                        Some(Value::Array(items)) => items,
-                        _ => Vec::new(),
-                    };
-                    for (i, mut item) in items.into_iter().enumerate() {
-                        if let (Some(kind), Value::Object(fields)) = (&item_kind, &mut item) {
-                            if !fields.contains_key("kind") {
-                                fields.insert("kind".into(), Value::String(kind.clone()));
-                            }
-                            if !fields.contains_key("apiVersion") && api_version.is_string() {
-                                fields.insert("apiVersion".into(), api_version.clone());
-                            }
-                        }
-                        self.add_object(item, file, &locations, &yaml::join_index("items", i), line);
-                    }
+            value => self.add_value(value, file, &locations, "", line),
+        }
+    }
+
+    /// An object, or a list of objects (lists in lists too).
+    fn add_value(&mut self, value: Value, file: &str, locations: &Locations, prefix: &str, line: u32) {
+        let Some(list) = list_kind(&value) else {
+            return self.add_object(value, file, locations, prefix, line);
+        };
+        // A typed list (`PodList`) as the API server returns it: its items carry no kind or
+        // apiVersion; they are the list's, without `List`.
+        // Mirrors: k8s.io/apimachinery/pkg/api/meta/help.go ExtractList (items of a typed list).
+        let item_kind = list.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
+        let api_version = value["apiVersion"].clone();
+        let Value::Object(mut map) = value else { return };
+        let items = match map.remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        for (i, mut item) in items.into_iter().enumerate() {
+            if let (Some(kind), Value::Object(fields)) = (&item_kind, &mut item) {
+                if !fields.contains_key("kind") {
+                    fields.insert("kind".into(), Value::String(kind.clone()));
                 }
-                None => self.add_object(value, file, &locations, "", line),
-            },
+                if !fields.contains_key("apiVersion") && api_version.is_string() {
+                    fields.insert("apiVersion".into(), api_version.clone());
+                }
+            }
+            let path = yaml::join_index(&yaml::join_key(prefix, "items"), i);
+            self.add_value(item, file, locations, &path, line);
         }
     }
 

@@ -1,7 +1,8 @@
 //! `autolabs verify`: every engine over manifests or the rendered baseline.
 //!
 //! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or input errors
-//! (unreadable files, malformed documents, a bad platform.yaml).
+//! (unreadable files, malformed documents, objects that do not decode as their kind or that
+//! the API server's validation refuses, a bad platform.yaml).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -233,9 +234,12 @@ pub fn print_findings(format: Format, findings: &[Finding], summary: &Summary) {
     }
 }
 
-/// 2 when an input could not be read, 1 when a finding reaches `fail_on`, else 0.
+/// 2 when an input could not be read or an engine could not take an object in (`invalid*`
+/// rules: an object the API server would refuse), 1 when a finding reaches `fail_on`, else 0.
 pub fn exit_code(set: &ObjectSet, findings: &[Finding], fail_on: &str) -> ExitCode {
-    if !set.errors.is_empty() {
+    let object_refused =
+        findings.iter().any(|f| f.severity == Severity::Error && f.rule.starts_with("invalid"));
+    if !set.errors.is_empty() || object_refused {
         return ExitCode::from(2);
     }
     let threshold = Severity::parse(fail_on).unwrap_or(Severity::Error);
