@@ -74,6 +74,9 @@ pub struct Finding {
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// Column of the field, when known (input errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 impl Finding {
@@ -91,6 +94,7 @@ impl Finding {
             object: None,
             file: None,
             line: None,
+            column: None,
         }
     }
 
@@ -103,12 +107,13 @@ impl Finding {
         self
     }
 
-    /// `file:line` when known.
+    /// `file:line` (`file:line:column` for input errors) when known.
     pub fn location(&self) -> Option<String> {
         let file = self.file.as_ref()?;
-        Some(match self.line {
-            Some(l) => format!("{file}:{l}"),
-            None => file.clone(),
+        Some(match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+            (Some(l), None) => format!("{file}:{l}"),
+            (None, _) => file.clone(),
         })
     }
 }

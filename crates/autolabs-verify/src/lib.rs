@@ -15,7 +15,8 @@ pub mod intent;
 pub mod intent_file;
 pub mod objects;
 pub mod report;
+pub mod strict;
 pub mod synthetic;
 
 pub use finding::{Finding, Severity};
-pub use objects::{LoadError, Object, ObjectSet};
+pub use objects::{LoadError, Object, ObjectSet, ReadOptions};

@@ -84,6 +84,9 @@ pub fn sarif(findings: &[Finding]) -> String {
                 let mut region = json!({});
                 if let Some(line) = f.line {
                     region = json!({"startLine": line});
+                    if let Some(column) = f.column {
+                        region["startColumn"] = json!(column);
+                    }
                 }
                 r["locations"] = json!([{"physicalLocation": {"artifactLocation": {"uri": file}, "region": region}}]);
             }

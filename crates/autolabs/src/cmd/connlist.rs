@@ -12,8 +12,9 @@
 //! its treatment. Warnings about the input (named ports that cannot match, owner references
 //! the API server would refuse) are printed the same way.
 //!
-//! Exit codes: 0 listed, 2 usage or input errors (unreadable files, invalid policies, pods of
-//! one workload that policies tell apart).
+//! Exit codes: 0 listed, 2 usage or input errors (unreadable files, objects that do not decode
+//! as their kind, invalid policies, pods of one workload that policies tell apart): never a
+//! list of connections from part of the input.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,22 +99,25 @@ pub struct Args {
     /// plugins) or `as-pod` (ordinary pods, as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
     host_network: HostNetworkArg,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 /// Reads an object set and lists its connections; `Err(code)` after the problems were
 /// printed (exit 2), shared with `diff`.
-pub fn list_paths(paths: &[PathBuf], options: Options) -> Result<ConnList, ExitCode> {
-    let set = ObjectSet::read_paths(paths);
+pub fn list_paths(
+    paths: &[PathBuf],
+    inputs: &super::inputs::InputArgs,
+    options: Options,
+) -> Result<ConnList, ExitCode> {
+    let set = inputs.read(paths);
     list_set(&set, None, options)
 }
 
 /// Lists the connections of an object set, with probe pods for `intent` when given. Every
 /// remark about the input is printed; an error among them refuses the listing (exit 2).
 fn list_set(set: &ObjectSet, intent: Option<&Intent>, options: Options) -> Result<ConnList, ExitCode> {
-    for e in &set.errors {
-        eprintln!("error: {e}");
-    }
-    if !set.errors.is_empty() {
+    if super::inputs::report(set) {
         return Err(ExitCode::from(2));
     }
     let (analysis, built): (_, Built<'_>) = match intent {
@@ -135,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let intent = intent.unwrap_or_else(|| Intent::of_platform(&platform));
         list_set(&set, Some(&intent), args.host_network.options())
     } else {
-        list_set(&ObjectSet::read_paths(&args.paths), intent.as_ref(), args.host_network.options())
+        list_set(&args.inputs.read(&args.paths), intent.as_ref(), args.host_network.options())
     };
     let list = match list {
         Ok(list) => list,

@@ -29,15 +29,18 @@ pub struct Args {
     /// NetworkPolicy (most plugins) or `as-pod` (as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
     host_network: super::connlist::HostNetworkArg,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = args.host_network.options();
-    let old = match super::connlist::list_paths(std::slice::from_ref(&args.old), options.clone()) {
-        Ok(list) => list,
-        Err(code) => return Ok(code),
-    };
-    let new = match super::connlist::list_paths(std::slice::from_ref(&args.new), options) {
+    let old =
+        match super::connlist::list_paths(std::slice::from_ref(&args.old), &args.inputs, options.clone()) {
+            Ok(list) => list,
+            Err(code) => return Ok(code),
+        };
+    let new = match super::connlist::list_paths(std::slice::from_ref(&args.new), &args.inputs, options) {
         Ok(list) => list,
         Err(code) => return Ok(code),
     };

@@ -1,11 +1,12 @@
 //! `autolabs explain FROM TO PORT`: which rule allows a connection, or which policies deny it.
+//!
+//! Exit codes: 0 allowed, 1 denied, 2 usage or input errors (as `connlist`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use autolabs_netpol::{Analysis, Endpoint, IpNet, Protocol};
-use autolabs_verify::ObjectSet;
 use autolabs_verify::intent::{Intent, analyse_with_probes_options};
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +34,8 @@ pub struct Args {
     /// plugins) or `as-pod` (as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
     host_network: super::connlist::HostNetworkArg,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 fn endpoint(a: &Analysis, text: &str) -> anyhow::Result<Endpoint> {
@@ -102,12 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (platform, _) = super::config::load(None)?;
         (super::verify::rendered_set(&platform), Some(Intent::of_platform(&platform)))
     } else {
-        (ObjectSet::read_paths(&files), None)
+        (args.inputs.read(&files), None)
     };
-    for e in &set.errors {
-        eprintln!("error: {e}");
-    }
-    if !set.errors.is_empty() {
+    if super::inputs::report(&set) {
         return Ok(ExitCode::from(2));
     }
     let options = args.host_network.options();

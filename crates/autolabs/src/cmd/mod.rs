@@ -11,6 +11,7 @@ pub mod diff;
 pub mod dump;
 pub mod explain;
 pub mod init;
+pub mod inputs;
 pub mod lab;
 pub mod plan;
 pub mod progress;

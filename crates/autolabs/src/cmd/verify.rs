@@ -1,7 +1,8 @@
 //! `autolabs verify`: every engine over manifests or the rendered baseline.
 //!
 //! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 usage or input errors
-//! (unreadable files, malformed documents, a bad platform.yaml).
+//! (unreadable files, malformed documents, objects that do not decode as their kind or that
+//! the API server's validation refuses, a bad platform.yaml).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +83,8 @@ pub struct Args {
     /// NetworkPolicy (most plugins) or `as-pod` (as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
     host_network: super::connlist::HostNetworkArg,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -116,10 +119,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         match (&platform, args.paths.is_empty()) {
             (Some(p), true) => rendered_set(p),
-            _ => ObjectSet::read_paths(&args.paths),
+            _ => args.inputs.read(&args.paths),
         }
     };
 
+    super::inputs::print_notes(&set);
     // A directory `render` wrote carries its platform's label: read the same intent plain
     // `verify` reads (the admin group, the matrix), so both agree.
     let platform = match platform {
@@ -129,12 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let mut findings: Vec<Finding> = Vec::new();
     if enabled("load") {
-        for e in &set.errors {
-            let mut f = Finding::new("load", "unreadable", Severity::Error, e.message.clone());
-            f.file = Some(e.file.clone());
-            f.line = (e.line > 0).then_some(e.line);
-            findings.push(f);
-        }
+        findings.extend(load_findings(&set));
     }
     if enabled("pss") {
         findings.extend(engines::pss::check(&set, engines::pss::Options { level: pod_security }));
@@ -227,6 +226,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&set, &findings, &args.fail_on))
 }
 
+/// The input errors, and the objects left out under `--as-admitted`, as findings.
+pub fn load_findings(set: &ObjectSet) -> Vec<Finding> {
+    let as_finding = |e: &autolabs_verify::LoadError, severity| {
+        let rule = if e.refused { "refused" } else { "unreadable" };
+        let mut f = Finding::new("load", rule, severity, e.message.clone());
+        f.file = Some(e.file.clone());
+        f.line = (e.line > 0).then_some(e.line);
+        f.column = (e.line > 0 && e.column > 0).then_some(e.column);
+        f
+    };
+    let errors = set.errors.iter().map(|e| as_finding(e, Severity::Error));
+    errors.chain(set.refused.iter().map(|e| as_finding(e, Severity::Warning))).collect()
+}
+
 /// Findings in the chosen format, on stdout, ending with a newline.
 pub fn print_findings(format: Format, findings: &[Finding], summary: &Summary) {
     let text = match format {
@@ -241,9 +254,12 @@ pub fn print_findings(format: Format, findings: &[Finding], summary: &Summary) {
     }
 }
 
-/// 2 when an input could not be read, 1 when a finding reaches `fail_on`, else 0.
+/// 2 when an input could not be read or an engine could not take an object in (`invalid*`
+/// rules: an object the API server would refuse), 1 when a finding reaches `fail_on`, else 0.
 pub fn exit_code(set: &ObjectSet, findings: &[Finding], fail_on: &str) -> ExitCode {
-    if !set.errors.is_empty() {
+    let object_refused =
+        findings.iter().any(|f| f.severity == Severity::Error && f.rule.starts_with("invalid"));
+    if !set.errors.is_empty() || object_refused {
         return ExitCode::from(2);
     }
     let threshold = Severity::parse(fail_on).unwrap_or(Severity::Error);
