@@ -124,10 +124,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     super::inputs::print_notes(&set);
-    // A directory `render` wrote carries its platform's label: read the same intent plain
-    // `verify` reads (the admin group, the matrix), so both agree.
+    // A directory `render` wrote, or a cluster `apply` wrote to, carries its platform's label:
+    // read the same intent plain `verify` reads (the admin group, the matrix), so `verify out/`,
+    // `verify --cluster` and `verify` of a dump of that cluster all agree.
     let platform = match platform {
-        None if !args.cluster => rendered_platform(&set)?,
+        None => rendered_platform(&set)?,
         p => p,
     };
 
