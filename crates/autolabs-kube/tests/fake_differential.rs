@@ -836,16 +836,7 @@ async fn provisioner_sequence() {
 }
 
 fn labs_templates(platform: &Platform) -> autolabs_model::lab::Templates {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("templates/ exists") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("readable")));
-        }
-    }
-    files.sort();
-    autolabs_model::lab::load_templates(&files, platform).expect("shipped templates load")
+    autolabs_model::lab::shipped_templates(platform).expect("shipped templates load")
 }
 
 fn restricted_pod(name: &str) -> Value {

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use autolabs_kube::labs::{Backoff, LabsError, Metrics, Provisioner, ProvisionerConfig};
-use autolabs_model::lab::{LabRequest, load_templates};
+use autolabs_model::lab::LabRequest;
 use autolabs_model::{Platform, render};
 use autolabs_testenv::{Cluster, TestNamespace};
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
@@ -344,16 +344,7 @@ where
 }
 
 fn templates(platform: &Platform) -> autolabs_model::lab::Templates {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("templates/") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("readable")));
-        }
-    }
-    files.sort();
-    load_templates(&files, platform).expect("templates load")
+    autolabs_model::lab::shipped_templates(platform).expect("shipped templates load")
 }
 
 fn request(id: &str, ttl: Option<u64>) -> LabRequest {

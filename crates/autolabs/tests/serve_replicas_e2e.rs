@@ -320,15 +320,7 @@ async fn create_all(http: &Http, replicas: &[Replica], ids: Vec<String>) -> Vec<
 async fn reaper_pass(cluster: &Cluster, token: &str, namespace: &str) -> autolabs_kube::labs::ReapSummary {
     use autolabs_kube::labs::{Metrics, Provisioner, ProvisionerConfig};
     let platform = Platform::default();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("templates/") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("readable")));
-        }
-    }
-    let templates = autolabs_model::lab::load_templates(&files, &platform).expect("templates");
+    let templates = autolabs_model::lab::shipped_templates(&platform).expect("shipped templates load");
     let mut config = ProvisionerConfig::new(platform, templates);
     config.namespace = namespace.to_string();
     let past_grace = autolabs_kube::labs::system_clock()() + config.incomplete_grace.as_secs() + 1;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use autolabs_kube::fake::{FakeApiServer, FakeConfig, KubeletConfig, StoreSnapshot};
 use autolabs_kube::labs::{Backoff, Metrics, Provisioner, ProvisionerConfig};
 use autolabs_model::Platform;
-use autolabs_model::lab::{LabRequest, Templates, load_templates};
+use autolabs_model::lab::{LabRequest, Templates};
 use serde_json::Value;
 
 /// 2026-01-01T00:00:00Z.
@@ -54,16 +54,7 @@ pub fn lab_objects(snapshot: &StoreSnapshot) -> Vec<(String, String)> {
 
 /// The shipped `templates/` of the repository.
 pub fn templates(platform: &Platform) -> Templates {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../templates");
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("templates/ exists") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("readable")));
-        }
-    }
-    files.sort();
-    load_templates(&files, platform).expect("shipped templates load")
+    autolabs_model::lab::shipped_templates(platform).expect("shipped templates load")
 }
 
 /// Stores the rendered `labs` Namespace, ResourceQuota and LimitRange, and the PriorityClasses.

@@ -51,6 +51,19 @@ impl Templates {
 
 /// Loads every template of `files` (`(file name, text)`), checked against `platform`; names
 /// must be unique across files. Errors of all files are returned together, in file order.
+/// The LabTemplates shipped in the repository's `templates/`, built in: what `serve`,
+/// `up --simulate` and the tests start when no template directory is given.
+pub const SHIPPED_TEMPLATES: [(&str, &str); 3] = [
+    ("templates/linux-basics.yaml", include_str!("../../../../templates/linux-basics.yaml")),
+    ("templates/python-internet.yaml", include_str!("../../../../templates/python-internet.yaml")),
+    ("templates/web-dev.yaml", include_str!("../../../../templates/web-dev.yaml")),
+];
+
+/// [`SHIPPED_TEMPLATES`], loaded and checked against `platform`.
+pub fn shipped_templates(platform: &Platform) -> Result<Templates, ConfigErrors> {
+    load_templates(&SHIPPED_TEMPLATES, platform)
+}
+
 pub fn load_templates<N: AsRef<str>, T: AsRef<str>>(
     files: &[(N, T)],
     platform: &Platform,

@@ -26,7 +26,7 @@ pub use decide::{
 };
 pub use desired::{AUTH_RESPONSE_HEADERS, LabBundle, LabContext, PROXY_TIMEOUT_SECONDS, desired, lab_host};
 pub use error::{LabError, Lang};
-pub use load::{Templates, load_template, load_templates};
+pub use load::{SHIPPED_TEMPLATES, Templates, load_template, load_templates, shipped_templates};
 pub use request::{LabRequest, MAX_ID_LEN, check_lab_id};
 pub use template::{
     DEFAULT_MAX_TTL, DEFAULT_TTL, DEFAULT_WRITABLE_SIZE, EffectiveResources, EnvVar, HttpProbe, LabPort,

@@ -20,13 +20,8 @@ use autolabs_model::lab::{Templates, load_templates};
 
 use super::config;
 
-/// The templates shipped in the repository's `templates/`, built into the binary: what
-/// `serve` (and `up --simulate`) start when no `--templates` is given.
-pub const SHIPPED_TEMPLATES: [(&str, &str); 3] = [
-    ("templates/linux-basics.yaml", include_str!("../../../../templates/linux-basics.yaml")),
-    ("templates/python-internet.yaml", include_str!("../../../../templates/python-internet.yaml")),
-    ("templates/web-dev.yaml", include_str!("../../../../templates/web-dev.yaml")),
-];
+/// The templates built into the binary (the repository's `templates/`).
+pub use autolabs_model::lab::SHIPPED_TEMPLATES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
