@@ -232,11 +232,19 @@ impl Drop for TestNamespace {
     }
 }
 
-/// Where `../shared/kube` is: `AUTOLABS_KUBE_SCRIPTS`, else beside the repository.
+/// Where `../shared/kube` is: `AUTOLABS_KUBE_SCRIPTS`, else the nearest `shared/kube` beside
+/// the repository or one of its parents (a git worktree may sit deeper than the checkout).
 pub fn kube_scripts() -> PathBuf {
-    std::env::var_os("AUTOLABS_KUBE_SCRIPTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kube"))
+    if let Some(dir) = std::env::var_os("AUTOLABS_KUBE_SCRIPTS") {
+        return PathBuf::from(dir);
+    }
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    repository
+        .ancestors()
+        .skip(1)
+        .map(|dir| dir.join("shared/kube"))
+        .find(|dir| dir.join("cluster").is_file())
+        .unwrap_or_else(|| repository.join("../shared/kube"))
 }
 
 /// A control plane of one test on its own port (state in a directory of its own), for tests
