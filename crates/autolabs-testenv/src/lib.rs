@@ -238,7 +238,9 @@ pub fn kube_scripts() -> PathBuf {
     if let Some(dir) = std::env::var_os("AUTOLABS_KUBE_SCRIPTS") {
         return PathBuf::from(dir);
     }
-    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // crates/autolabs-testenv → the repository.
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repository = crate_dir.parent().and_then(Path::parent).unwrap_or(crate_dir);
     repository
         .ancestors()
         .skip(1)
