@@ -27,6 +27,6 @@ pub mod topology;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors, ModelError};
-pub use load::load_platform;
+pub use load::{load_platform, load_platform_for_planning};
 pub use platform::{Platform, Profile, Provider};
 pub use render::{Manifest, Rendered, render};

@@ -210,3 +210,21 @@ fn service_accounts_are_printed_namespace_first() {
     assert!(text.lines().any(|l| l == "ServiceAccount \"platform/autolabs-provisioner\""), "{text}");
     assert!(!text.contains("\"autolabs-provisioner/platform\""), "{text}");
 }
+
+/// `render` refuses a config whose nodes cannot hold its students and sends the user to
+/// `autolabs plan`; `plan` must then read that config and do the arithmetic, not refuse it too.
+#[test]
+fn plan_reads_a_config_that_render_refuses_for_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("platform.yaml"),
+        "apiVersion: autolabs.io/v1alpha1\nkind: Platform\nspec:\n  labs:\n    students: 50\n",
+    )
+    .unwrap();
+    let render = autolabs(&["render", "-o", "out"], dir.path());
+    assert_eq!(render.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&render.stderr).contains("run `autolabs plan`"));
+    let plan = autolabs(&["plan"], dir.path());
+    assert_eq!(plan.status.code(), Some(1), "{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(stdout(&plan).contains("DOES NOT FIT (10 labs fit"), "{}", stdout(&plan));
+}

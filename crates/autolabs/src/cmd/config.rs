@@ -3,11 +3,23 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use autolabs_model::{Platform, load_platform};
+use autolabs_model::{ConfigErrors, Platform, load_platform, load_platform_for_planning};
 
 /// The config to use: `-f PATH`, else `./platform.yaml` when it exists, else the built-in
 /// default (the design document's platform). Returns the platform and where it came from.
 pub fn load(path: Option<&Path>) -> anyhow::Result<(Platform, String)> {
+    load_with(path, load_platform)
+}
+
+/// [`load`] without refusing a config whose nodes cannot hold its students: `plan` says why.
+pub fn load_for_planning(path: Option<&Path>) -> anyhow::Result<(Platform, String)> {
+    load_with(path, load_platform_for_planning)
+}
+
+fn load_with(
+    path: Option<&Path>,
+    loader: fn(&str, &str) -> Result<Platform, ConfigErrors>,
+) -> anyhow::Result<(Platform, String)> {
     let path: Option<PathBuf> = match path {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from("platform.yaml")).filter(|p| p.exists()),
@@ -24,7 +36,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<(Platform, String)> {
     } else {
         std::fs::read_to_string(&path).with_context(|| format!("cannot read {name}"))?
     };
-    match load_platform(&text, &name) {
+    match loader(&text, &name) {
         Ok(p) => Ok((p, name)),
         Err(errors) => {
             eprintln!("{errors}");

@@ -44,7 +44,7 @@ fn quantity(flag: &str, value: Option<&str>) -> anyhow::Result<Option<Quantity>>
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (platform, source) = super::config::load(args.file.as_deref())?;
+    let (platform, source) = super::config::load_for_planning(args.file.as_deref())?;
     let input = PlanInput {
         students: args.students.unwrap_or_else(|| platform.spec.students()),
         lab_cpu: quantity("--lab-cpu", args.lab_cpu.as_deref())?,
