@@ -2,7 +2,7 @@
 //!
 //! # Model
 //!
-//! [`LIVE_KINDS`] lists what the engines read: namespaces, pods, the workloads that carry pod
+//! [`LIVE_KINDS`] lists what the engines read: namespaces, nodes, pods, the workloads that carry pod
 //! templates, services, NetworkPolicies, ingresses, RBAC, service accounts, quotas, limit
 //! ranges, claims, storage and priority classes, PodDisruptionBudgets, HPAs, and the two
 //! custom kinds the baseline renders when their CRD exists. Each is listed across all
@@ -69,6 +69,8 @@ const fn live(
 /// Everything [`read_cluster`] lists, in reading order (namespaces first, as files list them).
 pub const LIVE_KINDS: &[LiveKind] = &[
     live("", "v1", "Namespace", "namespaces"),
+    // What the nodes can allocate bounds the quotas (`resources/quota-exceeds-nodes`).
+    live("", "v1", "Node", "nodes"),
     live("", "v1", "Pod", "pods"),
     live("apps", "v1", "Deployment", "deployments"),
     live("apps", "v1", "StatefulSet", "statefulsets"),

@@ -46,3 +46,47 @@ async fn the_first_log_line_names_the_cluster_and_the_identity() {
     assert!(first.contains("identity=admin"), "{first}");
     assert!(!first.contains('\u{1b}'), "colour codes in a piped log: {first:?}");
 }
+
+/// `verify --cluster` reads the cluster's Nodes, so a quota no node can satisfy is found live
+/// as it is in files (`resources/quota-exceeds-nodes`). A Node object of the test's own,
+/// registered with its status as a kubelet registers it, stands for a worker.
+#[tokio::test]
+async fn verify_cluster_weighs_quotas_against_the_clusters_nodes() {
+    use k8s_openapi::api::core::v1::{Node, ResourceQuota};
+    let Some(cluster) = autolabs_testenv::shared("verify --cluster reads Nodes").await else { return };
+    let ns = cluster.namespace("quota-vs-nodes", &[]).await;
+    let node_name = autolabs_testenv::unique_name("fake-worker");
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": node_name, "labels": {"autolabs.io/test": "quota-vs-nodes"}},
+        "status": {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                   "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}
+    }))
+    .unwrap();
+    let nodes: kube::Api<Node> = kube::Api::all(cluster.client());
+    nodes.create(&kube::api::PostParams::default(), &node).await.expect("a Node object");
+    let quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "too-big"},
+        "spec": {"hard": {"requests.cpu": "500", "requests.memory": "1Gi"}}
+    }))
+    .unwrap();
+    let quotas: kube::Api<ResourceQuota> = kube::Api::namespaced(cluster.client(), ns.name());
+    quotas.create(&kube::api::PostParams::default(), &quota).await.expect("a quota");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_autolabs"))
+        .args(["verify", "--cluster", "--only", "resources", "--format", "json"])
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .current_dir(dir.path())
+        .output()
+        .expect("verify runs");
+    let _ = nodes.delete(&node_name, &kube::api::DeleteParams::default()).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    assert!(
+        findings.iter().any(|f| f["rule"] == "quota-exceeds-nodes"
+            && f["object"]["namespace"] == ns.name()
+            && f["message"].as_str().is_some_and(|m| m.contains("cpu=2"))),
+        "{text}"
+    );
+}
