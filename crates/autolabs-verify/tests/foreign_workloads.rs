@@ -115,30 +115,8 @@ metadata:
 spec: {containers: [{name: c, image: i}]}
 "#;
 
-const DIVERGING: &str = r#"
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-1-a
-  namespace: shop
-  labels: {app: web, track: stable}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: r1, controller: true}]
-spec: {containers: [{name: c, image: nginx}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-1-b
-  namespace: shop
-  labels: {app: web, track: canary}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: r1, controller: true}]
-spec: {containers: [{name: c, image: nginx}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: isolate-canary, namespace: shop}
-spec: {podSelector: {matchLabels: {track: canary}}}
-"#;
+/// Two pods of one absent ReplicaSet that a policy tells apart (shared with the CLI tests).
+const DIVERGING: &str = include_str!("fixtures/foreign/split-workload.yaml");
 
 const SAME_SELECTED_LABELS: &str = r#"
 apiVersion: v1
@@ -463,5 +441,6 @@ fn modelling_findings_are_located_in_the_input() {
     let error = findings.iter().find(|f| f.rule == "workload-pods-differ").expect("error finding");
     assert_eq!(error.severity, Severity::Error);
     assert_eq!(error.object.as_ref().map(|o| o.name.as_str()), Some("web-1-b"));
-    assert_eq!(error.line, Some(11));
+    // The second pod's document starts on line 10 of the fixture.
+    assert_eq!(error.line, Some(10));
 }

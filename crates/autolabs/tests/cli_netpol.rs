@@ -258,29 +258,8 @@ metadata:
 spec: {containers: [{name: c, image: k}]}
 "#;
 
-const SPLIT: &str = r#"apiVersion: v1
-kind: Pod
-metadata:
-  name: web-1-a
-  namespace: shop
-  labels: {app: web, track: stable}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: r1, controller: true}]
-spec: {containers: [{name: c, image: nginx}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web-1-b
-  namespace: shop
-  labels: {app: web, track: canary}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-1, uid: r1, controller: true}]
-spec: {containers: [{name: c, image: nginx}]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: isolate-canary, namespace: shop}
-spec: {podSelector: {matchLabels: {track: canary}}}
-"#;
+/// Two pods of one absent ReplicaSet that a policy tells apart (shared with verify's tests).
+const SPLIT: &str = include_str!("../../autolabs-verify/tests/fixtures/foreign/split-workload.yaml");
 
 fn foreign_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
