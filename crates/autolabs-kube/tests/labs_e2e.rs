@@ -11,6 +11,7 @@
 //! 403 and fails the test. The test itself acts as admin only to look and to play the
 //! kubelet or a careless operator (set a Pod's status, delete an object by hand).
 
+use autolabs_testenv::eventually;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -326,21 +327,6 @@ async fn wait_for_rbac(admin: &kube::Client, namespace: &str) {
             assert!(allowed, "{user} never got {verb} {resource}");
         }
     }
-}
-
-/// Polls `condition` until it holds (an eventual state of the real controllers), at most 60 s.
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..600 {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 fn templates(platform: &Platform) -> autolabs_model::lab::Templates {

@@ -178,6 +178,23 @@ fn token_auth(token: &str) -> AuthInfo {
     serde_json::from_value(serde_json::json!({ "token": token })).expect("an AuthInfo with a token")
 }
 
+/// Polls `condition` every 100 ms until it holds, at most 60 s, and panics naming `what`
+/// otherwise: the real controllers (quota, garbage collector, ServiceAccounts) reach their
+/// state eventually, as envtest's tests wait with Gomega's `Eventually`.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
 /// A unique, DNS-1123-label name: `<prefix>-<8 random characters>`.
 pub fn unique_name(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";

@@ -9,6 +9,7 @@
 //! more labs than the quota allows, every answered refusal a 409 `cluster_full`, and after one
 //! reaper pass no half-made lab and no orphan.
 
+use autolabs_testenv::eventually;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -75,20 +76,6 @@ fn write_json(dir: &Path, name: &str, value: &Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).expect("write a manifest");
     path.display().to_string()
-}
-
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..600 {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("never happened: {what}");
 }
 
 struct Http(Client<HttpConnector, Full<Bytes>>);
