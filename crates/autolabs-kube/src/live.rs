@@ -154,20 +154,55 @@ pub fn error_code(error: &kube::Error) -> Option<u16> {
 /// A client for the current kubeconfig context, or `context` when given. Without a context
 /// the config is inferred as kubectl does (`KUBECONFIG`, `~/.kube/config`, in-cluster).
 pub async fn connect(context: Option<&str>) -> Result<Client, ClusterError> {
-    let config = match context {
-        Some(name) => {
-            let options =
-                kube::config::KubeConfigOptions { context: Some(name.to_string()), ..Default::default() };
-            Config::from_kubeconfig(&options).await.map_err(|e| ClusterError::Config {
-                context: Some(name.to_string()),
-                message: e.to_string(),
-            })?
-        }
-        None => Config::infer()
-            .await
-            .map_err(|e| ClusterError::Config { context: None, message: e.to_string() })?,
-    };
+    connect_with(None, context).await
+}
+
+/// [`connect`], from the kubeconfig file `kubeconfig` when given.
+pub async fn connect_with(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<Client, ClusterError> {
+    let (config, _) = client_config(kubeconfig, context).await?;
     Client::try_from(config).map_err(ClusterError::Client)
+}
+
+/// The client config the flags `--kubeconfig` and `--context` choose, as kubectl chooses it
+/// without them (`KUBECONFIG`, then `~/.kube/config`, then the in-cluster ServiceAccount),
+/// and where it came from, in words, for logs.
+pub async fn client_config(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<(Config, String), ClusterError> {
+    let error = |message: String| ClusterError::Config { context: context.map(String::from), message };
+    let options =
+        kube::config::KubeConfigOptions { context: context.map(String::from), ..Default::default() };
+    let (config, source) = match (kubeconfig, context) {
+        (Some(path), _) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| error(format!("{}: not a readable kubeconfig: {e}", path.display())))?;
+            let config = Config::from_custom_kubeconfig(file, &options)
+                .await
+                .map_err(|e| error(format!("{}: {e}", path.display())))?;
+            (config, format!("kubeconfig {}", path.display()))
+        }
+        (None, Some(_)) => (
+            Config::from_kubeconfig(&options).await.map_err(|e| error(e.to_string()))?,
+            "kubeconfig (KUBECONFIG or ~/.kube/config)".to_string(),
+        ),
+        (None, None) => {
+            let config = Config::infer().await.map_err(|e| error(e.to_string()))?;
+            let from_env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+            let home = std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".kube/config"));
+            let source = match (from_env, home) {
+                (Some(path), _) => format!("KUBECONFIG={}", path.to_string_lossy()),
+                (None, Some(home)) if home.exists() => home.display().to_string(),
+                _ => "in-cluster ServiceAccount".to_string(),
+            };
+            (config, source)
+        }
+    };
+    let context = context.map(|c| format!(", context {c}")).unwrap_or_default();
+    Ok((config, format!("{source}{context}")))
 }
 
 /// `v1` or `group/version`.

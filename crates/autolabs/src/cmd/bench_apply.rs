@@ -188,12 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn client_of(kubeconfig: &Path) -> anyhow::Result<Client> {
-    let file = kube::config::Kubeconfig::read_from(kubeconfig)
-        .with_context(|| format!("{}: not a readable kubeconfig", kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
-        .await
-        .with_context(|| format!("{}: its current context is not usable", kubeconfig.display()))?;
-    Client::try_from(config).context("cannot build a Kubernetes client")
+    Ok(autolabs_kube::live::connect_with(Some(kubeconfig), None).await?)
 }
 
 fn api_of(client: &Client, served: &apply::ServedKinds, m: &Manifest) -> Option<Api<DynamicObject>> {

@@ -62,41 +62,11 @@ pub struct Args {
     pub context: Option<String>,
 }
 
-/// A client as `--kubeconfig`/`--context` say, else as kubectl infers one; and where it came
-/// from, in words, for the first log line.
+/// A client as `--kubeconfig`/`--context` say, else as kubectl infers one; and the cluster
+/// with where its config came from, for the first log line.
 async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> anyhow::Result<(kube::Client, String)> {
-    let options =
-        kube::config::KubeConfigOptions { context: context.map(String::from), ..Default::default() };
-    let (config, source) = match kubeconfig {
-        Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
-            let config = kube::Config::from_custom_kubeconfig(file, &options)
-                .await
-                .with_context(|| format!("the kubeconfig {} is not usable", path.display()))?;
-            (config, format!("kubeconfig {}", path.display()))
-        }
-        None if context.is_some() => {
-            let config =
-                kube::Config::from_kubeconfig(&options).await.context("the kubeconfig is not usable")?;
-            (config, "kubeconfig (KUBECONFIG or ~/.kube/config)".to_string())
-        }
-        None => {
-            let from_env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
-            let config = kube::Config::infer().await.context(
-                "no cluster: no --kubeconfig, KUBECONFIG, ~/.kube/config or in-cluster ServiceAccount",
-            )?;
-            let home = std::env::var_os("HOME").map(|h| Path::new(&h).join(".kube/config"));
-            let source = match (from_env, home) {
-                (Some(path), _) => format!("KUBECONFIG={}", path.to_string_lossy()),
-                (None, Some(home)) if home.exists() => home.display().to_string(),
-                _ => "in-cluster ServiceAccount".to_string(),
-            };
-            (config, source)
-        }
-    };
-    let context = context.map(|c| format!(", context {c}")).unwrap_or_default();
-    let description = format!("{} ({source}{context})", config.cluster_url);
+    let (config, source) = autolabs_kube::live::client_config(kubeconfig, context).await?;
+    let description = format!("{} ({source})", config.cluster_url);
     let client = kube::Client::try_from(config).context("cannot build a Kubernetes client")?;
     Ok((client, description))
 }
