@@ -278,7 +278,15 @@ impl OwnCluster {
     /// Starts `cluster up` on `port` (etcd takes port+1 and port+2, the controller-manager
     /// port+3). `None`, after a loud note, when there is no shared control plane either (the
     /// machine cannot run one); panics when starting fails under `CI=true`.
+    ///
+    /// `AUTOLABS_TEST_PORT_OFFSET` (default 0) is added to `port`, so that several checkouts
+    /// can run their suites on one machine without their own clusters colliding.
     pub async fn start(test: &str, port: u16) -> Option<OwnCluster> {
+        let offset: u16 = std::env::var("AUTOLABS_TEST_PORT_OFFSET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let port = port + offset;
         if std::env::var_os(KUBECONFIG_ENV).is_none() && !in_ci() {
             eprintln!(
                 "\n*** NOT RUN: {test}: no control plane is configured ({KUBECONFIG_ENV} is not set). ***\n"
