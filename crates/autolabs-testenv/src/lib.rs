@@ -27,7 +27,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
 use kube::Api;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
@@ -60,6 +60,37 @@ pub async fn shared(test: &str) -> Option<Cluster> {
         return None;
     };
     Some(Cluster::from_kubeconfig(Path::new(&path)).await)
+}
+
+/// The variable `.ci/run` sets to `1` when it started a worker node (`../shared/kube/node up`):
+/// under `CI=true` the suites that need pods to really run then fail without a Ready node.
+pub const NODE_ENV: &str = "AUTOLABS_E2E_NODE";
+
+/// The shared control plane when it has a Ready worker node, so Pods really run; `None`
+/// (after a loud note) when it has none. Panics under `CI=true` when [`NODE_ENV`] says a
+/// node was started and none is Ready.
+pub async fn shared_with_node(test: &str) -> Option<Cluster> {
+    let cluster = shared(test).await?;
+    let expected = std::env::var(NODE_ENV).is_ok_and(|v| v == "1");
+    // The node registers and turns Ready within seconds of `node up`: wait a little when it
+    // is expected, look once otherwise.
+    let attempts = if expected { 300 } else { 1 };
+    for attempt in 0..attempts {
+        if cluster.has_ready_node().await {
+            return Some(cluster);
+        }
+        if attempt + 1 < attempts {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    if expected && in_ci() {
+        panic!("{test}: {NODE_ENV}=1 under CI=true, but the control plane has no Ready node");
+    }
+    eprintln!(
+        "\n*** NOT RUN: {test}: the control plane has no Ready worker node, so no Pod can run. \
+         `../shared/kube/node up` (root) adds one; `bash .ci/run` starts it when it can. ***\n"
+    );
+    None
 }
 
 /// A running control plane reached with an admin kubeconfig.
@@ -132,6 +163,18 @@ impl Cluster {
             .await
             .unwrap_or_else(|e| panic!("create namespace {name}: {e}"));
         TestNamespace { name, config: self.config.clone(), keep: false }
+    }
+
+    /// Whether some Node reports the `Ready` condition `True` (kubelet's node status).
+    pub async fn has_ready_node(&self) -> bool {
+        let nodes: Api<Node> = Api::all(self.client());
+        let Ok(list) = nodes.list(&Default::default()).await else { return false };
+        list.items.iter().any(|node| {
+            node.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
     }
 
     /// A bound token of ServiceAccount `namespace/name` (created by the caller, e.g. by
@@ -282,10 +325,8 @@ impl OwnCluster {
     /// `AUTOLABS_TEST_PORT_OFFSET` (default 0) is added to `port`, so that several checkouts
     /// can run their suites on one machine without their own clusters colliding.
     pub async fn start(test: &str, port: u16) -> Option<OwnCluster> {
-        let offset: u16 = std::env::var("AUTOLABS_TEST_PORT_OFFSET")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let offset: u16 =
+            std::env::var("AUTOLABS_TEST_PORT_OFFSET").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
         let port = port + offset;
         if std::env::var_os(KUBECONFIG_ENV).is_none() && !in_ci() {
             eprintln!(
