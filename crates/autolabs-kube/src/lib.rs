@@ -21,6 +21,7 @@ pub mod fake;
 pub mod labs;
 pub mod live;
 pub mod probe;
+pub mod wire;
 
 /// Errors of this crate, each saying what failed and where.
 #[derive(Debug, thiserror::Error)]

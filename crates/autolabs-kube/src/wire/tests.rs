@@ -1,0 +1,233 @@
+//! The probe's own logic with a fake connector: fake CNIs decide each probe's outcome from
+//! the analysis, enforcing everything, nothing, or only some features.
+
+use super::plan::{Outcome, ProbePlan, Sample, Verdict, judge, sample_ports};
+use super::*;
+use autolabs_netpol::{ConnSet, Endpoint};
+
+/// What a fake CNI enforces.
+#[derive(Clone, Copy)]
+enum FakeCni {
+    /// Every policy, exactly (Calico, Cilium).
+    Everything,
+    /// Nothing (flannel, the local node's bridge).
+    Nothing,
+    /// TCP only: UDP traffic is never filtered.
+    NoUdp,
+}
+
+/// The fake connector: a probe reaches its target when the CNI lets it through.
+fn connect(plan: &ProbePlan, cni: FakeCni, enforced: &Analysis) -> Vec<Outcome> {
+    plan.probes
+        .iter()
+        .map(|probe| {
+            let from = Endpoint::Pod(plan.pods[probe.from].representative);
+            let to = Endpoint::Pod(plan.pods[probe.to].representative);
+            let through = match cni {
+                FakeCni::Nothing => true,
+                FakeCni::NoUdp if probe.protocol == Protocol::Udp => true,
+                FakeCni::Everything | FakeCni::NoUdp => enforced.allows(from, to, probe.protocol, probe.port),
+            };
+            if through { Outcome::Reached } else { Outcome::Blocked("timed out".into()) }
+        })
+        .collect()
+}
+
+fn baseline() -> (Analysis, ProbePlan) {
+    let platform = autolabs_model::Platform::default();
+    let set = rendered_set(&platform);
+    plan_for(&set, &Intent::of_platform(&platform), &[Protocol::Tcp, Protocol::Udp])
+        .expect("the baseline plans")
+}
+
+/// Two namespaces: `b`'s web pods accept TCP 8080-8089 (an endPort range) and UDP 5353 from
+/// `a`, nothing else; `a` is not isolated.
+const SMALL: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: a}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: b}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: a, labels: {app: client}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: b, labels: {app: web}}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-in, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: a}}}]
+    ports:
+    - {protocol: TCP, port: 8080, endPort: 8089}
+    - {protocol: UDP, port: 5353}
+"#;
+
+fn small(text: &str) -> (Analysis, ProbePlan) {
+    let mut set = ObjectSet::default();
+    set.add_text(text, "small.yaml");
+    let intent = Intent {
+        flows: Vec::new(),
+        namespaces: ["a", "b"].into_iter().map(String::from).collect(),
+        network: autolabs_model::Platform::default().spec.network.clone(),
+    };
+    plan_for(&set, &intent, &[Protocol::Tcp, Protocol::Udp]).expect("the small set plans")
+}
+
+#[test]
+fn ports_are_sampled_at_both_ends_of_ranges_and_just_outside() {
+    let allowed = ConnSet::range(Protocol::Tcp, 8080, 8089).union(&ConnSet::port(Protocol::Udp, 53));
+    let tcp = sample_ports(&allowed, Protocol::Tcp);
+    assert_eq!(
+        tcp,
+        vec![
+            Sample { port: 8080, allowed: true, range_tail: false },
+            Sample { port: 8089, allowed: true, range_tail: true },
+            Sample { port: 8079, allowed: false, range_tail: false },
+            Sample { port: 8090, allowed: false, range_tail: false },
+        ]
+    );
+    let udp: Vec<(u16, bool)> =
+        sample_ports(&allowed, Protocol::Udp).iter().map(|s| (s.port, s.allowed)).collect();
+    assert_eq!(udp, vec![(53, true), (52, false), (54, false)]);
+    // Nothing allowed: the far port only, predicted denied.
+    let none: Vec<(u16, bool)> =
+        sample_ports(&ConnSet::empty(), Protocol::Tcp).iter().map(|s| (s.port, s.allowed)).collect();
+    assert_eq!(none, vec![(plan::FAR_PORT, false)]);
+    // Everything allowed: both ends of the whole range (port 0 is never probed).
+    let all: Vec<(u16, bool)> =
+        sample_ports(&ConnSet::all(), Protocol::Udp).iter().map(|s| (s.port, s.allowed)).collect();
+    assert_eq!(all, vec![(1, true), (65535, true)]);
+}
+
+#[test]
+fn the_baseline_plan_has_one_pod_per_class_and_both_kinds_of_cells() {
+    let (analysis, plan) = baseline();
+    let host = analysis.classes().iter().filter(|c| c.host_network).count();
+    assert_eq!(plan.pods.len() + plan.skipped_classes.len(), analysis.classes().len());
+    assert_eq!(plan.skipped_classes.len(), host);
+    assert!(plan.pods.len() >= 4, "{:?}", plan.pods);
+    let allowed = plan.probes.iter().filter(|p| p.predicted_allowed).count();
+    let denied = plan.probes.len() - allowed;
+    assert!(allowed > 0 && denied > 0, "{allowed} allowed, {denied} denied");
+    for probe in &plan.probes {
+        assert_ne!(probe.from, probe.to);
+        assert_ne!(probe.port, 0);
+        assert!(probe.because.contains("egress") && probe.because.contains("ingress"), "{probe:?}");
+    }
+    eprintln!(
+        "baseline: {} classes probed, {} probes ({allowed} predicted allowed, {denied} denied)",
+        plan.pods.len(),
+        plan.probes.len()
+    );
+}
+
+#[test]
+fn a_cni_that_enforces_nothing_is_named_and_every_denied_cell_is_reported() {
+    let (analysis, plan) = baseline();
+    let report = judge(&plan, &connect(&plan, FakeCni::Nothing, &analysis));
+    assert!(!report.passed());
+    for result in &report.results {
+        let expected =
+            if result.predicted_allowed { Verdict::AsPredicted } else { Verdict::AllowedButPredictedDenied };
+        assert_eq!(result.verdict, expected, "{result:?}");
+    }
+    assert_eq!(
+        report.allowed_but_predicted_denied,
+        plan.probes.iter().filter(|p| !p.predicted_allowed).count()
+    );
+    assert_eq!(report.denied_but_predicted_allowed, 0);
+    assert!(
+        report.conclusions[0].starts_with("this cluster's CNI does not enforce NetworkPolicy:"),
+        "{:?}",
+        report.conclusions
+    );
+}
+
+#[test]
+fn a_cni_that_enforces_everything_passes() {
+    let (analysis, plan) = baseline();
+    let report = judge(&plan, &connect(&plan, FakeCni::Everything, &analysis));
+    assert!(report.passed(), "{:?}", report.conclusions);
+    assert_eq!(report.as_predicted, plan.probes.len());
+    assert_eq!(
+        report.conclusions,
+        vec!["every probed cell is as predicted: the cluster enforces what the policies say"]
+    );
+}
+
+#[test]
+fn a_cni_that_does_not_filter_udp_is_named_for_udp_only() {
+    let (analysis, plan) = small(SMALL);
+    let report = judge(&plan, &connect(&plan, FakeCni::NoUdp, &analysis));
+    assert!(!report.passed());
+    for result in &report.results {
+        let wrong = result.protocol == Protocol::Udp && !result.predicted_allowed;
+        assert_eq!(result.verdict == Verdict::AllowedButPredictedDenied, wrong, "{result:?}");
+    }
+    assert!(report.allowed_but_predicted_denied > 0);
+    assert_eq!(report.conclusions.len(), 1, "{:?}", report.conclusions);
+    assert!(
+        report.conclusions[0].contains("does not enforce NetworkPolicy for UDP"),
+        "{:?}",
+        report.conclusions
+    );
+}
+
+#[test]
+fn a_cni_without_end_port_blocks_the_tail_of_ranges_and_is_named() {
+    let (_, plan) = small(SMALL);
+    // What such a CNI enforces: the same policy with `endPort` dropped (the NetworkPolicy API
+    // docs: a CNI that does not support endPort treats the rule as its `port` alone).
+    let (without_end_port, same_plan) = small(&SMALL.replace(", endPort: 8089", ""));
+    assert_eq!(plan.pods, same_plan.pods, "the same classes in the same order");
+    let report = judge(&plan, &connect(&plan, FakeCni::Everything, &without_end_port));
+    assert!(!report.passed());
+    let blocked: Vec<(&str, &str, u16)> = report
+        .results
+        .iter()
+        .filter(|r| r.verdict == Verdict::DeniedButPredictedAllowed)
+        .map(|r| (r.from.as_str(), r.to.as_str(), r.port))
+        .collect();
+    // Both classes of `a` (the client and any other pod) lose the range's tail, nothing else.
+    assert_eq!(
+        blocked,
+        vec![("a/client", "b/web", 8089), ("a/probe:unlabelled", "b/web", 8089)],
+        "{:#?}",
+        report.results
+    );
+    let result = report.results.iter().find(|r| r.port == 8089).expect("probed");
+    assert!(
+        result.because.contains("allowed by b/web-in"),
+        "names the policy that should allow it: {}",
+        result.because
+    );
+    assert_eq!(report.conclusions.len(), 1, "{:?}", report.conclusions);
+    assert!(report.conclusions[0].contains("does not support endPort"), "{:?}", report.conclusions);
+}
+
+#[test]
+fn probes_that_could_not_run_are_neither_passed_nor_failed() {
+    let (analysis, plan) = small(SMALL);
+    let mut outcomes = connect(&plan, FakeCni::Everything, &analysis);
+    for (probe, outcome) in plan.probes.iter().zip(outcomes.iter_mut()) {
+        if probe.protocol == Protocol::Udp {
+            *outcome = Outcome::NotRun("the probe image has no UDP client".into());
+        }
+    }
+    let report = judge(&plan, &outcomes);
+    assert!(report.passed());
+    assert_eq!(report.not_probed, plan.probes.iter().filter(|p| p.protocol == Protocol::Udp).count());
+    assert!(report.not_probed > 0);
+}
