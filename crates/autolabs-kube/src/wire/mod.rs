@@ -8,6 +8,7 @@
 
 pub mod plan;
 pub mod report;
+pub mod run;
 
 use autolabs_netpol::{Analysis, Options, Protocol};
 use autolabs_verify::intent::{Intent, analyse_with_probes_options};
@@ -54,6 +55,19 @@ pub fn rendered_set(platform: &autolabs_model::Platform) -> ObjectSet {
         );
     }
     set
+}
+
+/// What a sandbox copies from the input: each namespace's labels, and the NetworkPolicies.
+pub type SandboxInputs =
+    (std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>, Vec<serde_json::Value>);
+
+/// The namespace labels and NetworkPolicies of `set`, for [`run::Runner::run`].
+pub fn sandbox_inputs(set: &ObjectSet) -> SandboxInputs {
+    let labels =
+        set.objects.iter().filter(|o| o.kind == "Namespace").map(|o| (o.name.clone(), o.labels())).collect();
+    let policies =
+        set.objects.iter().filter(|o| o.kind == "NetworkPolicy").map(|o| o.value.clone()).collect();
+    (labels, policies)
 }
 
 #[cfg(test)]

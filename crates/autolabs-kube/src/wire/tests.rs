@@ -231,3 +231,57 @@ fn probes_that_could_not_run_are_neither_passed_nor_failed() {
     assert_eq!(report.not_probed, plan.probes.iter().filter(|p| p.protocol == Protocol::Udp).count());
     assert!(report.not_probed > 0);
 }
+
+#[test]
+fn namespace_selectors_by_name_are_renamed_for_the_sandbox_and_nothing_else() {
+    let mut policy = serde_json::json!({
+        "spec": {
+            "podSelector": {"matchLabels": {"kubernetes.io/metadata.name": "pods-keep-this"}},
+            "ingress": [{"from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "labs", "zone": "x"}}},
+                {"namespaceSelector": {"matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["platform", "kube-system"]},
+                    {"key": "zone", "operator": "In", "values": ["labs"]},
+                ]}},
+            ]}],
+        }
+    });
+    run::rename_namespace_selectors(&mut policy, &|ns| run::mapped_namespace(Some("t1"), ns));
+    let from = &policy["spec"]["ingress"][0]["from"];
+    assert_eq!(from[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"], "t1-labs");
+    assert_eq!(from[0]["namespaceSelector"]["matchLabels"]["zone"], "x");
+    let expressions = &from[1]["namespaceSelector"]["matchExpressions"];
+    assert_eq!(expressions[0]["values"], serde_json::json!(["t1-platform", "t1-kube-system"]));
+    assert_eq!(expressions[1]["values"], serde_json::json!(["labs"]), "other keys keep their values");
+    assert_eq!(policy["spec"]["podSelector"]["matchLabels"]["kubernetes.io/metadata.name"], "pods-keep-this");
+}
+
+#[test]
+fn a_sender_script_runs_its_probes_in_bounded_batches_and_its_log_parses() {
+    let probes = vec![
+        (0, Protocol::Tcp, "10.244.0.5".to_string(), 8080),
+        (3, Protocol::Udp, "10.244.0.6".to_string(), 53),
+        (7, Protocol::Tcp, "10.244.0.6".to_string(), 7077),
+    ];
+    let script = run::sender_script(&probes, std::time::Duration::from_secs(2), 2);
+    assert!(
+        script.contains("probe 0 TCP 10.244.0.5 8080 &\nprobe 3 UDP 10.244.0.6 53 &\nwait\nprobe 7 TCP"),
+        "{script}"
+    );
+    assert!(script.contains("nc -w 2") && script.contains("timeout 2 nslookup"), "{script}");
+    assert!(script.ends_with("wait\necho DONE\n"));
+    let log = "R 3 reached\nR 0 blocked nc: timed out\nR 7 blocked\nDONE\n";
+    let parsed = run::parse_sender_log(log).expect("finished");
+    assert_eq!(parsed[&3], Outcome::Reached);
+    assert_eq!(parsed[&0], Outcome::Blocked("nc: timed out".into()));
+    assert_eq!(parsed[&7], Outcome::Blocked("timed out".into()));
+    assert_eq!(run::parse_sender_log("R 3 reached\n"), None, "a script that did not finish");
+}
+
+#[test]
+fn the_probe_rbac_is_a_cluster_role_with_exactly_the_probe_rules() {
+    let manifests = run::rbac_manifests("ops", "prober");
+    assert_eq!(manifests[0]["kind"], "ClusterRole");
+    assert_eq!(manifests[0]["rules"].as_array().map(Vec::len), Some(run::PROBE_RULES.len()));
+    assert_eq!(manifests[1]["subjects"][0]["name"], "prober");
+}
