@@ -56,6 +56,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// The operator's client of the lab API: create, get, list, delete, extend, capacity.
     Lab(cmd::lab::Args),
+    /// Check on the wire that the cluster enforces the isolation matrix (exit 0 as predicted, 1 not, 2 errors).
+    Probe(cmd::probe::Args),
 }
 
 /// Exit codes: 0 success, 1 findings or failure of the operation, 2 usage or input errors.
@@ -81,6 +83,7 @@ pub fn run() -> ExitCode {
         Command::Up(a) => cmd::up::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Lab(a) => cmd::lab::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
     };
     match result {
         Ok(code) => code,

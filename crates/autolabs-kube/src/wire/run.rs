@@ -10,7 +10,8 @@
 //!    Probe pods are never Ready (a readiness probe that fails), so no Service sends real
 //!    traffic to them.
 //! 3. One **sender** pod per class, same labels, whose script tries every probe of that class
-//!    at once within a bound: TCP with `nc -w`, UDP with `nslookup` to `IP:port`. Nothing
+//!    at once within a bound: TCP with `nc -w`, UDP with `nslookup` to `IP:port` (three
+//!    datagrams, as ICMP answers are rate-limited). Nothing
 //!    listens on the targets, so a probe that reaches its target is answered by the target's
 //!    kernel ("connection refused": a TCP reset, or an ICMP port unreachable for UDP); a probe
 //!    the network drops times out. Each result is one log line `R <probe> <outcome>`.
@@ -98,7 +99,7 @@ fn api_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ProbeError 
 }
 
 /// What the runner reports as it goes: `(stage, done, total)`.
-pub type ProgressFn = dyn Fn(&str, usize, usize) + Send + Sync;
+pub type ProgressFn<'a> = dyn Fn(&str, usize, usize) + Send + Sync + 'a;
 
 /// One run: its id, what it made (for cleanup), and its client.
 pub struct Runner {
@@ -161,6 +162,8 @@ pub fn rename_namespace_selectors(value: &mut Value, rename: &dyn Fn(&str) -> St
 }
 
 /// The sender script: every probe of one class, `parallel` at a time, one result line each.
+/// A UDP probe tries three datagrams: the target kernel's ICMP answers are rate-limited
+/// (`net.ipv4.icmp_msgs_burst`), so one lost answer must not read as "blocked".
 pub fn sender_script(
     probes: &[(usize, Protocol, String, u16)],
     connect_timeout: Duration,
@@ -170,7 +173,8 @@ pub fn sender_script(
     let mut script = format!(
         "probe() {{\n\
          \x20 if [ \"$2\" = TCP ]; then out=$(nc -w {seconds} \"$3\" \"$4\" </dev/null 2>&1) && {{ echo \"R $1 reached\"; return; }}\n\
-         \x20 else out=$(timeout {seconds} nslookup autolabs-probe \"$3:$4\" 2>&1); fi\n\
+         \x20 else for attempt in 1 2 3; do out=$(timeout {seconds} nslookup autolabs-probe \"$3:$4\" 2>&1)\n\
+         \x20   case \"$out\" in *refused*) echo \"R $1 reached\"; return;; esac; done; fi\n\
          \x20 case \"$out\" in *refused*) echo \"R $1 reached\";; *) echo \"R $1 blocked $(echo $out | tr -c 'a-zA-Z0-9 .:' ' ' | cut -c1-60)\";; esac\n\
          }}\n"
     );
@@ -245,7 +249,7 @@ impl Runner {
         plan: &ProbePlan,
         namespace_labels: &BTreeMap<String, BTreeMap<String, String>>,
         policies: &[Value],
-        progress: &ProgressFn,
+        progress: &ProgressFn<'_>,
     ) -> Result<Vec<Outcome>, ProbeError> {
         let result = self.run_inner(plan, namespace_labels, policies, progress).await;
         self.cleanup().await;
@@ -257,7 +261,7 @@ impl Runner {
         plan: &ProbePlan,
         namespace_labels: &BTreeMap<String, BTreeMap<String, String>>,
         policies: &[Value],
-        progress: &ProgressFn,
+        progress: &ProgressFn<'_>,
     ) -> Result<Vec<Outcome>, ProbeError> {
         let namespaces: BTreeSet<&str> = plan.pods.iter().map(|p| p.namespace.as_str()).collect();
         progress("namespaces", 0, namespaces.len());
@@ -455,7 +459,12 @@ impl Runner {
         serde_json::from_value(value).unwrap_or_default()
     }
 
-    async fn create_pods(&self, pods: &[Pod], stage: &str, progress: &ProgressFn) -> Result<(), ProbeError> {
+    async fn create_pods(
+        &self,
+        pods: &[Pod],
+        stage: &str,
+        progress: &ProgressFn<'_>,
+    ) -> Result<(), ProbeError> {
         let total = pods.len();
         progress(stage, 0, total);
         let mut done = 0;
@@ -482,7 +491,7 @@ impl Runner {
         &self,
         pods: &[Pod],
         what: &'static str,
-        progress: &ProgressFn,
+        progress: &ProgressFn<'_>,
         ready: impl Fn(&Pod) -> Option<String>,
     ) -> Result<Vec<String>, ProbeError> {
         let began = Instant::now();

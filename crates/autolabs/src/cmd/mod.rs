@@ -14,6 +14,7 @@ pub mod init;
 pub mod inputs;
 pub mod lab;
 pub mod plan;
+pub mod probe;
 pub mod progress;
 pub mod rbac;
 pub mod render;
