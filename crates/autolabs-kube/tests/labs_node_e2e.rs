@@ -276,7 +276,7 @@ async fn busybox_labs_run_ready_with_the_restricted_security_context_they_were_g
     let lab = p.get("web").await.expect("readable");
     let platform = Platform::default();
     let domain = platform.spec.domain();
-    assert_eq!(lab.url, format!("https://{}/", autolabs_model::lab::lab_host("web", &domain)), "{lab:?}");
+    assert_eq!(lab.url, format!("https://{}/", autolabs_model::lab::lab_host("web", domain)), "{lab:?}");
 
     // What the container really runs with, as runc set it up.
     let id = world.exec("lab-web", &["id"]).expect("exec id");

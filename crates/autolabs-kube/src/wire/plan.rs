@@ -33,6 +33,7 @@ fn protocol_name<S: serde::Serializer>(protocol: &Protocol, serializer: S) -> Re
 /// One probe pod: it stands for one class of the matrix, in its namespace, with its labels
 /// and named ports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProbePod {
     /// `p<index>`: the pod's name suffix and its key in reports.
     pub key: String,
@@ -50,6 +51,7 @@ pub struct ProbePod {
 
 /// One connection to try: `from` → `to` on `protocol`/`port`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Probe {
     /// Index into [`ProbePlan::pods`].
     pub from: usize,
@@ -68,6 +70,7 @@ pub struct Probe {
 
 /// The probe pods and the probes among them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProbePlan {
     pub pods: Vec<ProbePod>,
     pub probes: Vec<Probe>,
@@ -117,6 +120,7 @@ impl Verdict {
 
 /// One probe with its outcome and verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Judged {
     pub from: String,
     pub to: String,
@@ -132,6 +136,7 @@ pub struct Judged {
 
 /// Every probe judged, and what it says about the cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     pub results: Vec<Judged>,
     pub as_predicted: usize,

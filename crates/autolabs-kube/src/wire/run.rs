@@ -163,17 +163,20 @@ pub fn rename_namespace_selectors(value: &mut Value, rename: &dyn Fn(&str) -> St
 
 /// The sender script: every probe of one class, `parallel` at a time, one result line each.
 /// A UDP probe tries three datagrams: the target kernel's ICMP answers are rate-limited
-/// (`net.ipv4.icmp_msgs_burst`), so one lost answer must not read as "blocked".
+/// (`net.ipv4.icmp_msgs_burst`) and a busy node is slow to start `nslookup`, so one lost
+/// answer must not read as "blocked".
 pub fn sender_script(
     probes: &[(usize, Protocol, String, u16)],
     connect_timeout: Duration,
     parallel: usize,
 ) -> String {
     let seconds = connect_timeout.as_secs().max(1);
+    // `timeout` counts nslookup's own start, which a loaded node delays: one second more.
+    let udp_seconds = seconds + 1;
     let mut script = format!(
         "probe() {{\n\
          \x20 if [ \"$2\" = TCP ]; then out=$(nc -w {seconds} \"$3\" \"$4\" </dev/null 2>&1) && {{ echo \"R $1 reached\"; return; }}\n\
-         \x20 else for attempt in 1 2 3; do out=$(timeout {seconds} nslookup autolabs-probe \"$3:$4\" 2>&1)\n\
+         \x20 else for attempt in 1 2 3; do out=$(timeout {udp_seconds} nslookup autolabs-probe \"$3:$4\" 2>&1)\n\
          \x20   case \"$out\" in *refused*) echo \"R $1 reached\"; return;; esac; done; fi\n\
          \x20 case \"$out\" in *refused*) echo \"R $1 reached\";; *) echo \"R $1 blocked $(echo $out | tr -c 'a-zA-Z0-9 .:' ' ' | cut -c1-60)\";; esac\n\
          }}\n"

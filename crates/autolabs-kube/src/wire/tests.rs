@@ -268,7 +268,7 @@ fn a_sender_script_runs_its_probes_in_bounded_batches_and_its_log_parses() {
         script.contains("probe 0 TCP 10.244.0.5 8080 &\nprobe 3 UDP 10.244.0.6 53 &\nwait\nprobe 7 TCP"),
         "{script}"
     );
-    assert!(script.contains("nc -w 2") && script.contains("timeout 2 nslookup"), "{script}");
+    assert!(script.contains("nc -w 2") && script.contains("timeout 3 nslookup"), "{script}");
     assert!(script.ends_with("wait\necho DONE\n"));
     let log = "R 3 reached\nR 0 blocked nc: timed out\nR 7 blocked\nDONE\n";
     let parsed = run::parse_sender_log(log).expect("finished");

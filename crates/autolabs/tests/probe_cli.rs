@@ -1,0 +1,143 @@
+//! `autolabs probe` as a user runs it: exit codes, JSON and JUnit, Ctrl-C. The runs need the
+//! REAL API server with a worker node (`../shared/kube/node up`); without one they print
+//! NOT RUN and pass (under `CI=true` with `AUTOLABS_E2E_NODE=1` they fail). Input errors are
+//! checked without any cluster.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use autolabs_testenv::Cluster;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::Api;
+use kube::api::ListParams;
+
+fn autolabs() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_autolabs"))
+}
+
+/// `autolabs probe` on `cluster`'s local busybox, in sandbox namespaces `<prefix>-…`.
+fn probe(cluster: &Cluster, prefix: &str, extra: &[&str]) -> Command {
+    let mut command = autolabs();
+    command
+        .args([
+            "probe",
+            "--image",
+            "local/busybox:1",
+            "--image-pull-policy",
+            "Never",
+            "--namespace-prefix",
+            prefix,
+        ])
+        .args(["--kubeconfig", &cluster.kubeconfig().display().to_string()])
+        .args(extra)
+        .env_remove("KUBECONFIG");
+    command
+}
+
+/// The namespaces `prefix` made that are not being deleted.
+async fn live_namespaces(cluster: &Cluster, prefix: &str) -> Vec<String> {
+    let namespaces: Api<Namespace> = Api::all(cluster.client());
+    let listed = namespaces.list(&ListParams::default()).await.expect("list namespaces").items;
+    listed
+        .into_iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_none())
+        .filter_map(|n| n.metadata.name)
+        .filter(|name| name.starts_with(&format!("{prefix}-")))
+        .collect()
+}
+
+#[test]
+fn input_errors_exit_2_without_touching_a_cluster() {
+    let missing = autolabs().args(["probe", "-f", "/nonexistent/platform.yaml"]).output().expect("runs");
+    assert_eq!(missing.status.code(), Some(2), "{}", String::from_utf8_lossy(&missing.stderr));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/platform.yaml"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let intent = dir.path().join("intent.yaml");
+    std::fs::write(&intent, "kind: IsolationIntent\nflows: 3\n").expect("write");
+    let bad = autolabs().args(["probe", "--intent"]).arg(&intent).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    let rbac = autolabs().args(["probe", "--print-rbac", "ops/prober"]).output().expect("runs");
+    assert_eq!(rbac.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&rbac.stdout);
+    assert!(
+        text.contains("kind: ClusterRole") && text.contains("pods/log") && text.contains("name: prober"),
+        "{text}"
+    );
+    let wrong = autolabs().args(["probe", "--print-rbac", "prober"]).output().expect("runs");
+    assert_eq!(wrong.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn json_on_the_local_node_says_the_cni_does_not_enforce_and_exits_1() {
+    let Some(cluster) = autolabs_testenv::shared_with_node("probe_cli json").await else { return };
+    let prefix = autolabs_testenv::unique_name("pj");
+    let output = probe(&cluster, &prefix, &["--format", "json"]).output().expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["deniedButPredictedAllowed"], 0);
+    assert!(report["allowedButPredictedDenied"].as_u64().is_some_and(|n| n > 0), "{report:#}");
+    let conclusion = report["conclusions"][0].as_str().unwrap_or_default();
+    assert!(conclusion.starts_with("this cluster's CNI does not enforce NetworkPolicy"), "{conclusion}");
+    eprintln!(
+        "autolabs probe --format json: {} probes in {} s",
+        report["results"].as_array().map_or(0, Vec::len),
+        report["wallSeconds"]
+    );
+    assert!(live_namespaces(&cluster, &prefix).await.is_empty(), "cleaned up");
+}
+
+#[tokio::test]
+async fn junit_on_the_local_node_fails_every_denied_cell_and_exits_1() {
+    let Some(cluster) = autolabs_testenv::shared_with_node("probe_cli junit").await else { return };
+    // JUnit: one failure per denied cell that went through, written for CI.
+    let prefix = autolabs_testenv::unique_name("pu");
+    let output = probe(&cluster, &prefix, &["--format", "junit"]).output().expect("runs");
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let xml = String::from_utf8_lossy(&output.stdout);
+    assert!(xml.starts_with("<?xml") && xml.contains("<testsuite name=\"autolabs probe\""), "{xml}");
+    let failures = xml.matches("<failure message=\"allowed but predicted denied\"").count();
+    assert!(failures > 0 && !xml.contains("denied but predicted allowed"), "{xml}");
+    // Every predicted-denied test case carries a failure; none passed.
+    assert_eq!(xml.matches(" predicted denied\"><failure").count(), failures);
+    assert!(!xml.contains(" predicted denied\"/>"), "a denied cell was blocked: {xml}");
+    assert!(xml.trim_end().ends_with("</testsuite>"));
+    assert!(live_namespaces(&cluster, &prefix).await.is_empty(), "cleaned up");
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_run_deletes_the_probe_pods_and_namespaces_and_exits_2() {
+    let Some(cluster) = autolabs_testenv::shared_with_node("probe_cli ctrl-c").await else { return };
+    let prefix = autolabs_testenv::unique_name("pc");
+    let child =
+        probe(&cluster, &prefix, &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    // Interrupt once the first probe pods exist.
+    let pods: Api<Pod> = Api::all(cluster.client());
+    let selector = "autolabs.io/probe-run";
+    let started = {
+        let mut seen = false;
+        for _ in 0..600 {
+            let listed = pods.list(&ListParams::default().labels(selector)).await.expect("list pods").items;
+            if listed
+                .iter()
+                .any(|p| p.metadata.namespace.as_deref().is_some_and(|ns| ns.starts_with(&prefix)))
+            {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        seen
+    };
+    assert!(started, "the probe made its pods");
+    let interrupted =
+        Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(interrupted.success());
+    let output =
+        tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(live_namespaces(&cluster, &prefix).await.is_empty(), "every sandbox namespace is being deleted");
+}
