@@ -4,6 +4,7 @@
 //!   (create / configure / unchanged / prune / skip), then executed in order;
 //! - [`live`]: reading a live cluster into the same object set `verify` reads from files;
 //! - [`probe`]: cross-checking the RBAC engine against the server's SubjectAccessReviews;
+//! - [`wire`]: `autolabs probe`, checking on the wire that the cluster enforces the NetworkPolicies;
 //! - [`labs`]: the lab provisioner (create, get, list, extend, delete, quota preflight, the
 //!   reaper), behind `autolabs serve`;
 //! - [`fake`]: an in-process fake Kubernetes API server, a test double that speaks the real
