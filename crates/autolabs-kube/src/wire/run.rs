@@ -452,9 +452,11 @@ impl Runner {
                         "readOnlyRootFilesystem": true,
                         "capabilities": {"drop": ["ALL"]},
                     },
+                    // Small requests, so a few runs fit a small node at once; a limit
+                    // that lets a sender start its clients without being throttled.
                     "resources": {
-                        "requests": {"cpu": "10m", "memory": "16Mi"},
-                        "limits": {"cpu": "100m", "memory": "32Mi"},
+                        "requests": {"cpu": "5m", "memory": "16Mi"},
+                        "limits": {"cpu": "500m", "memory": "64Mi"},
                     },
                 }],
             },

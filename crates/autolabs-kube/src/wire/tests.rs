@@ -285,3 +285,41 @@ fn the_probe_rbac_is_a_cluster_role_with_exactly_the_probe_rules() {
     assert_eq!(manifests[0]["rules"].as_array().map(Vec::len), Some(run::PROBE_RULES.len()));
     assert_eq!(manifests[1]["subjects"][0]["name"], "prober");
 }
+
+#[test]
+fn the_reports_render_every_probe_and_the_verdict() {
+    let (analysis, plan) = small(SMALL);
+    let mut outcomes = connect(&plan, FakeCni::Nothing, &analysis);
+    outcomes[0] = Outcome::NotRun("no client".into());
+    let report = judge(&plan, &outcomes);
+    let failures = report.allowed_but_predicted_denied;
+    assert!(failures > 0);
+
+    let xml = report::to_junit(&report, 12.34);
+    assert!(xml.starts_with("<?xml") && xml.trim_end().ends_with("</testsuite>"), "{xml}");
+    assert!(
+        xml.contains(&format!(
+            "tests=\"{}\" failures=\"{failures}\" skipped=\"1\" time=\"12.3\"",
+            plan.probes.len()
+        )),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), plan.probes.len());
+    assert_eq!(xml.matches("<failure message=\"allowed but predicted denied\"").count(), failures);
+    assert_eq!(xml.matches("<skipped ").count(), 1);
+    assert!(xml.contains("classname=\"a/client -&gt; b/web\""), "escaped: {xml}");
+    assert!(xml.contains("does not enforce NetworkPolicy"), "{xml}");
+
+    let json = report::to_json(&report, 12.34);
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["wallSeconds"], 12.3);
+    assert_eq!(json["allowedButPredictedDenied"].as_u64(), Some(failures as u64));
+    assert_eq!(json["results"].as_array().map(Vec::len), Some(plan.probes.len()));
+    assert_eq!(json["results"][0]["outcome"]["outcome"], "not_run");
+
+    let table = report::to_table(&report, 12.34);
+    assert_eq!(table.lines().next().map(|l| l.split_whitespace().next()), Some(Some("FROM")));
+    assert!(table.contains("denied → reached") && table.contains("allowed but predicted denied"), "{table}");
+    assert!(table.contains(&format!("{} probes in 12.3 s", plan.probes.len())), "{table}");
+    assert!(table.contains("error: this cluster's CNI does not enforce NetworkPolicy"), "{table}");
+}
