@@ -367,10 +367,16 @@ impl Runner {
                 }
             }
         }
-        Ok(outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::NotRun("the sender pod reported nothing".into())))
-            .collect())
+        // Fail closed: a probe that should have run and reported nothing is an error, never
+        // a cell left out of the verdict.
+        if let Some(index) = outcomes.iter().position(Option::is_none) {
+            let probe = &plan.probes[index];
+            return Err(ProbeError::PodFailed {
+                pod: format!("{}-sender", plan.pods[probe.from].key),
+                detail: format!("no result for probe {index} ({} {})", probe.protocol.as_str(), probe.port),
+            });
+        }
+        Ok(outcomes.into_iter().flatten().collect())
     }
 
     async fn prepare_namespace(

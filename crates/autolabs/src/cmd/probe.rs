@@ -168,6 +168,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => return Ok(ExitCode::from(2)),
     };
     let report = wire::judge(&plan, &outcomes);
+    if report.results.len() == report.not_probed {
+        // Fail closed: nothing was checked, so nothing may be called as predicted.
+        eprintln!("error: no cell of the matrix could be probed ({} probes planned)", plan.probes.len());
+        return Ok(ExitCode::from(2));
+    }
     match args.format {
         Format::Table => print!("{}", wire::report::to_table(&report, wall)),
         Format::Json => println!("{:#}", wire::report::to_json(&report, wall)),
