@@ -81,7 +81,7 @@ async fn the_rendered_baseline_on_a_cni_without_policy_support_is_reported_unenf
         image_pull_policy: "Never".into(),
         namespace_prefix: Some(prefix.clone()),
         connect_timeout: Duration::from_secs(2),
-        pod_timeout: Duration::from_secs(45),
+        pod_timeout: Duration::from_secs(90),
         parallel: 16,
     };
     let runner = Runner::new(prober, config);

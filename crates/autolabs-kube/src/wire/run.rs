@@ -162,9 +162,9 @@ pub fn rename_namespace_selectors(value: &mut Value, rename: &dyn Fn(&str) -> St
 }
 
 /// The sender script: every probe of one class, `parallel` at a time, one result line each.
-/// A UDP probe tries three datagrams: the target kernel's ICMP answers are rate-limited
-/// (`net.ipv4.icmp_msgs_burst`) and a busy node is slow to start `nslookup`, so one lost
-/// answer must not read as "blocked".
+/// A probe counts as blocked only when every attempt timed out: two for TCP, three for UDP
+/// (the target kernel's ICMP answers are rate-limited by `net.ipv4.icmp_msgs_burst`, and a
+/// busy node is slow to start `nslookup`), so one lost answer never reads as "blocked".
 pub fn sender_script(
     probes: &[(usize, Protocol, String, u16)],
     connect_timeout: Duration,
@@ -175,7 +175,8 @@ pub fn sender_script(
     let udp_seconds = seconds + 1;
     let mut script = format!(
         "probe() {{\n\
-         \x20 if [ \"$2\" = TCP ]; then out=$(nc -w {seconds} \"$3\" \"$4\" </dev/null 2>&1) && {{ echo \"R $1 reached\"; return; }}\n\
+         \x20 if [ \"$2\" = TCP ]; then for attempt in 1 2; do out=$(nc -w {seconds} \"$3\" \"$4\" </dev/null 2>&1) && {{ echo \"R $1 reached\"; return; }}\n\
+         \x20   case \"$out\" in *refused*) echo \"R $1 reached\"; return;; esac; done\n\
          \x20 else for attempt in 1 2 3; do out=$(timeout {udp_seconds} nslookup autolabs-probe \"$3:$4\" 2>&1)\n\
          \x20   case \"$out\" in *refused*) echo \"R $1 reached\"; return;; esac; done; fi\n\
          \x20 case \"$out\" in *refused*) echo \"R $1 reached\";; *) echo \"R $1 blocked $(echo $out | tr -c 'a-zA-Z0-9 .:' ' ' | cut -c1-60)\";; esac\n\
