@@ -6,15 +6,16 @@
 //!    `kubernetes.io/metadata.name` renamed the same way, so the sandbox enforces the same
 //!    matrix. Without a prefix the probe pods go into the real namespaces, under the policies
 //!    the cluster has (a namespace that does not exist is made, and deleted afterwards).
-//! 2. One **target** pod per class (`sleep`), labelled like the class, its named ports declared.
-//!    Probe pods are never Ready (a readiness probe that fails), so no Service sends real
-//!    traffic to them.
-//! 3. One **sender** pod per class, same labels, whose script tries every probe of that class
-//!    at once within a bound: TCP with `nc -w`, UDP with `nslookup` to `IP:port` (three
-//!    datagrams, as ICMP answers are rate-limited). Nothing
-//!    listens on the targets, so a probe that reaches its target is answered by the target's
-//!    kernel ("connection refused": a TCP reset, or an ICMP port unreachable for UDP); a probe
-//!    the network drops times out. Each result is one log line `R <probe> <outcome>`.
+//! 2. One probe pod per class (`sleep`-ing busybox), labelled like the class, its named ports
+//!    declared, never Ready (a readiness probe that fails) so no Service sends real traffic to
+//!    it. Once every pod has its address, each gets its script through the annotation
+//!    [`SCRIPT_ANNOTATION`], which a downward-API file shows it within a second or two: so one
+//!    round of pod start-ups serves as both targets and senders.
+//! 3. The script tries every probe of its class at once within a bound: TCP with `nc -w`, UDP
+//!    with `nslookup` to `IP:port`. Nothing listens on the targets, so a probe that reaches its
+//!    target is answered by the target's kernel ("connection refused": a TCP reset, or an ICMP
+//!    port unreachable for UDP); a probe the network drops times out. Each result is one log
+//!    line `R <probe> <outcome>`, then `DONE`; the pod sleeps on as a target.
 //! 4. Everything this run made carries the label [`RUN_LABEL`] and is deleted at the end, on
 //!    errors, and (through [`Runner::cleanup`], which the command calls after Ctrl-C) when
 //!    the run is interrupted.
@@ -28,10 +29,18 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, LogParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ListParams, LogParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::plan::{Outcome, ProbePlan};
+
+/// The annotation that hands a probe pod its script, once every pod's address is known.
+pub const SCRIPT_ANNOTATION: &str = "autolabs.io/probe-script";
+
+/// A pod's namespace and name.
+fn pod_key(pod: &Pod) -> (String, String) {
+    (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name.clone().unwrap_or_default())
+}
 
 /// The label on everything a probe run makes: its run id.
 pub const RUN_LABEL: &str = "autolabs.io/probe-run";
@@ -40,7 +49,7 @@ pub const RUN_LABEL: &str = "autolabs.io/probe-run";
 /// [`rbac_manifests`] renders.
 pub const PROBE_RULES: &[(&str, &str, &[&str])] = &[
     ("", "namespaces", &["get", "create", "delete"]),
-    ("", "pods", &["get", "list", "create", "delete", "deletecollection"]),
+    ("", "pods", &["get", "list", "create", "patch", "delete", "deletecollection"]),
     ("", "pods/log", &["get"]),
     ("networking.k8s.io", "networkpolicies", &["create"]),
 ];
@@ -57,9 +66,9 @@ pub struct RunConfig {
     pub namespace_prefix: Option<String>,
     /// How long one connection attempt may take before it counts as blocked.
     pub connect_timeout: Duration,
-    /// How long the probe pods may take to start (and the senders to finish).
+    /// How long the probe pods may take to start, and then to finish their probes.
     pub pod_timeout: Duration,
-    /// API calls in flight at once, and connection attempts at once inside a sender pod.
+    /// API calls in flight at once, and connection attempts at once inside a probe pod.
     pub parallel: usize,
 }
 
@@ -305,17 +314,18 @@ impl Runner {
             }
         }
 
-        // Targets.
-        let targets: Vec<Pod> = plan.pods.iter().map(|p| self.pod(p, "target", None)).collect();
-        self.create_pods(&targets, "targets", progress).await?;
+        // One pod per class: it starts, waits for its script, runs it, then stays up as a
+        // target for the other pods' probes.
+        let pods: Vec<Pod> = plan.pods.iter().map(|p| self.pod(p)).collect();
+        self.create_pods(&pods, "probe pods", progress).await?;
         let ips = self
-            .wait_pods(&targets, "start", progress, |pod| {
+            .wait_pods(&pods, "start", progress, |pod| {
                 let status = pod.status.as_ref()?;
                 (status.phase.as_deref() == Some("Running")).then(|| status.pod_ip.clone()).flatten()
             })
             .await?;
 
-        // Senders: every probe of a class from one pod.
+        // Every probe of a class goes into its pod's script.
         let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.probes.len()];
         let mut per_sender: BTreeMap<usize, Vec<(usize, Protocol, String, u16)>> = BTreeMap::new();
         for (index, probe) in plan.probes.iter().enumerate() {
@@ -330,50 +340,77 @@ impl Runner {
                 probe.port,
             ));
         }
-        let senders: Vec<(usize, Pod)> = per_sender
-            .iter()
-            .map(|(&from, probes)| {
-                let script = sender_script(probes, self.config.connect_timeout, self.config.parallel);
-                (from, self.pod(&plan.pods[from], "sender", Some(script)))
-            })
-            .collect();
-        let sender_pods: Vec<Pod> = senders.iter().map(|(_, p)| p.clone()).collect();
-        self.create_pods(&sender_pods, "senders", progress).await?;
-        let finished = self
-            .wait_pods(&sender_pods, "finish", progress, |pod| match pod.status.as_ref()?.phase.as_deref() {
-                Some("Succeeded") | Some("Failed") => Some(String::new()),
-                _ => None,
-            })
-            .await;
-        finished?;
-        for (pod, (_, _)) in sender_pods.iter().zip(&senders) {
-            let (namespace, name) = (
-                pod.metadata.namespace.clone().unwrap_or_default(),
-                pod.metadata.name.clone().unwrap_or_default(),
-            );
-            let log = Api::<Pod>::namespaced(self.client.clone(), &namespace)
-                .logs(&name, &LogParams::default())
-                .await
-                .map_err(api_error(format!("read the log of probe pod {namespace}/{name}")))?;
-            let results = parse_sender_log(&log).ok_or_else(|| ProbeError::PodFailed {
-                pod: format!("{namespace}/{name}"),
-                detail: format!(
-                    "its script did not finish; log: {}",
-                    log.chars().take(400).collect::<String>()
-                ),
-            })?;
-            for (index, outcome) in results {
-                if let Some(slot) = outcomes.get_mut(index) {
-                    *slot = Some(outcome);
-                }
+        let total = per_sender.len();
+        progress("scripts", 0, total);
+        let mut patched = 0;
+        let mut patches = futures::stream::iter(per_sender.iter().map(|(&from, probes)| {
+            let script = sender_script(probes, self.config.connect_timeout, self.config.parallel);
+            let pod = &pods[from];
+            async move {
+                let (namespace, name) = pod_key(pod);
+                let patch = json!({"metadata": {"annotations": {SCRIPT_ANNOTATION: script}}});
+                Api::<Pod>::namespaced(self.client.clone(), &namespace)
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map_err(api_error(format!("hand probe pod {namespace}/{name} its script")))
             }
+        }))
+        .buffer_unordered(self.config.parallel.max(1));
+        while let Some(result) = patches.next().await {
+            result?;
+            patched += 1;
+            progress("scripts", patched, total);
         }
+        drop(patches);
+
+        // Each pod's log ends with DONE once its script ran (the kubelet refreshes the
+        // downward-API file within a second or two of the patch).
+        let began = Instant::now();
+        let mut pending: Vec<usize> = per_sender.keys().copied().collect();
+        while !pending.is_empty() {
+            progress("probing", total - pending.len(), total);
+            let reads = futures::stream::iter(pending.iter().map(|&from| {
+                let (namespace, name) = pod_key(&pods[from]);
+                async move {
+                    let log = Api::<Pod>::namespaced(self.client.clone(), &namespace)
+                        .logs(&name, &LogParams::default())
+                        .await
+                        .map_err(api_error(format!("read the log of probe pod {namespace}/{name}")))?;
+                    Ok::<_, ProbeError>((from, parse_sender_log(&log)))
+                }
+            }))
+            .buffer_unordered(self.config.parallel.max(1))
+            .try_collect::<Vec<_>>()
+            .await?;
+            for (from, results) in reads {
+                let Some(results) = results else { continue };
+                for (index, outcome) in results {
+                    if let Some(slot) = outcomes.get_mut(index) {
+                        *slot = Some(outcome);
+                    }
+                }
+                pending.retain(|&p| p != from);
+            }
+            if pending.is_empty() {
+                break;
+            }
+            if began.elapsed() > self.config.pod_timeout {
+                let late: Vec<String> = pending.iter().take(5).map(|&p| pod_key(&pods[p]).1).collect();
+                return Err(ProbeError::Timeout {
+                    what: "finish their probes",
+                    seconds: self.config.pod_timeout.as_secs(),
+                    pods: late.join(", "),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        progress("probing", total, total);
         // Fail closed: a probe that should have run and reported nothing is an error, never
         // a cell left out of the verdict.
         if let Some(index) = outcomes.iter().position(Option::is_none) {
             let probe = &plan.probes[index];
             return Err(ProbeError::PodFailed {
-                pod: format!("{}-sender", plan.pods[probe.from].key),
+                pod: format!("autolabs-probe-{}", plan.pods[probe.from].key),
                 detail: format!("no result for probe {index} ({} {})", probe.protocol.as_str(), probe.port),
             });
         }
@@ -414,8 +451,10 @@ impl Runner {
         }
     }
 
-    /// A probe pod of `class` (`role` target or sender), Pod Security `restricted`.
-    fn pod(&self, class: &super::plan::ProbePod, role: &str, script: Option<String>) -> Pod {
+    /// The probe pod of `class`, Pod Security `restricted`: it waits for its script (the
+    /// annotation [`SCRIPT_ANNOTATION`], read through a downward-API file), runs it, and
+    /// sleeps on as a target.
+    fn pod(&self, class: &super::plan::ProbePod) -> Pod {
         let mut labels = class.labels.clone();
         labels.insert(RUN_LABEL.into(), self.run_id.clone());
         let ports: Vec<Value> = class
@@ -423,22 +462,19 @@ impl Runner {
             .iter()
             .map(|p| json!({"name": p.name, "containerPort": p.port, "protocol": p.protocol.as_str()}))
             .collect();
-        let (command, restart) = match &script {
-            Some(script) => (json!(["sh", "-c", script]), "Never"),
-            None => (
-                json!(["sleep", self.config.pod_timeout.as_secs().saturating_mul(3).max(60).to_string()]),
-                "Never",
-            ),
-        };
+        let linger = self.config.pod_timeout.as_secs().saturating_mul(3).max(60);
+        let command = format!(
+            "while [ ! -s /probe/script ]; do sleep 0.2; done; sh /probe/script; exec sleep {linger}"
+        );
         let value = json!({
             "metadata": {
-                "name": format!("autolabs-probe-{}-{role}", class.key),
+                "name": format!("autolabs-probe-{}", class.key),
                 "namespace": self.namespace(&class.namespace),
                 "labels": labels,
                 "annotations": {"autolabs.io/probe-stands-for": class.stands_for},
             },
             "spec": {
-                "restartPolicy": restart,
+                "restartPolicy": "Never",
                 "automountServiceAccountToken": false,
                 "enableServiceLinks": false,
                 "terminationGracePeriodSeconds": 0,
@@ -450,7 +486,8 @@ impl Runner {
                     "name": "probe",
                     "image": self.config.image,
                     "imagePullPolicy": self.config.image_pull_policy,
-                    "command": command,
+                    "command": ["sh", "-c", command],
+                    "volumeMounts": [{"name": "probe", "mountPath": "/probe", "readOnly": true}],
                     "ports": ports,
                     // Never Ready: no Service routes real traffic to a probe pod.
                     "readinessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 3600},
@@ -466,6 +503,10 @@ impl Runner {
                         "limits": {"cpu": "500m", "memory": "64Mi"},
                     },
                 }],
+                "volumes": [{"name": "probe", "downwardAPI": {"items": [{
+                    "path": "script",
+                    "fieldRef": {"fieldPath": format!("metadata.annotations['{SCRIPT_ANNOTATION}']")},
+                }]}}],
             },
         });
         serde_json::from_value(value).unwrap_or_default()
@@ -591,13 +632,12 @@ impl Runner {
     }
 }
 
-/// Why a probe pod will never get anywhere: a failed target, or a container stuck waiting
+/// Why a probe pod will never get anywhere: it ended, or its container is stuck waiting
 /// (the image missing: `ErrImageNeverPull`, `ImagePullBackOff`, …).
 fn stuck(pod: &Pod) -> Option<String> {
     let status = pod.status.as_ref()?;
-    let is_sender = pod.metadata.name.as_deref().is_some_and(|n| n.ends_with("-sender"));
-    if !is_sender && matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")) {
-        return Some(format!("the target pod ended ({})", status.phase.as_deref().unwrap_or_default()));
+    if matches!(status.phase.as_deref(), Some("Failed" | "Succeeded")) {
+        return Some(format!("the probe pod ended ({})", status.phase.as_deref().unwrap_or_default()));
     }
     status.container_statuses.iter().flatten().find_map(|c| {
         let waiting = c.state.as_ref()?.waiting.as_ref()?;
