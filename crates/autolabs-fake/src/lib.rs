@@ -1,5 +1,14 @@
 //! An in-process fake Kubernetes API server: a **test double**, never a cluster.
 //!
+//! It exists so that code written against `kube::Client` (apply, live reads, the RBAC probe,
+//! the lab provisioner and the lab API in `autolabs-kube` and `autolabs`) can be tested in
+//! milliseconds and without a control plane, against the answers a real kube-apiserver gives:
+//! status objects, resourceVersions, selectors, watches, admission and injected faults. It is a
+//! dev-dependency of `autolabs-kube`, and `autolabs up --simulate` (the binary's `simulate`
+//! feature, on by default) runs it as a sandbox. It is not a place to learn Kubernetes'
+//! rules: the admission decisions are `autolabs-resources`' and `autolabs-pss`', the access
+//! reviews `autolabs-rbac`'s; this crate only stores, serves and calls them.
+//!
 //! [`FakeApiServer::start`] listens on `127.0.0.1` (a random port) and serves the real
 //! Kubernetes REST protocol, so a `kube::Client` from [`FakeApiServer::client`] works with
 //! it exactly as with kube-apiserver: typed `kube::Api<K>`, `kube::runtime::watcher`,
@@ -85,6 +94,8 @@
 //! `eviction`, `binding`); scheduling; controllers other than the quota controller and the
 //! garbage collector (no Deployment → Pod, no Job → Pod, no ServiceAccount tokens).
 
+#![forbid(unsafe_code)]
+
 mod admission;
 mod apply;
 pub mod authz;
@@ -93,6 +104,7 @@ mod faults;
 mod fields;
 mod http;
 mod inputs;
+mod key;
 mod kubelet;
 mod openapi;
 mod patch;
@@ -125,8 +137,32 @@ pub use resources::ResourceType;
 pub use selectors::{FieldQuery, LabelQuery};
 pub use status::{Status, StatusCause, StatusDetails, StatusReason};
 
-use crate::KubeError;
 use store::{Store, StoreSettings};
+
+/// Errors of this crate's API (the server's own answers are [`Status`] objects, not these).
+#[derive(Debug, thiserror::Error)]
+pub enum FakeError {
+    /// The fake server could not listen on the loopback address.
+    #[error("fake API server: cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `kube::Client` could not be built for a server URL.
+    #[error("kube client for {url}: {source}")]
+    Client {
+        url: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The fake refused an object handed to a seeding helper (the `Status` it would answer).
+    #[error("fake API server refused {what}: {status}")]
+    Refused { what: String, status: Status },
+    /// YAML given to a seeding helper that does not parse, with the document's position.
+    #[error("{location}: {message}")]
+    Yaml { location: String, message: String },
+}
 
 /// How to start a [`FakeApiServer`].
 #[derive(Clone)]
@@ -261,12 +297,12 @@ pub struct FakeApiServer {
 
 impl FakeApiServer {
     /// Starts a server on `127.0.0.1` at a free port.
-    pub async fn start(config: FakeConfig) -> Result<FakeApiServer, KubeError> {
+    pub async fn start(config: FakeConfig) -> Result<FakeApiServer, FakeError> {
         let wanted = format!("127.0.0.1:{}", config.port);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
-            .map_err(|source| KubeError::Bind { address: wanted.clone(), source })?;
-        let address = listener.local_addr().map_err(|source| KubeError::Bind { address: wanted, source })?;
+            .map_err(|source| FakeError::Bind { address: wanted.clone(), source })?;
+        let address = listener.local_addr().map_err(|source| FakeError::Bind { address: wanted, source })?;
         let (notify, changes) = watch::channel(0u64);
         let store = Store::new(
             StoreSettings {
@@ -299,7 +335,7 @@ impl FakeApiServer {
             for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
                 store
                     .seed(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
-                    .map_err(|status| KubeError::Refused { what: format!("namespace {name}"), status })?;
+                    .map_err(|status| FakeError::Refused { what: format!("namespace {name}"), status })?;
             }
             // k8s.io/kubernetes/pkg/apis/scheduling/types.go SystemPriorityClasses (bootstrapped by the API server)
             for (name, value) in
@@ -309,12 +345,12 @@ impl FakeApiServer {
                     .seed(serde_json::json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
                         "metadata": {"name": name}, "value": value,
                         "description": "Used for system critical pods that must not be moved from their current node."}))
-                    .map_err(|status| KubeError::Refused { what: format!("priority class {name}"), status })?;
+                    .map_err(|status| FakeError::Refused { what: format!("priority class {name}"), status })?;
             }
         }
         if let Some(kubelet) = &config.kubelet {
             let node = kubelet.node();
-            shared.lock().seed(node).map_err(|status| KubeError::Refused {
+            shared.lock().seed(node).map_err(|status| FakeError::Refused {
                 what: format!("node {}", kubelet.node_name),
                 status,
             })?;
@@ -345,9 +381,9 @@ impl FakeApiServer {
 
     /// A `kube::Config` for this server: its URL, no TLS, no credentials, namespace `default`,
     /// and kube's default retries of 429/503/504.
-    pub fn client_config(&self) -> Result<kube::Config, KubeError> {
+    pub fn client_config(&self) -> Result<kube::Config, FakeError> {
         let url = self.url();
-        let uri = url.parse().map_err(|e: ::http::uri::InvalidUri| KubeError::Client {
+        let uri = url.parse().map_err(|e: ::http::uri::InvalidUri| FakeError::Client {
             url: url.clone(),
             source: kube::Error::Service(Box::new(e)),
         })?;
@@ -355,19 +391,19 @@ impl FakeApiServer {
     }
 
     /// A client as production code builds one (kube's default retries of 429/503/504 on).
-    pub fn client(&self) -> Result<kube::Client, KubeError> {
+    pub fn client(&self) -> Result<kube::Client, FakeError> {
         self.build_client(self.client_config()?)
     }
 
     /// A client that does not retry, so every injected fault reaches the caller.
-    pub fn client_without_retries(&self) -> Result<kube::Client, KubeError> {
+    pub fn client_without_retries(&self) -> Result<kube::Client, FakeError> {
         let mut config = self.client_config()?;
         config.default_retry = false;
         self.build_client(config)
     }
 
-    fn build_client(&self, config: kube::Config) -> Result<kube::Client, KubeError> {
-        kube::Client::try_from(config).map_err(|source| KubeError::Client { url: self.url(), source })
+    fn build_client(&self, config: kube::Config) -> Result<kube::Client, FakeError> {
+        kube::Client::try_from(config).map_err(|source| FakeError::Client { url: self.url(), source })
     }
 
     /// A kubeconfig (YAML) whose current context points at this server without credentials,
@@ -388,18 +424,18 @@ impl FakeApiServer {
 
     /// Stores an object as an admin or controller would: no validation or admission, status
     /// kept; create or replace. Its namespace must exist.
-    pub fn apply_object(&self, object: Value) -> Result<Value, KubeError> {
+    pub fn apply_object(&self, object: Value) -> Result<Value, FakeError> {
         let what = describe(&object);
-        self.shared.lock().seed(object).map_err(|status| KubeError::Refused { what, status })
+        self.shared.lock().seed(object).map_err(|status| FakeError::Refused { what, status })
     }
 
     /// [`apply_object`](Self::apply_object) for every document of a YAML stream, in order
     /// (`List` documents are unpacked).
-    pub fn apply_yaml(&self, text: &str) -> Result<Vec<Value>, KubeError> {
+    pub fn apply_yaml(&self, text: &str) -> Result<Vec<Value>, FakeError> {
         let mut stored = Vec::new();
         for document in autolabs_k8s::yaml::parse_stream(text) {
             let document = document
-                .map_err(|e| KubeError::Yaml { location: format!("line {}", e.pos), message: e.message })?;
+                .map_err(|e| FakeError::Yaml { location: format!("line {}", e.pos), message: e.message })?;
             if document.value.is_null() {
                 continue;
             }
@@ -412,7 +448,7 @@ impl FakeApiServer {
             for item in items {
                 let what = format!("{} (document at line {})", describe(&item), document.line);
                 stored.push(
-                    self.shared.lock().seed(item).map_err(|status| KubeError::Refused { what, status })?,
+                    self.shared.lock().seed(item).map_err(|status| FakeError::Refused { what, status })?,
                 );
             }
         }
@@ -461,9 +497,9 @@ impl FakeApiServer {
     }
 
     /// Sets a pod's `status.phase` (and its Ready condition) as the kubelet would report it.
-    pub fn set_pod_phase(&self, namespace: &str, name: &str, phase: &str) -> Result<Value, KubeError> {
+    pub fn set_pod_phase(&self, namespace: &str, name: &str, phase: &str) -> Result<Value, FakeError> {
         kubelet::set_phase(&self.shared, namespace, name, phase)
-            .map_err(|status| KubeError::Refused { what: format!("pod {namespace}/{name}"), status })
+            .map_err(|status| FakeError::Refused { what: format!("pod {namespace}/{name}"), status })
     }
 
     /// Stops serving, ends every watch, and waits (briefly) for the server task.

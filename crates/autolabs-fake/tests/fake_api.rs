@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use autolabs_kube::fake::{
+use autolabs_fake::{
     FakeApiServer, FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig, Verb,
 };
 use futures::{StreamExt, TryStreamExt};
@@ -956,7 +956,7 @@ async fn kubelet_registers_a_node_and_events_are_served() {
 fn the_server_handle_can_move_between_tasks() {
     fn send_and_sync<T: Send + Sync>() {}
     send_and_sync::<FakeApiServer>();
-    send_and_sync::<autolabs_kube::fake::Faults>();
+    send_and_sync::<autolabs_fake::Faults>();
 }
 
 #[tokio::test]
