@@ -334,7 +334,12 @@ impl Admission for ResourceQuotaAdmission {
         match autolabs_resources::check_object_count(states.iter().map(|s| &**s), &usage) {
             Ok(Ok(_charges)) => {}
             Ok(Err(denial)) => {
-                return Err(Status::forbidden(ctx.resource.plural, ctx.resource.group, &name, &denial.message));
+                return Err(Status::forbidden(
+                    ctx.resource.plural,
+                    ctx.resource.group,
+                    &name,
+                    &denial.message,
+                ));
             }
             Err(e) => return Err(Status::internal(&e.to_string())),
         }

@@ -379,7 +379,9 @@ fn parse_query(query: &str) -> HashMap<String, String> {
 fn json_response(code: u16, value: &Value) -> Response {
     let Ok(status) = StatusCode::from_u16(code) else {
         // No HTTP status has this code: a bug of the fake, which must not pass for success.
-        return status_response(&Status::internal(&format!("the fake API server chose an invalid HTTP status {code}")));
+        return status_response(&Status::internal(&format!(
+            "the fake API server chose an invalid HTTP status {code}"
+        )));
     };
     let body = serde_json::to_vec(value).unwrap_or_default();
     Response::builder()
@@ -870,7 +872,10 @@ mod tests {
         let target = parse_path("/api/v1/namespaces/labs/configmaps/c++%2Bx%20y").expect("a configmap path");
         assert_eq!(target.name.as_deref(), Some("c+++x y"));
         assert_eq!(target.namespace.as_deref(), Some("labs"));
-        assert_eq!(parse_query("fieldSelector=metadata.name%3Dc%2B%2B+x")["fieldSelector"], "metadata.name=c++ x");
+        assert_eq!(
+            parse_query("fieldSelector=metadata.name%3Dc%2B%2B+x")["fieldSelector"],
+            "metadata.name=c++ x"
+        );
     }
 
     #[test]

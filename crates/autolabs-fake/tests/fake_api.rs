@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use autolabs_fake::{
-    FakeApiServer, FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig, Verb,
-};
+use autolabs_fake::{FakeApiServer, FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig, Verb};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ResourceQuota, Secret, Service};

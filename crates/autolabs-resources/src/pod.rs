@@ -497,11 +497,23 @@ mod tests {
             ("only cpu and memory count", vec![one(&[("nvidia.com/gpu", "1")], &[])], QosClass::BestEffort),
             ("limits only: requests default to them", vec![one(&[], &both)], QosClass::Guaranteed),
             ("requests equal limits", vec![one(&both, &both)], QosClass::Guaranteed),
-            ("equal by value, not by spelling", vec![one(&[("cpu", "1000m"), ("memory", "1024Mi")], &both)], QosClass::Guaranteed),
+            (
+                "equal by value, not by spelling",
+                vec![one(&[("cpu", "1000m"), ("memory", "1024Mi")], &both)],
+                QosClass::Guaranteed,
+            ),
             ("a request alone", vec![one(&[("cpu", "100m")], &[])], QosClass::Burstable),
-            ("requests below limits", vec![one(&[("cpu", "500m"), ("memory", "1Gi")], &both)], QosClass::Burstable),
+            (
+                "requests below limits",
+                vec![one(&[("cpu", "500m"), ("memory", "1Gi")], &both)],
+                QosClass::Burstable,
+            ),
             ("cpu limited, memory not", vec![one(&[], &[("cpu", "1")])], QosClass::Burstable),
-            ("one container unlimited", vec![one(&both, &both), one(&[("cpu", "1")], &[])], QosClass::Burstable),
+            (
+                "one container unlimited",
+                vec![one(&both, &both), one(&[("cpu", "1")], &[])],
+                QosClass::Burstable,
+            ),
         ];
         for (rule, containers, expected) in rows {
             let pod = PodResources { containers, ..Default::default() };

@@ -605,8 +605,11 @@ mod tests {
         full.used = list(&[("configmaps", "2")]);
         let unlimited = QuotaState::new("other", list(&[("count/secrets", "1")]));
         let mut scoped = QuotaState::new("scoped", list(&[("count/configmaps", "0")]));
-        scoped.scopes =
-            vec![ScopeRequirement { scope: "BestEffort".into(), operator: "Exists".into(), values: Vec::new() }];
+        scoped.scopes = vec![ScopeRequirement {
+            scope: "BestEffort".into(),
+            operator: "Exists".into(),
+            values: Vec::new(),
+        }];
 
         let denial = check_object_count([&unlimited, &scoped, &full], &usage).unwrap().unwrap_err();
         assert_eq!(denial.quota, "objects");
@@ -618,11 +621,18 @@ mod tests {
         // Room left: one charge, of the resources the quota names only.
         full.used = list(&[("configmaps", "1")]);
         let charges = check_object_count([&unlimited, &scoped, &full], &usage).unwrap().unwrap();
-        assert_eq!(charges, vec![QuotaCharge { quota: "objects".into(), requested: list(&[("configmaps", "1")]) }]);
+        assert_eq!(
+            charges,
+            vec![QuotaCharge { quota: "objects".into(), requested: list(&[("configmaps", "1")]) }]
+        );
 
         // A quota whose status counts nothing yet: used reads 0 in the message.
         let fresh = QuotaState::new("fresh", list(&[("count/configmaps", "0")]));
         let denial = check_object_count([&fresh], &usage).unwrap().unwrap_err();
-        assert!(denial.message.ends_with("used: count/configmaps=0, limited: count/configmaps=0"), "{}", denial.message);
+        assert!(
+            denial.message.ends_with("used: count/configmaps=0, limited: count/configmaps=0"),
+            "{}",
+            denial.message
+        );
     }
 }

@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use autolabs_kube::apply::ApplyOptions;
 use autolabs_fake::{FakeApiServer, FakeConfig, KubeletConfig};
+use autolabs_kube::apply::ApplyOptions;
 use autolabs_kube::labs::ProvisionerConfig;
 use autolabs_model::render;
 
