@@ -20,6 +20,10 @@
 //! the quota controller read (namespace, LimitRanges, quotas, PriorityClasses) is decoded
 //! once per change and cached (`inputs.rs`); stored objects are shared (`Arc`), not copied,
 //! into answers and watch events.
+//!
+//! By concern: this module holds the storage and the verbs; `admission.rs` the admission
+//! driver, `quota_controller.rs` the quota controller's accounting, `garbage_collector.rs`
+//! the ownerReference index and cascades, `pagination.rs` lists with `limit`/`continue`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
