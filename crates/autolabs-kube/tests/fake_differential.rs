@@ -997,7 +997,7 @@ const END: &str = "<!-- END fake differences -->";
 /// The documentation of [`KNOWN_DIFFERENCES`] and [`NORMALISED`], as Markdown lines.
 fn differences_doc() -> Vec<String> {
     let mut lines = vec![
-        "Held to kube-apiserver v1.35 by `tests/fake_differential.rs`: the same requests (what `apply`,"
+        "Held to kube-apiserver v1.35 by `autolabs-kube/tests/fake_differential.rs`: the same requests (what `apply`,"
             .to_string(),
         "the lab provisioner, the reaper and kubectl send, and bad requests) go to both servers, and".into(),
         "these are the only answers that differ:".into(),
