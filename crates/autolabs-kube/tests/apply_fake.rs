@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use autolabs_fake::{FakeApiServer, FakeConfig, FaultConfig, FaultRule, InjectedError, Verb};
 use autolabs_kube::apply::{self, ApplyOptions, ApplyReport, Outcome};
-use autolabs_kube::fake::{FakeApiServer, FakeConfig, FaultConfig, FaultRule, InjectedError, Verb};
 use autolabs_model::lab::{LabContext, LabRequest, desired, load_templates};
 use autolabs_model::{Manifest, Platform, render};
 use serde_json::{Value, json};

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use autolabs_kube::fake::{FakeApiServer, FakeConfig};
+use autolabs_fake::{FakeApiServer, FakeConfig};
 use autolabs_model::Platform;
 use autolabs_model::lab::{LabContext, LabRequest, desired};
 use serde_json::{Value, json};
@@ -997,7 +997,7 @@ const END: &str = "<!-- END fake differences -->";
 /// The documentation of [`KNOWN_DIFFERENCES`] and [`NORMALISED`], as Markdown lines.
 fn differences_doc() -> Vec<String> {
     let mut lines = vec![
-        "Held to kube-apiserver v1.35 by `tests/fake_differential.rs`: the same requests (what `apply`,"
+        "Held to kube-apiserver v1.35 by `autolabs-kube/tests/fake_differential.rs`: the same requests (what `apply`,"
             .to_string(),
         "the lab provisioner, the reaper and kubectl send, and bad requests) go to both servers, and".into(),
         "these are the only answers that differ:".into(),
@@ -1037,7 +1037,7 @@ fn with_generated(text: &str, prefix: &str, lines: &[String]) -> Option<String> 
 fn known_differences_are_documented() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let files =
-        [(format!("{root}/crates/autolabs-kube/src/fake/mod.rs"), "//! "), (format!("{root}/README.md"), "")];
+        [(format!("{root}/crates/autolabs-fake/src/lib.rs"), "//! "), (format!("{root}/README.md"), "")];
     let lines = differences_doc();
     let bless = std::env::var_os("AUTOLABS_BLESS").is_some_and(|v| v == "1");
     for (path, prefix) in files {

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use autolabs_kube::fake::{FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig, Verb};
+use autolabs_fake::{FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig, Verb};
 use autolabs_kube::labs::{Backoff, LabsError, ListFilter};
 use autolabs_model::lab::{LabContext, desired};
 use k8s_openapi::api::core::v1::Pod;
@@ -342,7 +342,7 @@ impl Recorder {
 
 #[tokio::test]
 async fn the_provisioner_uses_only_its_rbac_rules() {
-    let server = autolabs_kube::fake::FakeApiServer::start(FakeConfig {
+    let server = autolabs_fake::FakeApiServer::start(FakeConfig {
         kubelet: Some(KubeletConfig::default()),
         ..FakeConfig::default()
     })
@@ -405,7 +405,7 @@ impl PodPosts {
 
 #[tokio::test]
 async fn duplicate_concurrent_creates_of_one_id_send_one_pod_create() {
-    let server = autolabs_kube::fake::FakeApiServer::start(FakeConfig {
+    let server = autolabs_fake::FakeApiServer::start(FakeConfig {
         kubelet: Some(KubeletConfig::default()),
         ..FakeConfig::default()
     })

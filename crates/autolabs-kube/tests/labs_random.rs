@@ -6,7 +6,7 @@ mod labs_common;
 
 use std::collections::BTreeSet;
 
-use autolabs_kube::fake::{FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig};
+use autolabs_fake::{FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig};
 use autolabs_kube::labs::{LabsError, ListFilter};
 use labs_common::*;
 

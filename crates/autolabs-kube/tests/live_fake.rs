@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use autolabs_fake::{FakeApiServer, FakeConfig};
 use autolabs_kube::apply::{self, ApplyOptions};
-use autolabs_kube::fake::{FakeApiServer, FakeConfig};
 use autolabs_kube::live::{self, CLUSTER_FILE, LIST_PAGE_SIZE, LIVE_KINDS};
 use autolabs_model::{Platform, render};
 use autolabs_verify::ObjectSet;

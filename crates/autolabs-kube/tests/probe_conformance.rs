@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use autolabs_kube::fake::{FakeApiServer, FakeConfig, RbacReviewAuthorizer};
+use autolabs_fake::{FakeApiServer, FakeConfig, RbacReviewAuthorizer};
 use autolabs_kube::probe::{ServerAnswer, compare_answers, subject_access_review};
 use autolabs_rbac::{Attributes, Authorizer, Policy, PolicyObject, UserInfo};
 use futures::StreamExt;

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
+use autolabs_fake::{FakeApiServer, FakeConfig, OverridingAuthorizer, RbacReviewAuthorizer};
 use autolabs_kube::apply::{self, ApplyOptions};
-use autolabs_kube::fake::{FakeApiServer, FakeConfig, OverridingAuthorizer, RbacReviewAuthorizer};
 use autolabs_kube::live::{self, ClusterError};
 use autolabs_kube::probe::{ProbeReport, ServiceAccountRef, probe_rbac, standard_questions};
 use autolabs_model::topology::{PLATFORM, PROVISIONER_SA};

@@ -55,5 +55,6 @@ pub mod validation;
 pub use admission::{Admitted, Namespace, Rejection, RejectionSource, admit_pod};
 pub use error::ResourcesError;
 pub use limit_range::{LimitRangeItem, LimitRangePolicy, LimitType};
-pub use quota::{QuotaCharge, QuotaState, ScopeRequirement};
+pub use pod::QosClass;
+pub use quota::{QuotaCharge, QuotaDenial, QuotaState, ScopeRequirement, check_object_count};
 pub use resource_list::ResourceList;

@@ -39,6 +39,26 @@ impl ContainerResources {
     }
 }
 
+/// A pod's quality-of-service class (`status.qosClass`).
+// k8s.io/api/core/v1/types.go PodQOSClass
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QosClass {
+    Guaranteed,
+    Burstable,
+    BestEffort,
+}
+
+impl QosClass {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QosClass::Guaranteed => "Guaranteed",
+            QosClass::Burstable => "Burstable",
+            QosClass::BestEffort => "BestEffort",
+        }
+    }
+}
+
 /// The resource view of a Pod.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PodResources {
@@ -150,16 +170,69 @@ impl PodResources {
         self.active_deadline_seconds.is_some_and(|s| s >= 0)
     }
 
-    /// `GetPodQOS(pod) == BestEffort`: no positive cpu or memory request or limit, at pod
-    /// level when pod-level resources are given, else in any container.
+    /// `GetPodQOS(pod) == BestEffort`.
     // k8s.io/kubernetes/pkg/apis/core/v1/helper/qos/qos.go ComputePodQOS
     pub fn is_best_effort(&self) -> bool {
-        let positive_qos =
-            |list: &ResourceList| list.iter().any(|(name, q)| is_qos_compute_resource(name) && q.nanos() > 0);
+        self.qos_class() == QosClass::BestEffort
+    }
+
+    /// The pod's QoS class (`status.qosClass`), from its cpu and memory: BestEffort without a
+    /// positive request or limit, Guaranteed when every container limits both and the
+    /// requests equal the limits, Burstable otherwise. Pod-level resources, when given,
+    /// decide alone. A container's missing request counts as its limit, as API defaulting
+    /// (`SetDefaults_Pod`) will have made it.
+    // k8s.io/kubernetes/pkg/apis/core/v1/helper/qos/qos.go ComputePodQOS
+    pub fn qos_class(&self) -> QosClass {
+        let positive = |list: &ResourceList| -> ResourceList {
+            list.iter()
+                .filter(|(name, q)| is_qos_compute_resource(name) && q.nanos() > 0)
+                .map(|(name, q)| (name.clone(), *q))
+                .collect()
+        };
+        let mut requests = ResourceList::new();
+        let mut limits = ResourceList::new();
+        let mut guaranteed = true;
         if !self.pod_requests.is_empty() || !self.pod_limits.is_empty() {
-            return !positive_qos(&self.pod_requests) && !positive_qos(&self.pod_limits);
+            requests = positive(&self.pod_requests);
+            limits = positive(&self.pod_limits);
+            for (name, limit) in &limits {
+                if !self.pod_requests.contains_key(name) {
+                    requests.insert(name.clone(), *limit);
+                }
+            }
+            guaranteed = limits.len() == 2;
+        } else {
+            for container in self.all_containers() {
+                let container_limits = positive(&container.limits);
+                let mut container_requests = positive(&container.requests);
+                for (name, limit) in &container_limits {
+                    if !container.requests.contains_key(name) {
+                        container_requests.insert(name.clone(), *limit);
+                    }
+                }
+                // Sums saturate: a pod whose cpu or memory overflows i128 nanos is not a real pod.
+                let add = |total: &mut ResourceList, list: &ResourceList| {
+                    for (name, q) in list {
+                        let sum = total.get(name).map_or(Some(*q), |t| t.checked_add(*q));
+                        total.insert(name.clone(), sum.unwrap_or(*q));
+                    }
+                };
+                add(&mut requests, &container_requests);
+                add(&mut limits, &container_limits);
+                if container_limits.len() < 2 {
+                    guaranteed = false;
+                }
+            }
         }
-        !self.all_containers().any(|c| positive_qos(&c.requests) || positive_qos(&c.limits))
+        if requests.is_empty() && limits.is_empty() {
+            return QosClass::BestEffort;
+        }
+        let requests_equal_limits = requests.iter().all(|(name, request)| limits.get(name) == Some(request));
+        if guaranteed && requests_equal_limits && requests.len() == limits.len() {
+            QosClass::Guaranteed
+        } else {
+            QosClass::Burstable
+        }
     }
 }
 
@@ -406,5 +479,52 @@ mod tests {
         // k8s.io/kubernetes/pkg/quota/v1/evaluator/core/pods.go IsTerminating
         assert!(PodResources { active_deadline_seconds: Some(0), ..Default::default() }.is_terminating());
         assert!(!PodResources::default().is_terminating());
+    }
+
+    #[test]
+    fn qos_classes() {
+        // qos.ComputePodQOS: (rule, containers' (requests, limits), expected)
+        let one = |requests: &[(&str, &str)], limits: &[(&str, &str)]| ContainerResources {
+            name: "c".into(),
+            requests: list(requests),
+            limits: list(limits),
+            restartable: false,
+        };
+        let both = [("cpu", "1"), ("memory", "1Gi")];
+        let rows = [
+            ("nothing set", vec![one(&[], &[])], QosClass::BestEffort),
+            ("zero requests are not requests", vec![one(&[("cpu", "0")], &[])], QosClass::BestEffort),
+            ("only cpu and memory count", vec![one(&[("nvidia.com/gpu", "1")], &[])], QosClass::BestEffort),
+            ("limits only: requests default to them", vec![one(&[], &both)], QosClass::Guaranteed),
+            ("requests equal limits", vec![one(&both, &both)], QosClass::Guaranteed),
+            (
+                "equal by value, not by spelling",
+                vec![one(&[("cpu", "1000m"), ("memory", "1024Mi")], &both)],
+                QosClass::Guaranteed,
+            ),
+            ("a request alone", vec![one(&[("cpu", "100m")], &[])], QosClass::Burstable),
+            (
+                "requests below limits",
+                vec![one(&[("cpu", "500m"), ("memory", "1Gi")], &both)],
+                QosClass::Burstable,
+            ),
+            ("cpu limited, memory not", vec![one(&[], &[("cpu", "1")])], QosClass::Burstable),
+            (
+                "one container unlimited",
+                vec![one(&both, &both), one(&[("cpu", "1")], &[])],
+                QosClass::Burstable,
+            ),
+        ];
+        for (rule, containers, expected) in rows {
+            let pod = PodResources { containers, ..Default::default() };
+            assert_eq!(pod.qos_class(), expected, "{rule}");
+        }
+        let pod_level = PodResources {
+            pod_limits: list(&both),
+            containers: vec![one(&[("cpu", "100m")], &[])],
+            ..Default::default()
+        };
+        assert_eq!(pod_level.qos_class(), QosClass::Guaranteed, "pod-level resources decide alone");
+        assert_eq!(QosClass::BestEffort.as_str(), "BestEffort");
     }
 }

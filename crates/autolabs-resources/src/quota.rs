@@ -9,6 +9,9 @@
 //! resource ("must specify …"). The pod's usage (`PodUsageFunc`: the pod totals with the
 //! init-container and sidecar rule, plus overhead) is added to `status.used` and must stay
 //! within `status.hard`; the first quota that would be exceeded rejects the pod.
+//!
+//! Objects other than pods are counted ([`check_object_count`]): one per object of the kind,
+//! against `count/<resource>` and the legacy names (`services`, `configmaps`, …).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -353,6 +356,49 @@ pub fn check_pod(
     Ok(Ok(charges))
 }
 
+/// `CheckRequest` for the create of an object other than a pod: `usage` (what the kind's
+/// object-count evaluator charges, e.g. `{count/configmaps: 1, configmaps: 1}`) is added to
+/// every unscoped quota that limits one of its resources (object-count evaluators match no
+/// scope); the first quota it would exceed refuses the object.
+// k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go CheckRequest (generic objectCountEvaluator.Matches)
+pub fn check_object_count<'a>(
+    quotas: impl IntoIterator<Item = &'a QuotaState>,
+    usage: &ResourceList,
+) -> Result<Result<Vec<QuotaCharge>, QuotaDenial>, ResourcesError> {
+    let mut charges = Vec::new();
+    for quota in quotas {
+        if !quota.scopes.is_empty() {
+            continue;
+        }
+        let requested = mask(usage, quota.hard.keys());
+        if requested.is_empty() {
+            continue;
+        }
+        let used = mask(&quota.used, requested.keys());
+        let new_used = sum_lists(&used, &requested, "status.used")?;
+        let exceeded = exceeding(&new_used, &quota.hard);
+        if !exceeded.is_empty() {
+            // A resource the status does not count yet reads as 0 in the message.
+            let mut used_or_zero = quota.used.clone();
+            for name in &exceeded {
+                used_or_zero.entry(name.clone()).or_insert(Quantity::ZERO);
+            }
+            return Ok(Err(QuotaDenial {
+                quota: quota.name.clone(),
+                message: format!(
+                    "exceeded quota: {}, requested: {}, used: {}, limited: {}",
+                    quota.name,
+                    pretty_print(&mask(&requested, &exceeded)),
+                    pretty_print(&mask(&used_or_zero, &exceeded)),
+                    pretty_print(&mask(&quota.hard, &exceeded)),
+                ),
+            }));
+        }
+        charges.push(QuotaCharge { quota: quota.name.clone(), requested });
+    }
+    Ok(Ok(charges))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,5 +593,46 @@ mod tests {
         assert!(!scope_matches(&req("Exists", &[]), &pod(vec![])));
         assert!(scope_matches(&req("DoesNotExist", &[]), &pod(vec![])));
         assert!(scope_matches(&req("NotIn", &["x"]), &pod(vec![])));
+    }
+
+    #[test]
+    fn object_counts_against_unscoped_quotas() {
+        let list = |entries: &[(&str, &str)]| -> ResourceList {
+            entries.iter().map(|(k, v)| (k.to_string(), Quantity::parse(v).unwrap())).collect()
+        };
+        let usage = list(&[("count/configmaps", "1"), ("configmaps", "1")]);
+        let mut full = QuotaState::new("objects", list(&[("configmaps", "2"), ("pods", "5")]));
+        full.used = list(&[("configmaps", "2")]);
+        let unlimited = QuotaState::new("other", list(&[("count/secrets", "1")]));
+        let mut scoped = QuotaState::new("scoped", list(&[("count/configmaps", "0")]));
+        scoped.scopes = vec![ScopeRequirement {
+            scope: "BestEffort".into(),
+            operator: "Exists".into(),
+            values: Vec::new(),
+        }];
+
+        let denial = check_object_count([&unlimited, &scoped, &full], &usage).unwrap().unwrap_err();
+        assert_eq!(denial.quota, "objects");
+        assert_eq!(
+            denial.message,
+            "exceeded quota: objects, requested: configmaps=1, used: configmaps=2, limited: configmaps=2"
+        );
+
+        // Room left: one charge, of the resources the quota names only.
+        full.used = list(&[("configmaps", "1")]);
+        let charges = check_object_count([&unlimited, &scoped, &full], &usage).unwrap().unwrap();
+        assert_eq!(
+            charges,
+            vec![QuotaCharge { quota: "objects".into(), requested: list(&[("configmaps", "1")]) }]
+        );
+
+        // A quota whose status counts nothing yet: used reads 0 in the message.
+        let fresh = QuotaState::new("fresh", list(&[("count/configmaps", "0")]));
+        let denial = check_object_count([&fresh], &usage).unwrap().unwrap_err();
+        assert!(
+            denial.message.ends_with("used: count/configmaps=0, limited: count/configmaps=0"),
+            "{}",
+            denial.message
+        );
     }
 }

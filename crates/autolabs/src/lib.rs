@@ -51,6 +51,7 @@ enum Command {
     /// Save the live cluster's objects as one YAML file that `autolabs verify FILE` checks offline.
     Dump(cmd::dump::Args),
     /// `up --simulate`: a local fake API server (a simulator, not a cluster) with the baseline applied.
+    #[cfg(feature = "simulate")]
     Up(cmd::up::Args),
     /// The lab API: create, track, extend and delete student labs (needs a bearer token).
     Serve(cmd::serve::Args),
@@ -80,6 +81,7 @@ pub fn run() -> ExitCode {
         Command::Upgrade(c) => cmd::upgrade::run(c),
         Command::Apply(a) => cmd::apply::run(a),
         Command::Dump(a) => cmd::dump::run(a),
+        #[cfg(feature = "simulate")]
         Command::Up(a) => cmd::up::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Lab(a) => cmd::lab::run(a),

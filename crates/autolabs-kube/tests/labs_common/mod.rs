@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use autolabs_kube::fake::{FakeApiServer, FakeConfig, KubeletConfig, StoreSnapshot};
+use autolabs_fake::{FakeApiServer, FakeConfig, KubeletConfig, StoreSnapshot};
 use autolabs_kube::labs::{Backoff, Metrics, Provisioner, ProvisionerConfig};
 use autolabs_model::Platform;
 use autolabs_model::lab::{LabRequest, Templates};

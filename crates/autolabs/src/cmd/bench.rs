@@ -16,6 +16,7 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 enum What {
     /// The lab provisioner against the in-process fake API server: creates/s, p50/p99.
+    #[cfg(feature = "simulate")]
     Labs(super::bench_labs::Args),
     /// `autolabs apply` of the baseline on a real (throw-away) cluster against `kubectl apply
     /// --server-side -k`: first apply and no-op re-apply.
@@ -60,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     match args.what {
+        #[cfg(feature = "simulate")]
         What::Labs(a) => return super::bench_labs::run(a),
         What::Apply(a) => return super::bench_apply::run(a),
         What::Verify { pods, roles, namespaces } => {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use autolabs_kube::fake::{FakeApiServer, FakeConfig};
+use autolabs_fake::{FakeApiServer, FakeConfig};
 use autolabs_kube::labs::ProvisionerConfig;
 use autolabs_model::Platform;
 use serde_json::json;

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod backup;
 pub mod bench;
 pub mod bench_apply;
+#[cfg(feature = "simulate")]
 pub mod bench_labs;
 pub mod config;
 pub mod connlist;
@@ -20,6 +21,7 @@ pub mod rbac;
 pub mod render;
 pub mod schema;
 pub mod serve;
+#[cfg(feature = "simulate")]
 pub mod up;
 pub mod upgrade;
 pub mod verify;

@@ -1,6 +1,6 @@
 //! `autolabs up --simulate`: a sandbox to try autolabs without a cluster.
 //!
-//! It starts the in-process fake API server (`autolabs_kube::fake`, a test double that speaks
+//! It starts the in-process fake API server (`autolabs_fake`, a test double that speaks
 //! the Kubernetes REST protocol and runs our own admission engines, NOT a cluster: nothing
 //! is scheduled or run, and no controller turns Deployments into pods), applies the rendered
 //! baseline to it with the same code as `autolabs apply`, lets its kubelet stand-in mark
@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use autolabs_fake::{FakeApiServer, FakeConfig, KubeletConfig};
 use autolabs_kube::apply::ApplyOptions;
-use autolabs_kube::fake::{FakeApiServer, FakeConfig, KubeletConfig};
 use autolabs_kube::labs::ProvisionerConfig;
 use autolabs_model::render;
 
@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             kubelet: Some(KubeletConfig::default()),
             // SubjectAccessReviews answered by the RBAC engine over the stored roles, so
             // `verify --cluster --probe-rbac` against the simulator behaves like an RBAC server.
-            authorizer: Some(std::sync::Arc::new(autolabs_kube::fake::RbacReviewAuthorizer::new())),
+            authorizer: Some(std::sync::Arc::new(autolabs_fake::RbacReviewAuthorizer::new())),
             ..Default::default()
         })
             .await

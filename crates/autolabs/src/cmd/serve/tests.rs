@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use autolabs_kube::fake::{FakeApiServer, FakeConfig, KubeletConfig};
+use autolabs_fake::{FakeApiServer, FakeConfig, KubeletConfig};
 use autolabs_kube::labs::ProvisionerConfig;
 use autolabs_model::Platform;
 use serde_json::{Value, json};

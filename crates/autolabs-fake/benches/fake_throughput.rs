@@ -1,12 +1,12 @@
 //! Throughput of the fake API server through a real `kube::Client` (not a timed test: it
-//! prints figures). Run: `cargo bench -p autolabs-kube --bench fake_throughput`.
+//! prints figures). Run: `cargo bench -p autolabs-fake --bench fake_throughput`.
 //!
 //! The namespace has a LimitRange, a ResourceQuota and Pod Security `restricted`, so each pod
 //! create runs the whole admission chain and the quota bookkeeping.
 
 use std::time::{Duration, Instant};
 
-use autolabs_kube::fake::{FakeApiServer, FakeConfig};
+use autolabs_fake::{FakeApiServer, FakeConfig};
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};

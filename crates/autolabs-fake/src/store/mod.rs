@@ -20,11 +20,16 @@
 //! the quota controller read (namespace, LimitRanges, quotas, PriorityClasses) is decoded
 //! once per change and cached (`inputs.rs`); stored objects are shared (`Arc`), not copied,
 //! into answers and watch events.
+//!
+//! By concern: this module holds the storage and the verbs; `admission.rs` the admission
+//! driver, `quota_controller.rs` the quota controller's accounting, `garbage_collector.rs`
+//! the ownerReference index and cascades, `pagination.rs` lists with `limit`/`continue`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use autolabs_k8s::Quantity;
+use autolabs_resources::pod::PodResources;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
@@ -34,6 +39,7 @@ use super::defaults::set_defaults;
 use super::faults::XorShift;
 use super::fields::{FieldValidation, Warnings, check_applied, check_patched};
 use super::inputs::{self, InputCache, LimitRangeInputs, QuotaInputs};
+pub use super::key::ObjectKey;
 use super::patch::{json_patch, merge_patch};
 use super::quota::{QuotaSubject, adjust, state_with_spec_hard, write_status};
 use super::resources::{self, ResourceType};
@@ -41,31 +47,10 @@ use super::selectors::{FieldQuery, LabelQuery};
 use super::status::{Status, StatusReason};
 use super::validation::{pod_update_problems, validate};
 
-/// Where an object lives: ordered like etcd keys, so each resource (and each namespace within
-/// it) is one contiguous range.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjectKey {
-    pub group: &'static str,
-    pub plural: &'static str,
-    /// Empty for cluster-scoped objects.
-    pub namespace: String,
-    pub name: String,
-}
-
-impl ObjectKey {
-    pub fn new(resource: &'static ResourceType, namespace: &str, name: &str) -> Self {
-        ObjectKey {
-            group: resource.group,
-            plural: resource.plural,
-            namespace: if resource.namespaced { namespace.to_string() } else { String::new() },
-            name: name.to_string(),
-        }
-    }
-
-    fn resource(&self) -> Option<&'static ResourceType> {
-        resources::RESOURCES.iter().find(|r| r.group == self.group && r.plural == self.plural)
-    }
-}
+mod admission;
+mod garbage_collector;
+mod pagination;
+mod quota_controller;
 
 /// The type of a watch event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,16 +229,6 @@ pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
         .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
-        .unwrap_or_default()
-}
-
-fn owner_uids(object: &Value) -> Vec<String> {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .map(|refs| {
-            refs.iter().filter_map(|r| r.get("uid").and_then(Value::as_str).map(String::from)).collect()
-        })
         .unwrap_or_default()
 }
 
@@ -469,80 +444,6 @@ impl Store {
         Ok(())
     }
 
-    /// Runs the admission chain (a create when there is no `old` object, else an update) with
-    /// the typed namespace, LimitRanges and ResourceQuotas the plugins read (decoded once per
-    /// change, see `inputs.rs`).
-    fn run_admission(
-        &mut self,
-        resource: &'static ResourceType,
-        subresource: Option<&str>,
-        namespace: &str,
-        old: Option<&Value>,
-        object: &mut Value,
-        dry_run: bool,
-    ) -> Result<(), Status> {
-        if self.admission.is_empty() {
-            return Ok(());
-        }
-        let priority_classes = if resource.plural == "pods" {
-            let objects = &self.objects;
-            self.inputs.priority_classes(|| {
-                Self::range_of(objects, find("priorityclasses"), None).map(|(_, v)| v).collect()
-            })
-        } else {
-            Arc::default()
-        };
-        let (namespace_object, limit_ranges, quotas) = if resource.namespaced {
-            let objects = &self.objects;
-            let ns_key = ObjectKey {
-                group: "",
-                plural: "namespaces",
-                namespace: String::new(),
-                name: namespace.into(),
-            };
-            (
-                self.inputs.namespace(namespace, || objects.get(&ns_key).cloned()),
-                self.inputs.limit_ranges(namespace, || {
-                    LimitRangeInputs::build(
-                        Self::range_of(objects, find("limitranges"), Some(namespace)).map(|(_, v)| v),
-                    )
-                }),
-                self.quota_inputs(namespace),
-            )
-        } else {
-            (
-                None,
-                Arc::new(LimitRangeInputs::build(std::iter::empty())),
-                Arc::new(QuotaInputs::build(std::iter::empty())),
-            )
-        };
-        let ctx = AdmissionCtx {
-            resource,
-            subresource,
-            namespace: resource.namespaced.then_some(namespace),
-            namespace_object: namespace_object.as_deref(),
-            limit_ranges: &limit_ranges.typed,
-            resource_quotas: &quotas.typed,
-            priority_classes: &priority_classes,
-            old_object: old,
-            dry_run,
-            parsed: Some(inputs::parsed(&limit_ranges, &quotas)),
-        };
-        let operation = if old.is_some() { Operation::Update } else { Operation::Create };
-        for plugin in &self.admission {
-            plugin.admit(&ctx, operation, object)?;
-        }
-        Ok(())
-    }
-
-    /// The namespace's quotas, decoded (cached until one of them is written).
-    fn quota_inputs(&mut self, namespace: &str) -> Arc<QuotaInputs> {
-        let objects = &self.objects;
-        self.inputs.quotas(namespace, || {
-            QuotaInputs::build(Self::range_of(objects, find("resourcequotas"), Some(namespace)))
-        })
-    }
-
     /// The registry strategies' `PrepareForCreate` and the defaults a lab platform relies on.
     // k8s.io/kubernetes/pkg/registry/core/pod/strategy.go PrepareForCreate (and namespace, service)
     fn prepare_for_create(&mut self, resource: &'static ResourceType, object: &mut Value) {
@@ -656,129 +557,6 @@ impl Store {
         object
     }
 
-    fn reindex(&mut self, key: &ObjectKey, old: Option<&Value>, new: Option<&Value>) {
-        if let Some(old) = old {
-            if let Some(uid) = meta_str(old, "uid") {
-                self.by_uid.remove(uid);
-                if new.is_none() {
-                    self.applied_configs.remove(uid);
-                    self.update_owners.remove(uid);
-                }
-            }
-            for owner in owner_uids(old) {
-                if let Some(set) = self.dependents.get_mut(&owner) {
-                    set.remove(key);
-                    if set.is_empty() {
-                        self.dependents.remove(&owner);
-                    }
-                }
-            }
-        }
-        if let Some(new) = new {
-            if let Some(uid) = meta_str(new, "uid") {
-                self.by_uid.insert(uid.to_string(), key.clone());
-            }
-            for owner in owner_uids(new) {
-                self.dependents.entry(owner).or_default().insert(key.clone());
-            }
-        }
-    }
-
-    /// The quota controller: moves each affected quota's `status.used` by the object's usage.
-    fn account(
-        &mut self,
-        resource: &'static ResourceType,
-        namespace: &str,
-        old: Option<&Value>,
-        new: Option<&Value>,
-    ) {
-        let quotas = self.quota_inputs(namespace);
-        if quotas.stored.is_empty() {
-            return;
-        }
-        // A deletion is a replenishment event: the quota controller recounts the namespace's
-        // quotas from what is stored, which also drops charges left by refused creates.
-        // k8s.io/kubernetes/pkg/controller/resourcequota/resource_quota_controller.go replenishQuota
-        if new.is_none() {
-            self.recalculate_quotas(Some(namespace));
-            return;
-        }
-        let quota_resource = find("resourcequotas");
-        let removed = old.map(|o| QuotaSubject::of(resource, o));
-        let added = new.map(|o| QuotaSubject::of(resource, o));
-        let empty = Default::default();
-        // The decoded inputs kept current with what is written, so the next admission in
-        // this namespace need not decode every quota again (each commit below drops them):
-        // `None` until a quota is written, then `Some(None)` if they could not be derived.
-        let mut written_inputs: Option<Option<QuotaInputs>> = None;
-        for (index, quota) in quotas.stored.iter().enumerate() {
-            let Some(state) = &quota.state else { continue };
-            let add = match &added {
-                Some(subject) if subject.counted_by(state) => &subject.usage,
-                _ => &empty,
-            };
-            let remove = match &removed {
-                Some(subject) if subject.counted_by(state) => &subject.usage,
-                _ => &empty,
-            };
-            let used = adjust(state, add, remove);
-            if used != state.used || quota.object.pointer("/status/used").is_none() {
-                let mut updated = (*quota.object).clone();
-                write_status(&mut updated, &state.hard, &used);
-                let written = self.commit(
-                    quota_resource,
-                    quota.key.clone(),
-                    EventType::Modified,
-                    updated,
-                    Some(Arc::clone(&quota.object)),
-                );
-                let before = written_inputs.take().unwrap_or_else(|| Some((*quotas).clone()));
-                written_inputs = Some(before.and_then(|i| i.with_used(index, written, &used)));
-            }
-        }
-        if let Some(Some(inputs)) = written_inputs {
-            self.inputs.set_quotas(namespace, inputs);
-        }
-    }
-
-    /// The quota controller's full recalculation: every quota (of `namespace`, or all) gets
-    /// `status.used` recounted from the stored objects.
-    // k8s.io/kubernetes/pkg/controller/resourcequota/resource_quota_controller.go syncResourceQuota
-    pub fn recalculate_quotas(&mut self, namespace: Option<&str>) {
-        let quota_resource = find("resourcequotas");
-        let quotas: Vec<(ObjectKey, Arc<Value>)> = Self::range_of(&self.objects, quota_resource, namespace)
-            .map(|(k, v)| (k.clone(), Arc::clone(v)))
-            .collect();
-        for (key, quota) in quotas {
-            let mut recounted = (*quota).clone();
-            self.recount_quota(&key.namespace, &mut recounted);
-            if recounted != *quota {
-                self.commit(quota_resource, key, EventType::Modified, recounted, Some(quota));
-            }
-        }
-    }
-
-    /// A quota with its status recounted from scratch over the namespace's objects.
-    fn recount_quota(&self, namespace: &str, quota: &mut Value) {
-        let Some(mut state) = state_with_spec_hard(quota) else { return };
-        for (key, object) in self.objects.iter().filter(|(k, _)| k.namespace == namespace) {
-            let Some(resource) = key.resource() else { continue };
-            if resource.plural == "resourcequotas" {
-                continue;
-            }
-            let subject = QuotaSubject::of(resource, object);
-            if !subject.counted_by(&state) {
-                continue;
-            }
-            state.used = adjust(&state, &subject.usage, &Default::default());
-        }
-        write_status(quota, &state.hard, &state.used);
-    }
-
-    fn hard_changed(old: Option<&Value>, new: &Value) -> bool {
-        old.is_none_or(|o| o.pointer("/spec/hard") != new.pointer("/spec/hard"))
-    }
-
     /// POST: creates an object.
     pub fn create(
         &mut self,
@@ -856,8 +634,12 @@ impl Store {
             // Upstream's PrepareForCreate runs after mutating admission, so the QoS class
             // counts LimitRange defaults.
             // k8s.io/kubernetes/pkg/registry/core/pod/strategy.go PrepareForCreate (qos.GetPodQOS)
-            let qos = pod_qos_class(&object);
-            object["status"]["qosClass"] = json!(qos);
+            let qos = autolabs_k8s::k8s::Pod::deserialize(&object)
+                .map_err(|e| e.to_string())
+                .and_then(|pod| PodResources::from_pod(&pod).map_err(|e| e.to_string()))
+                .map_err(|why| Status::internal(&format!("pod QoS class: {why}")))?
+                .qos_class();
+            object["status"]["qosClass"] = json!(qos.as_str());
         }
         let key = ObjectKey::new(resource, &namespace, &name);
         if self.objects.contains_key(&key) {
@@ -997,88 +779,6 @@ impl Store {
             .get(&ObjectKey::new(resource, namespace, name))
             .cloned()
             .ok_or_else(|| Status::not_found(resource.plural, resource.group, name))
-    }
-
-    /// GET on a collection: filtered, paged list at the current revision.
-    pub fn list(
-        &self,
-        resource: &'static ResourceType,
-        namespace: Option<&str>,
-        query: &ListQuery,
-    ) -> Result<Value, Status> {
-        let start_after = match &query.continue_token {
-            Some(token) => Some(self.decode_continue(token)?),
-            None => None,
-        };
-        let mut items = Vec::new();
-        let mut next_key: Option<&ObjectKey> = None;
-        let mut remaining = 0usize;
-        // etcd pages over keys: once the page is full, any later key in the range (matching
-        // the selectors or not) means another page, which may come back empty.
-        // k8s.io/apiserver/pkg/storage/etcd3/store.go GetList (hasMore)
-        let mut more_keys = false;
-        for (key, object) in self.range(resource, namespace) {
-            if let Some((ns, name)) = &start_after
-                && (key.namespace.as_str(), key.name.as_str()) <= (ns.as_str(), name.as_str())
-            {
-                continue;
-            }
-            let full = query.limit.is_some_and(|limit| limit > 0 && items.len() >= limit);
-            if full {
-                more_keys = true;
-            }
-            if !query.labels.matches(&labels_of(object)) || !query.fields.matches(object) {
-                continue;
-            }
-            if full {
-                remaining += 1;
-                continue;
-            }
-            next_key = Some(key);
-            items.push((**object).clone());
-        }
-        let mut metadata = json!({"resourceVersion": self.revision.to_string()});
-        if more_keys && let Some(last) = next_key {
-            metadata["continue"] = json!(encode_continue(self.revision, &last.namespace, &last.name));
-            // k8s.io/apiserver/pkg/storage/etcd3/store.go GetList: only without a selector
-            if query.labels.is_everything() && query.fields.is_everything() {
-                metadata["remainingItemCount"] = json!(remaining);
-            }
-        }
-        // Items of a typed list carry no kind or apiVersion (the list names them once).
-        // k8s.io/apimachinery/pkg/runtime/serializer/versioning (typed lists encode items without TypeMeta)
-        for item in &mut items {
-            if let Some(item) = item.as_object_mut() {
-                item.remove("kind");
-                item.remove("apiVersion");
-            }
-        }
-        Ok(json!({
-            "kind": format!("{}List", resource.kind),
-            "apiVersion": resource.api_version(),
-            "metadata": metadata,
-            "items": items,
-        }))
-    }
-
-    fn decode_continue(&self, token: &str) -> Result<(String, String), Status> {
-        let bad = || Status::bad_request(format!("continue key is not valid: {token:?}"));
-        let text = decode_hex(token).ok_or_else(bad)?;
-        let mut parts = text.splitn(3, '\n');
-        let revision: u64 = parts.next().and_then(|r| r.parse().ok()).ok_or_else(bad)?;
-        let namespace = parts.next().ok_or_else(bad)?.to_string();
-        let name = parts.next().ok_or_else(bad)?.to_string();
-        if revision < self.oldest_servable {
-            // k8s.io/apiserver/pkg/storage/etcd3/store.go (compacted continue token)
-            return Err(Status::expired(
-                "The provided continue parameter is too old to display a consistent list result. You can start a \
-                 new list without the continue parameter, or use the continue token in this response to retrieve \
-                 the remainder of the results. Continuing with the provided token results in an inconsistent list - \
-                 objects that were created, modified, or deleted between the time the first chunk was returned and \
-                 now may show up in the list.",
-            ));
-        }
-        Ok((namespace, name))
     }
 
     /// PUT: replaces an object (or its status), with optimistic concurrency.
@@ -1502,62 +1202,6 @@ impl Store {
         self.commit(resource, key.clone(), EventType::Deleted, (*current).clone(), Some(current));
     }
 
-    /// The garbage collector's foreground/background cascade: dependents whose owners are all
-    /// gone are deleted (recursively); dependents with another live owner just lose the reference.
-    // k8s.io/kubernetes/pkg/controller/garbagecollector/garbagecollector.go attemptToDeleteItem
-    fn delete_dependents(&mut self, owner: &Value) {
-        let Some(owner_uid) = meta_str(owner, "uid").map(String::from) else { return };
-        let dependents: Vec<ObjectKey> =
-            self.dependents.get(&owner_uid).into_iter().flatten().cloned().collect();
-        for key in dependents {
-            let Some(dependent) = self.objects.get(&key).cloned() else { continue };
-            let Some(resource) = key.resource() else { continue };
-            let live_owners = owner_uids(&dependent)
-                .into_iter()
-                .filter(|uid| *uid != owner_uid && self.by_uid.contains_key(uid))
-                .count();
-            if live_owners > 0 {
-                self.drop_owner_reference(resource, &key, &dependent, &owner_uid);
-            } else {
-                let _ = self.delete(
-                    resource,
-                    &key.namespace,
-                    &key.name,
-                    &DeleteOptions { propagation: Some(Propagation::Background), ..Default::default() },
-                );
-            }
-        }
-    }
-
-    // k8s.io/kubernetes/pkg/controller/garbagecollector/garbagecollector.go orphanDependents
-    fn orphan_dependents(&mut self, owner: &Value) {
-        let Some(owner_uid) = meta_str(owner, "uid").map(String::from) else { return };
-        let dependents: Vec<ObjectKey> =
-            self.dependents.get(&owner_uid).into_iter().flatten().cloned().collect();
-        for key in dependents {
-            let Some(dependent) = self.objects.get(&key).cloned() else { continue };
-            let Some(resource) = key.resource() else { continue };
-            self.drop_owner_reference(resource, &key, &dependent, &owner_uid);
-        }
-    }
-
-    fn drop_owner_reference(
-        &mut self,
-        resource: &'static ResourceType,
-        key: &ObjectKey,
-        dependent: &Arc<Value>,
-        owner_uid: &str,
-    ) {
-        let mut updated = (**dependent).clone();
-        if let Some(refs) = updated.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
-            if refs.is_empty() {
-                meta_mut(&mut updated).remove("ownerReferences");
-            }
-        }
-        self.commit(resource, key.clone(), EventType::Modified, updated, Some(Arc::clone(dependent)));
-    }
-
     /// DELETE on a collection: deletes every matching object; answers with the list of them.
     pub fn delete_collection(
         &mut self,
@@ -1880,60 +1524,6 @@ fn missing_table_row(plural: &str) -> ! {
     panic!("resource table lacks {plural}")
 }
 
-fn encode_continue(revision: u64, namespace: &str, name: &str) -> String {
-    format!("{revision}\n{namespace}\n{name}").bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(token: &str) -> Option<String> {
-    if !token.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| token.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect();
-    String::from_utf8(bytes?).ok()
-}
-
-/// `GetPodQOS`: BestEffort without any cpu/memory request or limit, Guaranteed when every
-/// container limits both and requests equal limits, Burstable otherwise.
-// k8s.io/kubernetes/pkg/apis/core/helper/qos/qos.go GetPodQOS
-fn pod_qos_class(pod: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|list| pod.pointer(&format!("/spec/{list}")).and_then(Value::as_array))
-        .flatten()
-        .collect();
-    let quantity = |c: &Value, side: &str, name: &str| -> Option<Quantity> {
-        c.pointer(&format!("/resources/{side}/{name}"))
-            .and_then(Value::as_str)
-            .and_then(|q| Quantity::parse(q).ok())
-    };
-    let mut any = false;
-    let mut guaranteed = true;
-    for container in containers {
-        for name in ["cpu", "memory"] {
-            let request = quantity(container, "requests", name);
-            let limit = quantity(container, "limits", name);
-            if request.is_some_and(|q| !q.is_zero()) || limit.is_some_and(|q| !q.is_zero()) {
-                any = true;
-            }
-            match (request, limit) {
-                (_, None) => guaranteed = false,
-                (Some(r), Some(l)) if r != l => guaranteed = false,
-                _ => {}
-            }
-        }
-    }
-    if !any {
-        "BestEffort"
-    } else if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2064,27 +1654,5 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "i"}]}});
         let pod = store.create(find("pods"), Some("n"), generated, &WriteOptions::default()).unwrap();
         assert!(meta_str(&pod, "name").is_some_and(|n| n.starts_with("lab-") && n.len() == 9));
-    }
-
-    #[test]
-    fn continue_tokens_round_trip() {
-        let token = encode_continue(7, "ns", "a-b");
-        assert_eq!(decode_hex(&token).unwrap(), "7\nns\na-b");
-        assert!(decode_hex("zz").is_none());
-    }
-
-    #[test]
-    fn qos_classes() {
-        // qos.GetPodQOS: one row per class
-        let pod = |resources: Value| json!({"spec": {"containers": [{"name": "c", "resources": resources}]}});
-        assert_eq!(pod_qos_class(&pod(json!({}))), "BestEffort");
-        assert_eq!(pod_qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))), "Guaranteed");
-        assert_eq!(
-            pod_qos_class(&pod(
-                json!({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}})
-            )),
-            "Guaranteed"
-        );
-        assert_eq!(pod_qos_class(&pod(json!({"requests": {"cpu": "100m"}}))), "Burstable");
     }
 }

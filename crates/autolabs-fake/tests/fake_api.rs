@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use autolabs_kube::fake::{
-    FakeApiServer, FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig, Verb,
-};
+use autolabs_fake::{FakeApiServer, FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletConfig, Verb};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ResourceQuota, Secret, Service};
@@ -956,7 +954,7 @@ async fn kubelet_registers_a_node_and_events_are_served() {
 fn the_server_handle_can_move_between_tasks() {
     fn send_and_sync<T: Send + Sync>() {}
     send_and_sync::<FakeApiServer>();
-    send_and_sync::<autolabs_kube::fake::Faults>();
+    send_and_sync::<autolabs_fake::Faults>();
 }
 
 #[tokio::test]

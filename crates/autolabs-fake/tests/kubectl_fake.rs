@@ -11,7 +11,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use autolabs_kube::fake::{FakeApiServer, FakeConfig, KubeletConfig, RbacReviewAuthorizer};
+use autolabs_fake::{FakeApiServer, FakeConfig, KubeletConfig, RbacReviewAuthorizer};
 use serde_json::{Value, json};
 
 /// Longest any one kubectl command may take before the test kills it and fails.

@@ -190,7 +190,7 @@ pub fn check_applied(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::resources::find;
+    use crate::resources::find;
     use serde_json::json;
 
     #[test]

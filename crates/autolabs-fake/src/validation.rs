@@ -321,7 +321,7 @@ pub fn pod_update_problems(new: &Value, old: &Value) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::resources::find;
+    use crate::resources::find;
     use serde_json::json;
 
     fn fields(plural: &str, object: Value) -> Vec<String> {

@@ -137,7 +137,7 @@ pub fn state_with_spec_hard(quota: &Value) -> Option<QuotaState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::resources::find;
+    use crate::resources::find;
     use serde_json::json;
 
     fn q(s: &str) -> Quantity {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::admission::ParsedInputs;
-use super::store::ObjectKey;
+use super::key::ObjectKey;
 
 /// A namespace's LimitRanges: the decodable ones, and the engine's reading of them.
 #[derive(Debug)]

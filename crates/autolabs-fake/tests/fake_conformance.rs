@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use autolabs_kube::fake::{FakeApiServer, FakeConfig};
+use autolabs_fake::{FakeApiServer, FakeConfig};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};

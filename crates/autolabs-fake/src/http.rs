@@ -363,55 +363,29 @@ fn verb_of(method: &Method, target: &Target, query: &HashMap<String, String>) ->
     }
 }
 
+/// A path segment: `%XX` decoded, `+` kept (only query strings spell a space `+`); an invalid
+/// escape stays as written.
+// net/url/url.go PathUnescape (unescape with encodePathSegment)
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
 
+/// A query string as `application/x-www-form-urlencoded`: `+` is a space, `%XX` decoded.
+// net/url/url.go ParseQuery (QueryUnescape)
 fn parse_query(query: &str) -> HashMap<String, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 fn json_response(code: u16, value: &Value) -> Response {
+    let Ok(status) = StatusCode::from_u16(code) else {
+        // No HTTP status has this code: a bug of the fake, which must not pass for success.
+        return status_response(&Status::internal(&format!(
+            "the fake API server chose an invalid HTTP status {code}"
+        )));
+    };
     let body = serde_json::to_vec(value).unwrap_or_default();
     Response::builder()
-        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
+        .status(status)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .unwrap_or_default()
@@ -890,5 +864,26 @@ mod tests {
         assert_eq!(q["labelSelector"], "app=web,tier in (a)");
         assert_eq!(q["watch"], "1");
         assert_eq!(percent_decode("%zz%"), "%zz%");
+    }
+
+    #[test]
+    fn a_plus_in_a_path_segment_is_a_plus() {
+        // Only query strings spell a space `+`: a name such as `c++` reaches the store as is.
+        let target = parse_path("/api/v1/namespaces/labs/configmaps/c++%2Bx%20y").expect("a configmap path");
+        assert_eq!(target.name.as_deref(), Some("c+++x y"));
+        assert_eq!(target.namespace.as_deref(), Some("labs"));
+        assert_eq!(
+            parse_query("fieldSelector=metadata.name%3Dc%2B%2B+x")["fieldSelector"],
+            "metadata.name=c++ x"
+        );
+    }
+
+    #[test]
+    fn an_invalid_status_code_is_an_internal_error_not_ok() {
+        assert_eq!(json_response(200, &serde_json::json!({})).status(), StatusCode::OK);
+        for invalid in [0, 99, 1000] {
+            let response = json_response(invalid, &serde_json::json!({}));
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "{invalid}");
+        }
     }
 }

@@ -20,9 +20,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use autolabs_k8s::Quantity;
 use autolabs_k8s::k8s::{LimitRange, Namespace, Pod, PriorityClass, ResourceQuota};
-use autolabs_resources::resource_list::{ResourceList, exceeding, mask, pretty_print, sum_lists};
 use autolabs_resources::{QuotaState, Rejection, RejectionSource};
 use serde::Deserialize;
 use serde_json::Value;
@@ -323,55 +321,36 @@ impl Admission for ResourceQuotaAdmission {
                 .map_err(|r| rejection_status(&r, &name));
         }
         let usage = object_usage(ctx.resource, object);
+        let mut states = Vec::with_capacity(ctx.resource_quotas.len());
         for (i, quota) in ctx.resource_quotas.iter().enumerate() {
-            let state = match ctx.parsed.and_then(|p| p.quota_states.get(i)) {
+            states.push(match ctx.parsed.and_then(|p| p.quota_states.get(i)) {
                 Some(Ok(state)) => Cow::Borrowed(state),
                 Some(Err(message)) => return Err(Status::internal(message)),
                 None => {
                     Cow::Owned(QuotaState::from_k8s(quota).map_err(|e| Status::internal(&e.to_string()))?)
                 }
-            };
-            // Object-count evaluators match no scope, so scoped quotas only ever count pods.
-            // k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go objectCountEvaluator.Matches
-            if !state.scopes.is_empty() {
-                continue;
+            });
+        }
+        match autolabs_resources::check_object_count(states.iter().map(|s| &**s), &usage) {
+            Ok(Ok(_charges)) => {}
+            Ok(Err(denial)) => {
+                return Err(Status::forbidden(
+                    ctx.resource.plural,
+                    ctx.resource.group,
+                    &name,
+                    &denial.message,
+                ));
             }
-            let requested = mask(&usage, state.hard.keys());
-            if requested.is_empty() {
-                continue;
-            }
-            let used = mask(&state.used, requested.keys());
-            let new_used =
-                sum_lists(&used, &requested, "status.used").map_err(|e| Status::internal(&e.to_string()))?;
-            let exceeded = exceeding(&new_used, &state.hard);
-            if !exceeded.is_empty() {
-                let why = format!(
-                    "exceeded quota: {}, requested: {}, used: {}, limited: {}",
-                    state.name,
-                    pretty_print(&mask(&requested, &exceeded)),
-                    pretty_print(&mask(&zero_filled(&state.used, &exceeded), &exceeded)),
-                    pretty_print(&mask(&state.hard, &exceeded)),
-                );
-                return Err(Status::forbidden(ctx.resource.plural, ctx.resource.group, &name, &why));
-            }
+            Err(e) => return Err(Status::internal(&e.to_string())),
         }
         Ok(())
     }
 }
 
-/// `used` with a zero for every named resource it lacks, for the denial message.
-fn zero_filled(used: &ResourceList, names: &[String]) -> ResourceList {
-    let mut out = used.clone();
-    for name in names {
-        out.entry(name.clone()).or_insert(Quantity::ZERO);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::resources::find;
+    use crate::resources::find;
     use serde_json::json;
 
     fn ctx<'a>(

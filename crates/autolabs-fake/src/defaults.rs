@@ -123,7 +123,7 @@ fn service_spec(spec: Option<&mut Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fake::resources::find;
+    use crate::resources::find;
 
     #[test]
     fn image_pull_policy_follows_the_tag() {
