@@ -27,6 +27,8 @@ pub enum Content {
     Json(SchemaOf),
     /// A body of this media type that is not JSON (`text/plain`, OpenMetrics).
     Text(&'static str),
+    /// A JSON object without a schema of its own here (the OpenAPI document itself).
+    JsonObject,
 }
 
 /// One documented answer of an operation.
@@ -156,6 +158,9 @@ fn operation<H>(route: &Route<H>, generator: &mut SchemaGenerator) -> Value {
             Content::Empty => {}
             Content::Json(schema) => {
                 response["content"] = json!({"application/json": {"schema": schema(generator)}});
+            }
+            Content::JsonObject => {
+                response["content"] = json!({"application/json": {"schema": {"type": "object"}}});
             }
             Content::Text(media) => {
                 response["content"] = json!({media: {"schema": {"type": "string"}}});

@@ -303,7 +303,7 @@ pub fn routes() -> Vec<Route<Handler>> {
             replies: vec![Reply {
                 status: 200,
                 description: "The OpenAPI 3.1 document of the lab API.",
-                content: Content::Text("application/json"),
+                content: Content::JsonObject,
                 retry_after: false,
             }],
             handler: || get(openapi_document),
