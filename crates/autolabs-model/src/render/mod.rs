@@ -21,6 +21,7 @@ mod alerting;
 mod backup;
 mod cluster;
 mod controlplane;
+mod dashboard;
 mod monitoring;
 mod namespaces;
 mod network;
@@ -28,6 +29,7 @@ mod rbac;
 mod workloads;
 
 pub use alerting::{ALERTMANAGER_CONFIG, ALERTMANAGER_CONFIG_KEY};
+pub use dashboard::{DASHBOARD, DASHBOARD_KEY, DASHBOARD_LABEL};
 pub use namespaces::{quota, tracks_compute};
 pub use network::{internet_ip_block, policies_for_flow};
 pub use rbac::PROVISIONER_RULES;
@@ -118,6 +120,7 @@ pub fn render(platform: &Platform) -> Rendered {
     backup::render(&ctx, &mut out);
     monitoring::render(&ctx, &mut out);
     alerting::render(&ctx, &mut out);
+    dashboard::render(&ctx, &mut out);
     controlplane::render(&ctx, &mut out);
     out.manifests.sort_by(|a, b| {
         (apply_rank(&a.kind), &a.namespace, &a.kind, &a.name).cmp(&(

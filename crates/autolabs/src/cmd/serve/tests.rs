@@ -206,10 +206,9 @@ async fn readyz_fails_when_the_api_is_gone() {
     assert!(answer.body["message"].as_str().is_some_and(|m| m.contains("недоступен")), "{}", answer.body);
 }
 
-/// Every `autolabs_*` series an alert rule of the rendered baseline names is one the running
-/// lab API exports: a rule on a series nobody exports can never fire.
-#[tokio::test]
-async fn every_rendered_alert_names_a_series_the_lab_api_exports() {
+/// The `autolabs_*` families a running lab API exports on `/metrics`, after one lab was
+/// created (so every family has series), and the scraped text.
+async fn exported_families() -> (Vec<String>, String) {
     let api = start().await;
     let client = api.client(TOKEN, "en");
     let body = json!({"id": "metrics1", "template": "linux-basics"});
@@ -218,18 +217,42 @@ async fn every_rendered_alert_names_a_series_the_lab_api_exports() {
     let text = scraped.body.as_str().unwrap_or("").to_string();
     // OpenMetrics names a family once (`# TYPE autolabs_kube_api_errors counter`); its series
     // carry the type's suffixes.
-    let families: Vec<&str> = text
+    let families = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
         .collect();
-    let exported = |series: &str| {
-        families.iter().any(|family| {
-            ["", "_total", "_bucket", "_count", "_sum", "_created"]
-                .iter()
-                .any(|suffix| format!("{family}{suffix}") == series)
-        })
-    };
+    (families, text)
+}
+
+/// Whether `series` belongs to one of `families`.
+fn is_exported(families: &[String], series: &str) -> bool {
+    families.iter().any(|family| {
+        ["", "_total", "_bucket", "_count", "_sum", "_created"]
+            .iter()
+            .any(|suffix| format!("{family}{suffix}") == series)
+    })
+}
+
+/// The `autolabs_*` series a PromQL expression names.
+fn series_named(expr: &str) -> Vec<String> {
+    let mut named = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("autolabs_") {
+        let tail = &rest[at..];
+        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+        named.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    named
+}
+
+/// Every `autolabs_*` series an alert rule of the rendered baseline names is one the running
+/// lab API exports: a rule on a series nobody exports can never fire.
+#[tokio::test]
+async fn every_rendered_alert_names_a_series_the_lab_api_exports() {
+    let (families, text) = exported_families().await;
     let rendered = autolabs_model::render(&Platform::default()).manifests;
     let rules = rendered
         .iter()
@@ -240,19 +263,48 @@ async fn every_rendered_alert_names_a_series_the_lab_api_exports() {
     let mut named = Vec::new();
     for group in parsed["groups"].as_array().expect("groups") {
         for rule in group["rules"].as_array().expect("rules") {
-            let expr = rule["expr"].as_str().expect("expr");
-            let mut rest = expr;
-            while let Some(at) = rest.find("autolabs_") {
-                let tail = &rest[at..];
-                let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
-                named.push((rule["alert"].as_str().unwrap_or("?").to_string(), tail[..end].to_string()));
-                rest = &tail[end..];
+            let alert = rule["alert"].as_str().unwrap_or("?").to_string();
+            for series in series_named(rule["expr"].as_str().expect("expr")) {
+                named.push((alert.clone(), series));
             }
         }
     }
     assert!(named.len() >= 2, "the provisioner's alerts name its series: {named:?}");
-    let missing: Vec<_> = named.iter().filter(|(_, series)| !exported(series)).collect();
+    let missing: Vec<_> = named.iter().filter(|(_, series)| !is_exported(&families, series)).collect();
     assert!(missing.is_empty(), "alerts on series /metrics does not export: {missing:?}\n{text}");
+}
+
+/// Every series the rendered Grafana dashboard queries is one the running lab API exports,
+/// and every family it exports is on the dashboard: a panel on a series nobody exports stays
+/// empty.
+#[tokio::test]
+async fn every_dashboard_query_names_a_series_the_lab_api_exports() {
+    use autolabs_model::render::{DASHBOARD, DASHBOARD_KEY};
+    let (families, text) = exported_families().await;
+    let rendered = autolabs_model::render(&Platform::default()).manifests;
+    let config_map = rendered
+        .iter()
+        .find(|m| m.kind == "ConfigMap" && m.name == DASHBOARD)
+        .expect("the rendered dashboard");
+    let dashboard: Value =
+        serde_json::from_str(config_map.value["data"][DASHBOARD_KEY].as_str().expect("the JSON"))
+            .expect("JSON");
+    let mut named = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            for series in series_named(target["expr"].as_str().expect("expr")) {
+                named.push((panel["title"].as_str().unwrap_or("?").to_string(), series));
+            }
+        }
+    }
+    let missing: Vec<_> = named.iter().filter(|(_, series)| !is_exported(&families, series)).collect();
+    assert!(missing.is_empty(), "panels on series /metrics does not export: {missing:?}\n{text}");
+    let unshown: Vec<_> = families
+        .iter()
+        .filter(|family| family.starts_with("autolabs_"))
+        .filter(|family| !named.iter().any(|(_, series)| is_exported(&[family.to_string()], series)))
+        .collect();
+    assert!(unshown.is_empty(), "exported families no panel shows: {unshown:?}");
 }
 
 /// One raw HTTP/1.1 exchange (to send what LabClient never would): the status and the body.
