@@ -580,3 +580,30 @@ fn the_openapi_document_is_openapi_3_1() {
         }
     }
 }
+
+/// The README's promises over HTTP: `ttlSeconds` is optional (the template's default
+/// lifetime), and an extension past the template's maximum is refused, not clamped.
+#[tokio::test]
+async fn ttl_is_optional_and_extensions_past_the_maximum_are_refused() {
+    use autolabs_model::lab::parse_rfc3339;
+    let api = start().await;
+    let client = api.client(TOKEN, "en");
+    let created = client
+        .send("POST", "/v1/labs", Some(json!({"id": "ttl1", "template": "linux-basics"})))
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.body);
+    let lifetime = |lab: &Value| {
+        let at = |field: &str| parse_rfc3339(lab[field].as_str().unwrap_or("")).expect("an RFC 3339 time");
+        at("expiresAt") - at("createdAt")
+    };
+    // templates/linux-basics.yaml: ttl.default 2h, ttl.max 4h.
+    assert_eq!(lifetime(&created.body), 2 * 3600, "{}", created.body);
+    let refused =
+        client.send("POST", "/v1/labs/ttl1/extend", Some(json!({"seconds": 3 * 3600}))).await.unwrap();
+    assert_eq!(error_of(&refused), (409, "extend_beyond_max".into()), "{}", refused.body);
+    let unchanged = client.send("GET", "/v1/labs/ttl1", None).await.unwrap();
+    assert_eq!(unchanged.body["expiresAt"], created.body["expiresAt"], "refused, not clamped");
+    let extended = client.send("POST", "/v1/labs/ttl1/extend", Some(json!({"seconds": 3600}))).await.unwrap();
+    assert_eq!((extended.status, lifetime(&extended.body)), (200, 3 * 3600), "{}", extended.body);
+}
