@@ -64,6 +64,10 @@ spec:
     target:
       pvc: {{size: 100Gi}}
       # s3: {{endpoint: "https://minio.example.com:9000", bucket: autolabs-backups, secretName: backup-s3}}
+  # monitoring:               # where alerts go (Alertmanager): criticals to both, warnings to Telegram
+  #   alerting:
+  #     telegram: {{chatId: -1001234567890}}   # bot token: key telegram-bot-token of Secret monitoring/autolabs-alerting
+  #     email: {{to: ops@example.org, from: alertmanager@example.org, smarthost: "smtp.example.org:587", username: alertmanager}}
   oidc:                       # kube-apiserver OIDC against Zitadel
     # issuerUrl: https://auth.autolabs.example.com
     clientId: kubernetes

@@ -157,6 +157,8 @@ pub struct PlatformSpec {
     #[serde(default)]
     pub backup: BackupSpec,
     #[serde(default)]
+    pub monitoring: MonitoringSpec,
+    #[serde(default)]
     pub oidc: OidcSpec,
     #[serde(default)]
     pub control_plane: ControlPlaneSpec,
@@ -692,6 +694,117 @@ pub struct S3Target {
 
 fn default_region() -> String {
     "us-east-1".into()
+}
+
+/// Monitoring: where the rendered alerts are sent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MonitoringSpec {
+    #[serde(default)]
+    pub alerting: AlertingSpec,
+}
+
+/// Alertmanager's receivers and routing: critical alerts to every receiver listed under
+/// `critical`, warnings to those under `warning`, and a warning silenced while a critical of
+/// the same alertname and namespace fires. Credentials are never written here: they are keys
+/// of the Secret `secretName` (namespace `monitoring`), mounted into Alertmanager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertingSpec {
+    /// The Secret holding the receivers' credentials (`telegram-bot-token`, `smtp-password`),
+    /// mounted by Alertmanager at `/etc/alertmanager/secrets/<secretName>/`.
+    #[serde(default = "default_alerting_secret")]
+    pub secret_name: String,
+    /// A Telegram chat (the channel the platform team uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telegram: Option<TelegramReceiver>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailReceiver>,
+    /// Who gets critical alerts (of these, the receivers that are configured).
+    #[serde(default = "default_critical_receivers")]
+    pub critical: Vec<ReceiverKind>,
+    /// Who gets warnings (of these, the receivers that are configured).
+    #[serde(default = "default_warning_receivers")]
+    pub warning: Vec<ReceiverKind>,
+}
+
+impl Default for AlertingSpec {
+    fn default() -> Self {
+        AlertingSpec {
+            secret_name: default_alerting_secret(),
+            telegram: None,
+            email: None,
+            critical: default_critical_receivers(),
+            warning: default_warning_receivers(),
+        }
+    }
+}
+
+fn default_alerting_secret() -> String {
+    "autolabs-alerting".into()
+}
+fn default_critical_receivers() -> Vec<ReceiverKind> {
+    vec![ReceiverKind::Telegram, ReceiverKind::Email]
+}
+fn default_warning_receivers() -> Vec<ReceiverKind> {
+    vec![ReceiverKind::Telegram]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiverKind {
+    Telegram,
+    Email,
+}
+
+impl ReceiverKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiverKind::Telegram => "telegram",
+            ReceiverKind::Email => "email",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TelegramReceiver {
+    /// The chat's id (a channel's or group's is negative: `-1001234567890`).
+    pub chat_id: i64,
+    /// The key of `secretName` that holds the bot token.
+    #[serde(default = "default_bot_token_key")]
+    pub bot_token_key: String,
+}
+
+fn default_bot_token_key() -> String {
+    "telegram-bot-token".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailReceiver {
+    /// Where alerts are mailed (`ops@example.org`).
+    pub to: String,
+    /// The sender address.
+    pub from: String,
+    /// The SMTP server, `host:port`.
+    pub smarthost: String,
+    /// The SMTP user; no authentication when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The key of `secretName` that holds the SMTP password (used with `username`).
+    #[serde(default = "default_smtp_password_key")]
+    pub password_key: String,
+    /// STARTTLS required (Alertmanager's default).
+    #[serde(default = "default_true")]
+    pub require_tls: bool,
+}
+
+fn default_smtp_password_key() -> String {
+    "smtp-password".into()
+}
+fn default_true() -> bool {
+    true
 }
 
 /// kube-apiserver OIDC against Zitadel, and the groups the human roles are bound to.

@@ -283,6 +283,48 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
         }
     }
 
+    // Alert routing
+    let alerting = &s.monitoring.alerting;
+    for e in names::dns1123_subdomain(&alerting.secret_name) {
+        bad("spec.monitoring.alerting.secretName", format!("{:?}: {e}", alerting.secret_name), "");
+    }
+    let mut keys = Vec::new();
+    if let Some(telegram) = &alerting.telegram {
+        keys.push(("spec.monitoring.alerting.telegram.botTokenKey", &telegram.bot_token_key));
+    }
+    if let Some(email) = &alerting.email {
+        keys.push(("spec.monitoring.alerting.email.passwordKey", &email.password_key));
+        for (field, address) in [
+            ("spec.monitoring.alerting.email.to", &email.to),
+            ("spec.monitoring.alerting.email.from", &email.from),
+        ] {
+            if !address.contains('@') {
+                bad(field, format!("{address:?} is not an email address"), "");
+            }
+        }
+        let port =
+            email.smarthost.rsplit_once(':').and_then(|(host, port)| (!host.is_empty()).then_some(port));
+        if port.is_none_or(|p| p.parse::<u16>().is_err()) {
+            bad(
+                "spec.monitoring.alerting.email.smarthost",
+                format!("{:?} must be host:port", email.smarthost),
+                "for example `smtp.example.org:587`",
+            );
+        }
+    }
+    // k8s.io/apimachinery/pkg/util/validation IsConfigMapKey (Secret keys follow it).
+    for (field, key) in keys {
+        let valid = !key.is_empty()
+            && key.len() <= 253
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && key != "."
+            && key != ".."
+            && !key.starts_with("..");
+        if !valid {
+            bad(field, format!("{key:?} is not a Secret key"), "letters, digits, '-', '_' or '.'");
+        }
+    }
+
     // OIDC
     let issuer = s.oidc.issuer_url(s.domain());
     if !issuer.starts_with("https://") {

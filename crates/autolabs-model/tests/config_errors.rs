@@ -165,3 +165,29 @@ proptest! {
         }
     }
 }
+
+/// Alert routing: addresses, the SMTP host's port and Secret keys are checked where written;
+/// a credential cannot be written in clear (there is no field for it).
+#[test]
+fn alerting_receivers_are_checked_where_written() {
+    let text = format!(
+        "{HEAD}  monitoring:\n    alerting:\n      telegram: {{chatId: -100123, botTokenKey: \"bad/key\"}}\n      email:\n        to: ops\n        from: am@example.org\n        smarthost: smtp.example.org\n"
+    );
+    let e = errors(&text);
+    let fields: Vec<&str> = e.iter().map(|(_, f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.monitoring.alerting.telegram.botTokenKey",
+            "spec.monitoring.alerting.email.to",
+            "spec.monitoring.alerting.email.smarthost"
+        ],
+        "{e:?}"
+    );
+    let lines: Vec<u32> = e.iter().map(|(line, _, _)| *line).collect();
+    assert_eq!(lines, [6, 8, 10], "located at the lines that hold them: {e:?}");
+    let clear = errors(&format!(
+        "{HEAD}  monitoring:\n    alerting:\n      telegram: {{chatId: 1, botToken: \"123:abc\"}}\n"
+    ));
+    assert_eq!(clear[0].1, "spec.monitoring.alerting.telegram.botToken", "{clear:?}");
+}

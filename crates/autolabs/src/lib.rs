@@ -20,7 +20,7 @@ pub struct Cli {
 enum Command {
     /// Write a commented starting platform.yaml.
     Init(cmd::init::Args),
-    /// Print the JSON Schema of platform.yaml (for editors).
+    /// Print the JSON Schema of platform.yaml (for editors), or with --lab-api the lab API's OpenAPI document.
     Schema(cmd::schema::Args),
     /// Render the cluster baseline from platform.yaml (the built-in default when there is none).
     Render(cmd::render::Args),

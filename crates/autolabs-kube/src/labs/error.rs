@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Why a lab cannot be created right now: a quota of the `labs` namespace has no room for
 /// one more lab of the template. The numbers are the quota's, as the API server counts them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterFull {
     pub template: String,
@@ -27,7 +27,7 @@ pub struct ClusterFull {
 /// A quota resource whose `used` disagrees with the lab Pods that exist: they are charged
 /// `accounted`, the quota says `used` (a create refused after quota admission charged it, or
 /// Pods gone since the quota controller's last pass; it recalculates within minutes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StaleCharge {
     pub quota: String,

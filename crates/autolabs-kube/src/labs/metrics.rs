@@ -110,6 +110,13 @@ impl Metrics {
         for reason in ["cluster_full", "not_ready"] {
             let _ = preflight_rejections.get_or_create(&ReasonLabels { reason: reason.into() });
         }
+        for reason in [super::plan::ReapReason::Expired, super::plan::ReapReason::Incomplete] {
+            let _ = reaper_deletions
+                .get_or_create(&DeletionLabels { reason: reason.as_str().into(), kind: "Pod".into() });
+        }
+        for kind in super::plan::ChildKind::ALL {
+            let _ = reaper_repairs.get_or_create(&KindLabels { kind: kind.as_str().into() });
+        }
         Metrics {
             labs,
             create_duration,

@@ -101,7 +101,7 @@ pub struct ListFilter {
 }
 
 /// One page of labs, in id order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LabPage {
     pub items: Vec<Lab>,
@@ -111,7 +111,7 @@ pub struct LabPage {
 }
 
 /// One quota resource of the `labs` namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QuotaUsage {
     pub quota: String,
@@ -121,7 +121,7 @@ pub struct QuotaUsage {
 }
 
 /// How many more labs of one template fit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateRoom {
     pub template: String,
@@ -133,7 +133,7 @@ pub struct TemplateRoom {
 }
 
 /// `GET /v1/capacity`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Capacity {
     pub quotas: Vec<QuotaUsage>,

@@ -21,12 +21,13 @@ pub const CREATE_SETTLE_SECONDS: u64 = 10;
 pub const FAILED_ANNOTATION: &str = "autolabs.io/failed";
 
 /// One lab as the API answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Lab {
     pub id: String,
     pub template: String,
     /// Pending, Running, Degraded, Failed or Expiring.
+    #[schemars(extend("enum" = ["Pending", "Running", "Degraded", "Failed", "Expiring"]))]
     pub phase: String,
     /// Where the student opens the lab (through ingress-nginx and the backend's auth).
     pub url: String,
@@ -37,7 +38,7 @@ pub struct Lab {
     /// Why the lab failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
-    /// The kinds a [`DEGRADED`] lab lacks (Service, NetworkPolicy, Ingress).
+    /// The kinds a Degraded lab lacks (Service, NetworkPolicy, Ingress).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
 }

@@ -14,13 +14,17 @@ pub const MAX_ID_LEN: usize = 40;
 
 /// One lab to create. The id is chosen by the backend and is opaque here: it must not
 /// identify a student (Kubernetes does not know students).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabRequest {
+    /// Chosen by the backend: a DNS-1123 label of at most 40 characters.
+    #[schemars(length(min = 1, max = 40), pattern(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"))]
     pub id: String,
+    /// A template the lab API serves (`GET /v1/capacity` lists them).
     pub template: String,
-    /// Lifetime from now; the template's `ttl.default` when unset.
+    /// Lifetime from now, at most the template's `ttl.max`; the template's `ttl.default` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub ttl_seconds: Option<u64>,
 }
 

@@ -17,15 +17,19 @@ use serde_json::Value;
 use crate::platform::Platform;
 use crate::topology::{MANAGED_BY, PLATFORM_LABEL};
 
+mod alerting;
 mod backup;
 mod cluster;
 mod controlplane;
+mod dashboard;
 mod monitoring;
 mod namespaces;
 mod network;
 mod rbac;
 mod workloads;
 
+pub use alerting::{ALERTMANAGER_CONFIG, ALERTMANAGER_CONFIG_KEY};
+pub use dashboard::{DASHBOARD, DASHBOARD_KEY, DASHBOARD_LABEL};
 pub use namespaces::{quota, tracks_compute};
 pub use network::{internet_ip_block, policies_for_flow};
 pub use rbac::PROVISIONER_RULES;
@@ -115,6 +119,8 @@ pub fn render(platform: &Platform) -> Rendered {
     workloads::render(&ctx, &mut out);
     backup::render(&ctx, &mut out);
     monitoring::render(&ctx, &mut out);
+    alerting::render(&ctx, &mut out);
+    dashboard::render(&ctx, &mut out);
     controlplane::render(&ctx, &mut out);
     out.manifests.sort_by(|a, b| {
         (apply_rank(&a.kind), &a.namespace, &a.kind, &a.name).cmp(&(

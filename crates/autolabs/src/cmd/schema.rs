@@ -1,11 +1,21 @@
-//! `autolabs schema`: the JSON Schema of platform.yaml.
+//! `autolabs schema`: the JSON Schema of platform.yaml, or the lab API's OpenAPI document.
 
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print the OpenAPI 3.1 document of the lab API (`autolabs serve`; also served at
+    /// `/openapi.json`) instead of platform.yaml's JSON Schema.
+    #[arg(long)]
+    lab_api: bool,
+}
 
-pub fn run(_: Args) -> anyhow::Result<ExitCode> {
-    println!("{}", autolabs_model::schema::platform_schema());
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.lab_api {
+        let document = super::serve::openapi::document(&super::serve::router::routes());
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        println!("{}", autolabs_model::schema::platform_schema());
+    }
     Ok(ExitCode::SUCCESS)
 }

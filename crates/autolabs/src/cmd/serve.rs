@@ -5,6 +5,7 @@
 //! Shuts down gracefully on SIGTERM/Ctrl-C: stops accepting, finishes requests in flight,
 //! stops the reaper.
 
+pub mod openapi;
 pub mod router;
 #[cfg(test)]
 mod tests;
