@@ -15,8 +15,10 @@ pub mod intent;
 pub mod intent_file;
 pub mod objects;
 pub mod report;
+pub mod run;
 pub mod strict;
 pub mod synthetic;
 
 pub use finding::{Finding, Severity};
 pub use objects::{LoadError, Object, ObjectSet, ReadOptions};
+pub use run::{Engine, Options, Report, run};

@@ -33,7 +33,7 @@ pub struct Args {
     /// How pods with `hostNetwork: true` are treated: `exempt` from NetworkPolicy (most
     /// plugins) or `as-pod` (as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
-    host_network: super::connlist::HostNetworkArg,
+    host_network: super::netpol_args::HostNetworkArg,
     #[command(flatten)]
     inputs: super::inputs::InputArgs,
 }
@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     files.extend(args.files.iter().cloned());
     let (set, intent) = if files.is_empty() {
         let (platform, _) = super::config::load(None)?;
-        (super::verify::rendered_set(&platform), Some(Intent::of_platform(&platform)))
+        (autolabs_verify::run::rendered_set(&platform), Some(Intent::of_platform(&platform)))
     } else {
         (args.inputs.read(&files), None)
     };
@@ -117,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // Pods are explained one by one, so pods of one workload that policies tell apart do
     // not stop an explanation; every other error does.
-    let refused = super::connlist::print_problems(&built.problems, |p| p.rule != "workload-pods-differ");
+    let refused = super::netpol_args::print_problems(&built.problems, |p| p.rule != "workload-pods-differ");
     let (Some(a), false) = (analysis, refused) else {
         return Ok(ExitCode::from(2));
     };

@@ -59,7 +59,7 @@ pub struct WhoCanArgs {
 fn authorizer(files: &[PathBuf]) -> anyhow::Result<Authorizer> {
     let set = if files.is_empty() {
         let (platform, _) = super::config::load(None)?;
-        super::verify::rendered_set(&platform)
+        autolabs_verify::run::rendered_set(&platform)
     } else {
         ObjectSet::read_paths(files)
     };

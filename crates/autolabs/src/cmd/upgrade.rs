@@ -43,7 +43,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         None => platform.spec.kubernetes_minor() + 1,
     };
     let set = if args.paths.is_empty() {
-        super::verify::rendered_set(&platform)
+        autolabs_verify::run::rendered_set(&platform)
     } else {
         ObjectSet::read_paths(&args.paths)
     };
