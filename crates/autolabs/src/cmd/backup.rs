@@ -96,7 +96,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     findings.extend(backup::check(&set, opts));
     report::sort(&mut findings);
     let summary = Summary::of(&findings, set.objects.len(), set.files);
-    super::findings_out::print_findings(args.format, &findings, &summary);
+    super::findings_out::print_findings(args.format, &findings, &summary)?;
     Ok(super::findings_out::exit_code(&set, &findings, &args.fail_on))
 }
 
@@ -106,7 +106,7 @@ fn restore_plan(args: RestorePlanArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{e}");
     }
     for (i, step) in backup::restore_plan(&set).iter().enumerate() {
-        println!("{}. {step}", i + 1);
+        outln!("{}. {step}", i + 1)?;
     }
     Ok(if set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Md => connlist::to_md(&list),
         Format::Dot => connlist::to_dot(&list),
     };
-    print!("{text}");
+    out!("{text}")?;
     if list.connections.is_empty() {
         // np-guard warns the same way (netpolerrors.NoAllowedConnsWarning); stdout stays clean.
         eprintln!(

@@ -50,6 +50,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => format!("{:#}\n", diff::to_json(&d)),
         Format::Md => diff::to_md(&d),
     };
-    print!("{text}");
+    out!("{text}")?;
     Ok(if d.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

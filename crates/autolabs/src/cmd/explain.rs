@@ -125,12 +125,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(port_text) = &args.port else {
         let allowed = a.allowed(from, to);
         if args.format == "json" {
-            println!(
+            outln!(
                 "{:#}",
                 serde_json::json!({"from": args.from, "to": args.to, "allowed": !allowed.is_empty(), "connections": allowed.to_string()})
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{} → {}: {}",
                 args.from,
                 args.to,
@@ -139,13 +139,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 } else {
                     format!("allowed on {allowed}")
                 }
-            );
+            )?;
             if allowed.is_empty() {
                 let e = a.explain(from, to, Protocol::Tcp, 80)?;
-                println!("  egress of the source:        {}", e.egress);
-                println!("  ingress of the destination:  {}", e.ingress);
+                outln!("  egress of the source:        {}", e.egress)?;
+                outln!("  ingress of the destination:  {}", e.ingress)?;
             } else {
-                println!("  (add --port to see the rules that allow one port)");
+                outln!("  (add --port to see the rules that allow one port)")?;
             }
         }
         return Ok(if allowed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS });
@@ -153,18 +153,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (protocol, number) = port(port_text)?;
     let e = a.explain(from, to, protocol, number)?;
     if args.format == "json" {
-        println!("{:#}", autolabs_verify::connlist::explanation_json(&e));
+        outln!("{:#}", autolabs_verify::connlist::explanation_json(&e))?;
         return Ok(if e.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
-    println!(
+    outln!(
         "{} → {} on {} {}: {}",
         e.from,
         e.to,
         e.protocol.as_str(),
         e.port,
         if e.allowed { "ALLOWED" } else { "DENIED" }
-    );
-    println!("  egress of the source:        {}", e.egress);
-    println!("  ingress of the destination:  {}", e.ingress);
+    )?;
+    outln!("  egress of the source:        {}", e.egress)?;
+    outln!("  ingress of the destination:  {}", e.ingress)?;
     Ok(if e.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

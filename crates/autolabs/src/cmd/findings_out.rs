@@ -14,18 +14,19 @@ pub enum Format {
     Junit,
 }
 
-/// Findings in the chosen format, on stdout, ending with a newline.
-pub fn print_findings(format: Format, findings: &[Finding], summary: &Summary) {
+/// Findings in the chosen format, on stdout, ending with a newline; a closed stdout is an error.
+pub fn print_findings(format: Format, findings: &[Finding], summary: &Summary) -> std::io::Result<()> {
     let text = match format {
         Format::Table => report::table(findings, summary),
         Format::Json => report::json(findings, summary),
         Format::Sarif => report::sarif(findings),
         Format::Junit => report::junit(findings, summary),
     };
-    print!("{text}");
+    out!("{text}")?;
     if !text.ends_with('\n') {
-        println!();
+        outln!()?;
     }
+    Ok(())
 }
 
 /// 2 when an input could not be read or an engine could not take an object in (`invalid*`

@@ -6,6 +6,6 @@ use std::process::ExitCode;
 pub struct Args {}
 
 pub fn run(_: Args) -> anyhow::Result<ExitCode> {
-    println!("{}", autolabs_model::schema::platform_schema());
+    outln!("{}", autolabs_model::schema::platform_schema())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -128,9 +128,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         additional,
     };
     let Report { findings, summary, proof } = autolabs_verify::run(&set, &options);
-    print_findings(args.format, &findings, &summary);
+    print_findings(args.format, &findings, &summary)?;
     if let (Some(p), Format::Table, true) = (&proof, args.format, args.matrix) {
-        print!("{}", report::matrix_table(&p.matrix, &p.not_judged));
+        out!("{}", report::matrix_table(&p.matrix, &p.not_judged))?;
     }
     if let (Some(p), Some(path)) = (&proof, &args.matrix_out) {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -146,10 +146,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = &proof
         && args.format == Format::Table
     {
-        println!(
+        outln!(
             "isolation matrix: {} intended flows checked over {} pod classes and {} class pairs",
-            p.flows_checked, p.classes, p.pairs_checked
-        );
+            p.flows_checked,
+            p.classes,
+            p.pairs_checked
+        )?;
     }
     Ok(exit_code(&set, &findings, &args.fail_on))
 }
