@@ -9,6 +9,12 @@
 //! "how many more pods of this shape fit", and which LimitRange/quota settings can never
 //! work together or on the given nodes.
 //!
+//! Modules: [`limit_range`] (the object with its defaults, and the LimitRanger's two
+//! halves), [`quota`] (the pod evaluator and the quota check), [`validation`] (the resource
+//! part of Pod validation), [`pod`] (the parts of a Pod admission reads, parsed once),
+//! [`resource_list`] (list arithmetic), [`admission`] (the plugins in the API server's order)
+//! and [`capacity`]; errors are [`ResourcesError`].
+//!
 //! Everything here is pure: no I/O, no clocks; the caller owns the namespace state and
 //! decides when an admitted pod's usage is recorded.
 //!
