@@ -18,6 +18,9 @@
 //!
 //! Nothing here does I/O except [`output::write_dir`].
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod capacity;
 pub mod error;

@@ -47,6 +47,9 @@
 //! assert_eq!(resources.requests.unwrap()["cpu"].0, "1");
 //! ```
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod admission;
 pub mod capacity;

@@ -18,6 +18,9 @@
 //! - [`report`]: table, JSON, SARIF 2.1.0, JUnit and matrix (DOT, SVG, HTML) renderings.
 //! - [`synthetic`]: deterministic synthetic clusters for the benchmarks.
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod connlist;
 pub mod diff;
