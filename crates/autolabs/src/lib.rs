@@ -1,6 +1,8 @@
 //! The `autolabs` command line: one module per subcommand, each a thin layer over the
 //! library crates (`autolabs-model` renders, the engines verify).
 #![forbid(unsafe_code)]
+// Fail with an error that says what, never a panic: no unwrap/expect outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::process::ExitCode;
 

@@ -232,7 +232,9 @@ async fn delete_baseline(
         .filter(|m| served.get(&m.api_version, &m.kind).is_some_and(|k| !k.namespaced))
         .collect();
     for m in &top_level {
-        let api = api_of(client, served, m).expect("served");
+        let Some(api) = api_of(client, served, m) else {
+            anyhow::bail!("deleting {}: the server does not serve {} {}", m.id(), m.api_version, m.kind);
+        };
         match api.delete(&m.name, &DeleteParams::background()).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {}
