@@ -11,6 +11,9 @@
 //! - [`yaml`]: YAML/JSON documents with a field path → line map, for located errors;
 //! - [`resource_names`]: the names of Kubernetes resources (kinds, plurals) in one table.
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cron;
 pub mod k8s;

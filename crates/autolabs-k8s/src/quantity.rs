@@ -47,6 +47,13 @@ impl Quantity {
     pub const ZERO: Quantity = Quantity { nanos: 0, format: Format::DecimalSI };
 
     /// Parses a quantity string exactly as `resource.ParseQuantity` does.
+    ///
+    /// ```
+    /// use autolabs_k8s::Quantity;
+    ///
+    /// assert_eq!(Quantity::parse("1.5Gi").unwrap().to_string(), "1536Mi");
+    /// assert!(Quantity::parse("1.5 Gi").is_err());
+    /// ```
     pub fn parse(input: &str) -> Result<Self, QuantityError> {
         let s = input;
         if s.is_empty() {

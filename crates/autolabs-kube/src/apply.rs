@@ -664,8 +664,10 @@ fn api_for(client: &Client, served: &ServedKind, namespace: Option<&str>) -> Api
     }
 }
 
+/// A live object as JSON. Cannot fail: a `DynamicObject` is metadata plus a JSON value.
+#[allow(clippy::expect_used, reason = "a DynamicObject is made of JSON and always serialises")]
 fn to_json(object: &DynamicObject, served: &ServedKind) -> Value {
-    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    let mut value = serde_json::to_value(object).expect("a DynamicObject serialises to JSON");
     if let Value::Object(map) = &mut value {
         map.insert("apiVersion".into(), Value::String(api_version(&served.group, &served.version)));
         map.insert("kind".into(), Value::String(served.kind.clone()));
@@ -877,7 +879,7 @@ async fn wait_established(client: &Client, crd: &str) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + CRD_ESTABLISHED_TIMEOUT;
     loop {
         if let Ok(Some(object)) = api.get_opt(crd).await
-            && is_established(&serde_json::to_value(&object).unwrap_or(Value::Null))
+            && serde_json::to_value(&object).is_ok_and(|crd| is_established(&crd))
         {
             return Ok(());
         }

@@ -11,7 +11,6 @@
 //! Exceptions: none.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,21 +20,6 @@ use autolabs_rbac::{Attributes, Authorizer, Policy, PolicyObject, UserInfo};
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use kube::api::{Api, PostParams};
-
-/// The conformance folder, or `None` (with a note) when it is absent outside CI.
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AUTOLABS_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"))
-    });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("conformance folder {} is missing (CI=true)", dir.display());
-    }
-    eprintln!("note: conformance folder {} not found; skipping", dir.display());
-    None
-}
 
 struct Case {
     line: usize,
@@ -82,7 +66,7 @@ fn scenario_text(dir: &std::path::Path) -> String {
 
 #[tokio::test]
 async fn the_fake_answers_subject_access_reviews_like_kube_apiserver() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = autolabs_testenv::conformance_dir() else { return };
     let cases = read_cases(&dir);
     assert_eq!(cases.len(), 5380, "the oracle has 5,380 questions");
     let config =
@@ -157,7 +141,7 @@ type Answered = (Attributes, ServerAnswer);
 
 #[test]
 fn the_probe_comparison_agrees_with_recorded_server_answers() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = autolabs_testenv::conformance_dir() else { return };
     let cases = read_cases(&dir);
     let engine = scenario_engine(&dir);
     // The probe compares one subject at a time: group the questions by user and groups.

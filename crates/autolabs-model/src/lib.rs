@@ -6,10 +6,21 @@
 //! - [`isolation`]: the Namespace Isolation Matrix as flows (the intent verify proves);
 //! - [`render`]: [`Platform`] → every Kubernetes object and control-plane file, in a
 //!   deterministic order; [`output`] writes them as YAML or a kustomize directory;
-//! - [`capacity`]: how many labs the nodes hold.
+//! - [`capacity`]: how many labs the nodes hold; [`plan`]: how many students a cluster can
+//!   hold, and what it takes to hold N;
+//! - [`lab`]: lab templates, requests, the objects of one lab and the pure decisions about
+//!   live labs (expiry, reaping);
+//! - [`topology`]: the platform's fixed names, labels and annotations, written once;
+//! - [`qty`]: quantities as config fields; [`schema`]: the JSON Schema of `platform.yaml`;
+//!   [`init`]: a commented starting `platform.yaml`;
+//! - [`error`]: the crate's errors, each naming file, line and field; `validate` (private):
+//!   what serde cannot check.
 //!
 //! Nothing here does I/O except [`output::write_dir`].
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod capacity;
 pub mod error;

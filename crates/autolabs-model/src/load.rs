@@ -14,6 +14,11 @@ use crate::platform::{API_VERSION, KIND, Platform, PlatformSpec};
 use crate::validate;
 
 /// Parses and validates a `platform.yaml` text; `file` is used in messages only.
+///
+/// ```
+/// let errors = autolabs_model::load_platform("kind: Cluster\n", "platform.yaml").unwrap_err();
+/// assert!(errors.to_string().contains("platform.yaml"), "{errors}");
+/// ```
 pub fn load_platform(text: &str, file: &str) -> Result<Platform, ConfigErrors> {
     load(text, file, true)
 }

@@ -9,7 +9,15 @@ use crate::render::{Manifest, Rendered};
 
 /// One object as YAML (no leading `---`).
 pub fn to_yaml(m: &Manifest) -> String {
-    serde_saphyr::to_string(&m.value).unwrap_or_default()
+    yaml_of_json(&m.value)
+}
+
+/// A JSON value as YAML. Cannot fail: a `serde_json::Value` has only string keys, finite
+/// numbers, strings, booleans and nulls, all of which YAML represents; an empty string (an
+/// empty manifest written without a word) is what this refuses to fall back to.
+#[allow(clippy::expect_used, reason = "serialising a serde_json::Value to YAML cannot fail")]
+pub fn yaml_of_json(value: &serde_json::Value) -> String {
+    serde_saphyr::to_string(value).expect("a serde_json::Value always serialises to YAML")
 }
 
 /// All objects as one multi-document YAML stream.

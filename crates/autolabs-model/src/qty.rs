@@ -10,8 +10,14 @@ pub struct Qty(pub Quantity);
 impl Qty {
     /// A quantity literal from our own defaults; they are tested to parse.
     pub(crate) fn lit(s: &str) -> Qty {
-        Qty(Quantity::parse(s).unwrap_or(Quantity::ZERO))
+        Qty(constant(s))
     }
+}
+
+/// A quantity literal of this crate's own code (`"4Gi"`, a default size), or zero were one
+/// mistyped: the one place such literals are parsed, each covered by a test that it parses.
+pub(crate) fn constant(text: &str) -> Quantity {
+    Quantity::parse(text).unwrap_or(Quantity::ZERO)
 }
 
 impl std::fmt::Display for Qty {

@@ -6,7 +6,13 @@ use crate::platform::Platform;
 pub fn platform_schema() -> String {
     let mut schema = schemars::schema_for!(Platform);
     schema.insert("$id".into(), "https://autolabs.io/schemas/platform.v1alpha1.json".into());
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
+    pretty(&schema)
+}
+
+/// A generated schema as pretty JSON. Cannot fail: a `schemars::Schema` is a JSON object.
+#[allow(clippy::expect_used, reason = "a schemars::Schema is a serde_json object, which always serialises")]
+pub(crate) fn pretty(schema: &schemars::Schema) -> String {
+    serde_json::to_string_pretty(schema).expect("a JSON Schema is a JSON object")
 }
 
 #[cfg(test)]

@@ -73,6 +73,20 @@ pub const NS_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "autolabs");
 pub const PLATFORM_LABEL: &str = "autolabs.io/platform";
 
+/// The backup annotations `render` writes and `autolabs backup check` reads.
+/// `autolabs.io/backup: none` marks a stateful workload deliberately not backed up…
+pub const BACKUP_OPT_OUT: &str = "autolabs.io/backup";
+/// …the value that says so…
+pub const BACKUP_OPT_OUT_VALUE: &str = "none";
+/// …and why.
+pub const BACKUP_REASON: &str = "autolabs.io/backup-reason";
+/// On a backup CronJob: the workload (or database host) it backs up.
+pub const BACKUP_FOR: &str = "autolabs.io/backup-for";
+/// On a restore Job: the workload it restores.
+pub const RESTORE_FOR: &str = "autolabs.io/restore-for";
+/// On a backup CronJob: how long its backups are kept.
+pub const RETENTION: &str = "autolabs.io/retention";
+
 /// Components, by the `app` label their pods carry.
 pub mod app {
     pub const BACKEND: &str = "backend-platform";

@@ -11,8 +11,6 @@
 //! has none of those, and quota headroom is the provisioner's check at creation time, not a
 //! property of a template.
 
-use std::path::PathBuf;
-
 use autolabs_k8s::Quantity;
 use autolabs_k8s::yaml::parse_stream;
 use autolabs_model::Platform;
@@ -20,20 +18,6 @@ use autolabs_model::lab::{LabTemplate, TEMPLATE_API_VERSION, TEMPLATE_KIND};
 use autolabs_model::platform::{LabsSpec, Resources};
 use autolabs_model::qty::Qty;
 use serde_json::{Value, json};
-
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var("AUTOLABS_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"))
-    });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("conformance data missing at {}", dir.display());
-    }
-    eprintln!("note: conformance data not found at {}; skipping", dir.display());
-    None
-}
 
 fn qty(v: &Value) -> Qty {
     let text = match v {
@@ -102,7 +86,7 @@ fn same(stored: &Value, q: Qty) -> bool {
 
 #[test]
 fn template_resource_rules_agree_with_the_api_server() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = autolabs_testenv::conformance_dir() else { return };
     let mut checked = 0;
     let mut exceptions = 0;
     for (setup, cases) in

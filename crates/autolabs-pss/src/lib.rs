@@ -27,6 +27,9 @@
 //!
 //! Everything here is pure: no I/O, and an allowed pod is evaluated without heap allocation.
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod checks;
 mod containers;

@@ -223,6 +223,19 @@ pub fn active_check_ids_with_options(policy: LevelVersion, options: &EvaluationO
 
 /// Evaluates a pod (metadata for the annotation-based checks, spec for the rest) against a
 /// policy; an empty result means the pod is allowed. `privileged` allows everything.
+///
+/// ```
+/// use autolabs_k8s::k8s::ObjectMeta;
+/// use autolabs_k8s::k8s::k8s_openapi::api::core::v1::{Container, PodSpec};
+/// use autolabs_pss::{Level, LevelVersion, Version, evaluate};
+///
+/// let container = Container { name: "app".into(), image: Some("nginx".into()), ..Default::default() };
+/// let spec = PodSpec { containers: vec![container], ..Default::default() };
+/// let at = |level| LevelVersion::new(level, Version::Latest);
+/// assert!(evaluate(&ObjectMeta::default(), &spec, at(Level::Baseline)).is_empty());
+/// let restricted = evaluate(&ObjectMeta::default(), &spec, at(Level::Restricted));
+/// assert!(restricted.iter().any(|v| v.check == "runAsNonRoot"));
+/// ```
 // k8s.io/pod-security-admission/policy/registry.go checkRegistry.EvaluatePod
 pub fn evaluate(meta: &ObjectMeta, spec: &PodSpec, policy: LevelVersion) -> Vec<Violation> {
     evaluate_with_options(meta, spec, policy, &EvaluationOptions::default())

@@ -37,19 +37,9 @@ const OVERRIDDEN_BY: &[(&str, &str)] = &[
     ("seccompprofile_baseline", "seccompprofile_restricted"),
 ];
 
+/// The Pod Security fixtures inside the conformance folder.
 fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AUTOLABS_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"))
-    });
-    let pss = dir.join("pod-security");
-    if pss.is_dir() {
-        return Some(pss);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("conformance data missing at {} (CI=true)", pss.display());
-    }
-    eprintln!("note: conformance data not found at {}; skipping", pss.display());
-    None
+    autolabs_testenv::conformance_dir().map(|dir| dir.join("pod-security"))
 }
 
 struct Fixture {

@@ -13,9 +13,15 @@
 //! - [`rules`] holds the single-rule matching helpers (`VerbMatches`, `ResourceMatches`…).
 //! - [`can_i`] turns `kubectl auth can-i` arguments into request [`Attributes`].
 //! - [`escalation`] lists grants that let a subject gain more power than it was given.
+//! - [`request`] holds who asks ([`UserInfo`]) and what for ([`Attributes`]); [`policy`] the
+//!   objects; [`authorizer`] the decision; [`bootstrap`] the default policy every cluster
+//!   has; [`error`] the crate's one error type, [`RbacError`].
 //!
 //! Nothing here does I/O.
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod aggregation;
 pub mod authorizer;

@@ -2,19 +2,12 @@
 //! Prints figures; it is not a timed test and asserts nothing about speed.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use autolabs_k8s::k8s::{LimitRange, Pod, ResourceQuota};
 use autolabs_resources::capacity::{NodeCapacity, capacity, findings};
 use autolabs_resources::{Namespace, admit_pod};
 use serde_json::Value;
-
-fn conformance_dir() -> PathBuf {
-    std::env::var_os("AUTOLABS_CONFORMANCE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance")))
-}
 
 fn load(dir: &std::path::Path, setup: &str, cases: &str) -> Option<(Namespace, Vec<Pod>)> {
     let setup = std::fs::read_to_string(dir.join(setup)).ok()?;
@@ -39,7 +32,7 @@ fn load(dir: &std::path::Path, setup: &str, cases: &str) -> Option<(Namespace, V
 }
 
 fn main() {
-    let dir = conformance_dir().join("admission");
+    let Some(dir) = autolabs_testenv::conformance_dir().map(|dir| dir.join("admission")) else { return };
     let Some((ns, pods)) = load(&dir, "setup.yaml", "cases.jsonl") else {
         eprintln!("conformance data not found under {}; set AUTOLABS_CONFORMANCE_DIR", dir.display());
         return;

@@ -9,6 +9,12 @@
 //! "how many more pods of this shape fit", and which LimitRange/quota settings can never
 //! work together or on the given nodes.
 //!
+//! Modules: [`limit_range`] (the object with its defaults, and the LimitRanger's two
+//! halves), [`quota`] (the pod evaluator and the quota check), [`validation`] (the resource
+//! part of Pod validation), [`pod`] (the parts of a Pod admission reads, parsed once),
+//! [`resource_list`] (list arithmetic), [`admission`] (the plugins in the API server's order)
+//! and [`capacity`]; errors are [`ResourcesError`].
+//!
 //! Everything here is pure: no I/O, no clocks; the caller owns the namespace state and
 //! decides when an admitted pod's usage is recorded.
 //!
@@ -41,6 +47,9 @@
 //! assert_eq!(resources.requests.unwrap()["cpu"].0, "1");
 //! ```
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod admission;
 pub mod capacity;

@@ -20,25 +20,10 @@
 //! are printed. No other exceptions.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use autolabs_k8s::k8s::{LimitRange, Pod, ResourceQuota};
 use autolabs_resources::{Namespace, RejectionSource, admit_pod};
 use serde_json::Value;
-
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AUTOLABS_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"))
-    });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("conformance data not found at {} (set AUTOLABS_CONFORMANCE_DIR)", dir.display());
-    }
-    eprintln!("note: conformance data not found at {}; skipping", dir.display());
-    None
-}
 
 fn load_namespace(setup: &str) -> Namespace {
     let docs: Vec<Value> = serde_saphyr::from_multiple(setup).expect("setup YAML parses");
@@ -214,7 +199,7 @@ fn crate_body_len(message: &str, causes: &[String]) -> usize {
 
 #[test]
 fn admission_conformance() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = autolabs_testenv::conformance_dir() else { return };
     let dir = dir.join("admission");
     let mut tally = Tally::default();
     let mut pairs = Vec::new();
@@ -257,7 +242,7 @@ fn admission_conformance() {
 /// every quota message.
 #[test]
 fn recorded_quota_usage_never_accumulates() {
-    let Some(dir) = conformance_dir() else { return };
+    let Some(dir) = autolabs_testenv::conformance_dir() else { return };
     let cases = std::fs::read_to_string(dir.join("admission/cases.jsonl")).expect("cases");
     let admitted = cases.lines().filter(|l| l.contains("\"allowed\": true")).count();
     assert!(admitted > 10, "setup.yaml allows pods: 10, the server admitted {admitted}");

@@ -145,29 +145,8 @@ impl Summary {
     }
 }
 
-/// Kinds some engine reads; everything else is counted as skipped.
+/// Kinds some engine reads; everything else is counted as skipped. Derived from the kinds
+/// each [`Engine`](crate::run::Engine) declares.
 pub fn is_read_by_an_engine(group: &str, kind: &str) -> bool {
-    matches!(
-        (group, kind),
-        (
-            "",
-            "Pod"
-                | "Namespace"
-                | "LimitRange"
-                | "ResourceQuota"
-                | "ServiceAccount"
-                | "PersistentVolumeClaim"
-                | "ReplicationController"
-                | "PodTemplate"
-                | "ConfigMap"
-                | "Node"
-        ) | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
-            | ("batch", "Job" | "CronJob")
-            | ("networking.k8s.io", "NetworkPolicy")
-            | ("rbac.authorization.k8s.io", "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding")
-            | ("storage.k8s.io", "StorageClass")
-            | ("policy", "PodDisruptionBudget")
-            | ("autoscaling", "HorizontalPodAutoscaler")
-            | ("monitoring.coreos.com", "PrometheusRule")
-    )
+    crate::run::is_read_by_an_engine(group, kind)
 }

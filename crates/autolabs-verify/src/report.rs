@@ -61,7 +61,7 @@ pub fn table(findings: &[Finding], summary: &Summary) -> String {
 
 /// The stable JSON contract: `{"findings": [...], "summary": {...}}`.
 pub fn json(findings: &[Finding], summary: &Summary) -> String {
-    serde_json::to_string_pretty(&json!({"findings": findings, "summary": summary})).unwrap_or_default()
+    pretty(&json!({"findings": findings, "summary": summary}))
 }
 
 /// SARIF 2.1.0, one rule per `engine/rule`, results with file and line so code scanning
@@ -106,7 +106,14 @@ pub fn sarif(findings: &[Finding]) -> String {
             "results": results,
         }],
     });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
+    pretty(&doc)
+}
+
+/// A JSON value as pretty text. Cannot fail: `json!` built it, so every key is a string
+/// (an empty SARIF or JSON report written without a word is what this refuses to fall back to).
+#[allow(clippy::expect_used, reason = "serialising a serde_json::Value cannot fail")]
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).expect("a serde_json::Value always serialises")
 }
 
 /// JUnit XML: one test suite per engine, one failing test case per error or warning.

@@ -20,7 +20,7 @@ pub fn generate(p: Params) -> ObjectSet {
     let ns_count = p.namespaces.max(1);
     let push = |docs: &mut String, v: serde_json::Value| {
         docs.push_str("---\n");
-        docs.push_str(&serde_json::to_string(&v).unwrap_or_default());
+        docs.push_str(&v.to_string());
         docs.push('\n');
     };
     for n in 0..ns_count {

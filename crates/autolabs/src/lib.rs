@@ -1,10 +1,29 @@
 //! The `autolabs` command line: one module per subcommand, each a thin layer over the
 //! library crates (`autolabs-model` renders, the engines verify).
 #![forbid(unsafe_code)]
+// Fail with an error that says what, never a panic: no unwrap/expect outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// `print!` that returns the write's `io::Result` instead of panicking, so a closed stdout
+/// (`autolabs … | head`) comes back as an error [`run`] recognises.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` that returns the write's `io::Result`; see [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
 
 mod cmd;
 
@@ -63,7 +82,6 @@ enum Command {
 
 /// Exit codes: 0 success, 1 findings or failure of the operation, 2 usage or input errors.
 pub fn run() -> ExitCode {
-    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(a),
@@ -89,6 +107,8 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // Like other Unix tools, exit quietly when the reader of stdout went away.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -96,20 +116,25 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// `autolabs … | head` closes stdout early; `println!` then panics with "Broken pipe". Like
-/// other Unix tools, exit quietly instead of printing a panic.
-fn quiet_on_closed_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if message.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default(info);
-    }));
+/// Whether an error is, somewhere in its chain, a write to a closed pipe (`autolabs … | head`),
+/// as ripgrep tells a closed stdout from a real failure.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_pipe_is_found_under_context() {
+        let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let error = anyhow::Error::new(closed).context("writing the table").context("verify");
+        assert!(is_broken_pipe(&error));
+        let other = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert!(!is_broken_pipe(&other.context("writing out/")));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("Broken pipe")));
+    }
 }

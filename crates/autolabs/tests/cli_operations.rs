@@ -228,3 +228,23 @@ fn plan_reads_a_config_that_render_refuses_for_capacity() {
     assert_eq!(plan.status.code(), Some(1), "{}", String::from_utf8_lossy(&plan.stderr));
     assert!(stdout(&plan).contains("DOES NOT FIT (10 labs fit"), "{}", stdout(&plan));
 }
+
+#[test]
+fn a_reader_that_closes_stdout_early_ends_the_command_quietly() {
+    // `autolabs verify | head -1`: the write fails with EPIPE (Rust ignores SIGPIPE); the
+    // command exits 0 without a panic message, as other Unix tools do.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autolabs"))
+        .args(["verify", "--format", "json"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run autolabs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait for autolabs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("error:"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

@@ -3,7 +3,6 @@
 //! once. A 429's `Retry-After` is honoured as the least wait (within the deadline).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::error::LabsError;
@@ -27,22 +26,13 @@ impl Default for Backoff {
     }
 }
 
-/// A cheap shared jitter source (splitmix64 over a counter): jitter needs spread, not secrecy.
-static JITTER: AtomicU64 = AtomicU64::new(0x853c_49e6_748f_ea9b);
-
-fn jitter_fraction() -> f64 {
-    let mut z = JITTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
-
 impl Backoff {
     /// The wait before retry number `attempt` (0-based), jittered.
     pub fn wait(&self, attempt: u32) -> Duration {
         let cap = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
-        cap.mul_f64(jitter_fraction())
+        // Full jitter (uniform in [0, cap]) from fastrand, already locked through backon:
+        // backon's own jitter adds [0, delay) on top of the delay, which is not this policy.
+        cap.mul_f64(fastrand::f64())
     }
 }
 

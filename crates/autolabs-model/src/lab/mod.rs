@@ -58,7 +58,7 @@ pub const TERMINATION_GRACE_SECONDS: i64 = 5;
 pub fn template_schema() -> String {
     let mut schema = schemars::schema_for!(LabTemplate);
     schema.insert("$id".into(), "https://autolabs.io/schemas/labtemplate.v1alpha1.json".into());
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
+    crate::schema::pretty(&schema)
 }
 
 /// The name of every object of a lab: `lab-<id>`.

@@ -215,9 +215,7 @@ impl WritablePath {
 }
 
 /// A constant quantity of this module (tested to parse).
-pub(crate) fn quantity(text: &str) -> Quantity {
-    Quantity::parse(text).unwrap_or(Quantity::ZERO)
-}
+pub(crate) use crate::qty::constant as quantity;
 
 /// Requests and limits as the API server stores them once defaults are applied.
 #[derive(Debug, Clone, Copy, PartialEq)]

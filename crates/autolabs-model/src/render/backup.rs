@@ -41,9 +41,7 @@ use crate::topology::{AUTH, BACKUP_PVC, INFRASTRUCTURE, KUBE_SYSTEM, PLATFORM_PR
 
 /// Annotations `autolabs backup check` reads: the workload a CronJob backs up, the workload
 /// a Job restores, and how long backups are kept.
-const BACKUP_FOR: &str = "autolabs.io/backup-for";
-const RESTORE_FOR: &str = "autolabs.io/restore-for";
-const RETENTION: &str = "autolabs.io/retention";
+use crate::topology::{BACKUP_FOR, RESTORE_FOR, RETENTION};
 
 /// The etcd snapshot CronJob (and its pods' `app` label), in `kube-system`.
 pub(crate) const ETCD_SNAPSHOT: &str = "etcd-snapshot";

@@ -108,8 +108,11 @@ pub(crate) fn render(ctx: &Ctx, out: &mut Rendered) {
     push("audit-policy.yaml", audit_policy(), format!("Every control-plane node: {AUDIT_POLICY_FILE}."));
 }
 
+/// A control-plane file's YAML. Cannot fail: these are k8s-openapi and kubeadm config
+/// structs, whose maps all have string keys.
+#[allow(clippy::expect_used, reason = "the structs serialised here have only string-keyed maps")]
 fn to_yaml<T: serde::Serialize>(v: &T) -> String {
-    serde_saphyr::to_string(v).unwrap_or_default()
+    serde_saphyr::to_string(v).expect("control-plane configs serialise to YAML")
 }
 
 /// `v1.30.0` from `1.30`, `v1.30.4` from `1.30.4`.

@@ -109,6 +109,11 @@ impl Rendered {
 }
 
 /// Renders the whole baseline.
+///
+/// ```
+/// let rendered = autolabs_model::render(&autolabs_model::Platform::default());
+/// assert!(rendered.manifests.iter().any(|m| m.kind == "Namespace" && m.name == "labs"));
+/// ```
 pub fn render(platform: &Platform) -> Rendered {
     let ctx = Ctx { p: platform };
     let mut out = Rendered::default();
@@ -192,14 +197,16 @@ impl Ctx<'_> {
     }
 }
 
-/// Wraps a typed object.
+/// Wraps a typed object. Its JSON cannot fail: k8s-openapi objects have only string-keyed
+/// maps, and a `Null` fallback would render an empty document without a word.
+#[allow(clippy::expect_used, reason = "k8s-openapi objects always serialise to JSON")]
 pub(crate) fn typed<T: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta> + Serialize>(
     obj: T,
 ) -> Manifest {
     let meta = obj.metadata();
     let name = meta.name.clone().unwrap_or_default();
     let namespace = meta.namespace.clone();
-    let value = serde_json::to_value(&obj).unwrap_or(Value::Null);
+    let value = serde_json::to_value(&obj).expect("a k8s-openapi object serialises to JSON");
     Manifest { api_version: T::API_VERSION.to_string(), kind: T::KIND.to_string(), namespace, name, value }
 }
 

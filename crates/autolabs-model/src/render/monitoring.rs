@@ -76,7 +76,7 @@ pub(crate) fn render(ctx: &Ctx, out: &mut Rendered) {
     })));
     let file = format!(
         "# Rendered by autolabs: alert rules (the same groups as the PrometheusRule {ALERT_RULES}).\n{}",
-        serde_saphyr::to_string(&json!({ "groups": groups_json })).unwrap_or_default()
+        crate::output::yaml_of_json(&json!({ "groups": groups_json }))
     );
     let mut meta =
         object_meta(ctx, ALERT_RULES, MONITORING, "prometheus", &[("autolabs.io/description", note)]);

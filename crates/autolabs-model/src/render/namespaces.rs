@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 
 use super::{Ctx, Rendered, typed};
 use crate::platform::PlatformSpec;
+use crate::qty::constant as q;
 use crate::topology::{self, LABS};
 use autolabs_k8s::Quantity;
 
@@ -53,10 +54,6 @@ pub fn tracks_compute(hard: &BTreeMap<String, Quantity>) -> bool {
             || k.starts_with("requests.") && k != "requests.storage"
             || k.starts_with("limits.")
     })
-}
-
-fn q(s: &str) -> Quantity {
-    Quantity::parse(s).unwrap_or(Quantity::ZERO)
 }
 
 /// The quota of a namespace: the document's numbers, the labs quota derived from the

@@ -44,6 +44,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{Ctx, Rendered, labels, typed};
 use crate::capacity::{self, Component};
 use crate::platform::Profile;
+use crate::topology::BACKUP_REASON;
 use crate::topology::{
     AUTH, INFRASTRUCTURE, MESSAGING, PLATFORM, PLATFORM_PRIORITY, POSTGRES_PVC, PROVISIONER_SA, app, port,
 };
@@ -62,8 +63,7 @@ const BACKEND_UID: i64 = 10001;
 
 /// Marks a stateful workload that is deliberately not backed up (`autolabs backup check`
 /// reports it as a choice), with the reason.
-const BACKUP_OPT_OUT: (&str, &str) = ("autolabs.io/backup", "none");
-const BACKUP_REASON: &str = "autolabs.io/backup-reason";
+const BACKUP_OPT_OUT: (&str, &str) = (crate::topology::BACKUP_OPT_OUT, crate::topology::BACKUP_OPT_OUT_VALUE);
 
 /// Annotation listing the Secrets (and keys) a workload expects; autolabs never renders
 /// Secret values.

@@ -1,27 +1,13 @@
 //! Shared helpers of the conformance tests: where the data is, and how to read it.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use autolabs_rbac::k8s::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, ServiceAccount};
 use autolabs_rbac::{Policy, PolicyObject};
 use serde::de::DeserializeOwned;
 
-/// The conformance folder, or `None` (with a note) when it is absent outside CI.
-/// In CI (`CI=true`) a missing folder fails the test.
-pub fn conformance_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AUTOLABS_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"))
-    });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("conformance folder {} is missing (CI=true)", dir.display());
-    }
-    eprintln!("note: conformance folder {} not found; skipping", dir.display());
-    None
-}
+pub use autolabs_testenv::conformance_dir;
 
 #[derive(serde::Deserialize)]
 struct List<T> {

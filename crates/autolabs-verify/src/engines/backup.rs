@@ -52,11 +52,9 @@ use crate::finding::{Finding, Severity};
 use crate::objects::{Object, ObjectSet};
 
 const ENGINE: &str = "backup";
-pub const BACKUP_OPT_OUT: &str = "autolabs.io/backup";
-pub const BACKUP_REASON: &str = "autolabs.io/backup-reason";
-pub const BACKUP_FOR: &str = "autolabs.io/backup-for";
-pub const RESTORE_FOR: &str = "autolabs.io/restore-for";
-pub const RETENTION: &str = "autolabs.io/retention";
+pub use autolabs_model::topology::{
+    BACKUP_FOR, BACKUP_OPT_OUT, BACKUP_OPT_OUT_VALUE, BACKUP_REASON, RESTORE_FOR, RETENTION,
+};
 
 /// What the platform expects beyond per-workload backups.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,7 +96,7 @@ pub fn check(set: &ObjectSet, opts: Options) -> Vec<Finding> {
 
 fn check_workload(model: &Model, w: &Workload, out: &mut Vec<Finding>) {
     let annotations = w.obj.annotations();
-    if annotations.get(BACKUP_OPT_OUT).is_some_and(|v| v == "none") {
+    if annotations.get(BACKUP_OPT_OUT).is_some_and(|v| v == BACKUP_OPT_OUT_VALUE) {
         let why = annotations.get(BACKUP_REASON).map(|r| format!(": {r}")).unwrap_or_default();
         out.push(
             Finding::new(
@@ -441,7 +439,7 @@ pub fn restore_plan(set: &ObjectSet) -> Vec<String> {
     for w in &model.workloads {
         let ns = w.obj.namespace.as_deref().unwrap_or("default");
         let annotations = w.obj.annotations();
-        if annotations.get(BACKUP_OPT_OUT).is_some_and(|v| v == "none") {
+        if annotations.get(BACKUP_OPT_OUT).is_some_and(|v| v == BACKUP_OPT_OUT_VALUE) {
             let why = annotations.get(BACKUP_REASON).map(|r| format!(" ({r})")).unwrap_or_default();
             steps.push(format!(
                 "{}: not backed up by choice{why}; it restarts from its own volume, or empty if that is lost.",

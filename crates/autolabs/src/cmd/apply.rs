@@ -78,7 +78,7 @@ pub async fn apply_printing(
     })
     .await?;
     progress.finish();
-    println!("{}", report.summary());
+    outln!("{}", report.summary())?;
     let failures: Vec<&ObjectResult> = report.failures().collect();
     if !failures.is_empty() {
         eprintln!("error: {} object(s) failed:", failures.len());

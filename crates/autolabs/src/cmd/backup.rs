@@ -11,7 +11,7 @@ use autolabs_verify::engines::backup;
 use autolabs_verify::finding::Summary;
 use autolabs_verify::{Finding, ObjectSet, Severity, report};
 
-use super::verify::Format;
+use super::findings_out::Format;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -67,7 +67,7 @@ fn input(
     let platform =
         if paths.is_empty() || config.is_some() { Some(super::config::load(config)?.0) } else { None };
     let set = match (&platform, paths.is_empty()) {
-        (Some(p), true) => super::verify::rendered_set(p),
+        (Some(p), true) => autolabs_verify::run::rendered_set(p),
         _ => ObjectSet::read_paths(paths),
     };
     Ok((set, platform))
@@ -96,8 +96,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     findings.extend(backup::check(&set, opts));
     report::sort(&mut findings);
     let summary = Summary::of(&findings, set.objects.len(), set.files);
-    super::verify::print_findings(args.format, &findings, &summary);
-    Ok(super::verify::exit_code(&set, &findings, &args.fail_on))
+    super::findings_out::print_findings(args.format, &findings, &summary)?;
+    Ok(super::findings_out::exit_code(&set, &findings, &args.fail_on))
 }
 
 fn restore_plan(args: RestorePlanArgs) -> anyhow::Result<ExitCode> {
@@ -106,7 +106,7 @@ fn restore_plan(args: RestorePlanArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{e}");
     }
     for (i, step) in backup::restore_plan(&set).iter().enumerate() {
-        println!("{}. {step}", i + 1);
+        outln!("{}. {step}", i + 1)?;
     }
     Ok(if set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -77,19 +77,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let t = Instant::now();
             let res = engines::resources::check(&set, &[]);
             let res_s = secs(t);
-            println!(
+            outln!(
                 "autolabs bench verify: {} objects ({pods} pods, {roles} roles+bindings, {namespaces} namespaces)",
                 set.objects.len()
-            );
-            println!("  parse (YAML → object set):  {gen_s:.3} s");
-            println!("  pss:        {pss_s:.3} s  ({} findings)", pss.len());
-            println!("  rbac:       {rbac_s:.3} s  ({} findings)", rbac.len());
-            println!("  resources:  {res_s:.3} s  ({} findings)", res.len());
-            println!(
+            )?;
+            outln!("  parse (YAML → object set):  {gen_s:.3} s")?;
+            outln!("  pss:        {pss_s:.3} s  ({} findings)", pss.len())?;
+            outln!("  rbac:       {rbac_s:.3} s  ({} findings)", rbac.len())?;
+            outln!("  resources:  {res_s:.3} s  ({} findings)", res.len())?;
+            outln!(
                 "  engines total: {:.3} s; peak memory {:.0} MiB",
                 pss_s + rbac_s + res_s,
                 peak_mib().unwrap_or(0.0)
-            );
+            )?;
         }
         What::Netpol { pods, namespaces, policies } => {
             use autolabs_netpol::synthetic::{SyntheticParams, generate as gen_netpol};
@@ -103,14 +103,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let t = Instant::now();
             let pairs = analysis.connections().count();
             let conn_s = secs(t);
-            println!(
+            outln!(
                 "autolabs bench netpol: {pods} pods, {namespaces} namespaces, {policies} policies → {} classes",
                 analysis.classes().len()
-            );
-            println!(
+            )?;
+            outln!(
                 "  generate: {gen_s:.3} s; build analysis: {build_s:.3} s; all class connections: {conn_s:.3} s ({pairs} non-empty pairs)"
-            );
-            println!("  total {:.3} s; peak memory {:.0} MiB", build_s + conn_s, peak_mib().unwrap_or(0.0));
+            )?;
+            outln!("  total {:.3} s; peak memory {:.0} MiB", build_s + conn_s, peak_mib().unwrap_or(0.0))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -98,14 +98,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|v| v.pointer("/clientVersion/gitVersion").and_then(|g| g.as_str()).map(str::to_string))
         .with_context(|| format!("{} does not run", args.kubectl.display()))?;
 
-    println!(
+    outln!(
         "autolabs bench apply: {} objects from {source} ({} applied, {} of kinds the server does not serve), \
          {} rounds; kubectl {kubectl_version}",
         rendered.manifests.len(),
         applied.len(),
         rendered.manifests.len() - applied.len(),
         args.runs
-    );
+    )?;
     let exe = std::env::current_exe().context("cannot find this binary")?;
     let autolabs_apply = |expect_no_op: bool| -> anyhow::Result<f64> {
         let started = Instant::now();
@@ -162,10 +162,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Err(error);
         }
         let (a, k) = (ours[round - 1], theirs[round - 1]);
-        println!(
+        outln!(
             "  round {round}: autolabs {:.3} s first, {:.3} s re-apply; kubectl {:.3} s first, {:.3} s re-apply",
-            a.first, a.again, k.first, k.again
-        );
+            a.first,
+            a.again,
+            k.first,
+            k.again
+        )?;
     }
     let _ = std::fs::remove_dir_all(&work);
     let median = |rounds: &[Round], pick: fn(&Round) -> f64| {
@@ -175,15 +178,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let (our_first, our_again) = (median(&ours, |r| r.first), median(&ours, |r| r.again));
     let (their_first, their_again) = (median(&theirs, |r| r.first), median(&theirs, |r| r.again));
-    println!("median of {} rounds (each a fresh process, from a cluster without the baseline):", args.runs);
-    println!(
+    outln!("median of {} rounds (each a fresh process, from a cluster without the baseline):", args.runs)?;
+    outln!(
         "  first apply:     autolabs {our_first:.3} s   kubectl {their_first:.3} s   ({:.1}x)",
         their_first / our_first
-    );
-    println!(
+    )?;
+    outln!(
         "  no-op re-apply:  autolabs {our_again:.3} s   kubectl {their_again:.3} s   ({:.1}x)",
         their_again / our_again
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -229,7 +232,9 @@ async fn delete_baseline(
         .filter(|m| served.get(&m.api_version, &m.kind).is_some_and(|k| !k.namespaced))
         .collect();
     for m in &top_level {
-        let api = api_of(client, served, m).expect("served");
+        let Some(api) = api_of(client, served, m) else {
+            anyhow::bail!("deleting {}: the server does not serve {} {}", m.id(), m.api_version, m.kind);
+        };
         match api.delete(&m.name, &DeleteParams::background()).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {}

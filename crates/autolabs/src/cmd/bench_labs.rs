@@ -121,19 +121,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(rate) => format!("offered {rate:.0} creates/s, at most {concurrency} in flight (open loop)"),
             None => format!("concurrency {concurrency} (closed loop)"),
         };
-        println!(
+        outln!(
             "bench labs: {count} creates of linux-basics at {mode}, after {} warm-up creates and {} MiB of heap pre-touched (HTTP API → provisioner → fake API server, 4 objects each)",
             args.warmup, args.pretouch_mib
-        );
-        println!("  {}", measured.summary());
+        )?;
+        outln!("  {}", measured.summary())?;
         if args.warmup > 0 {
-            println!("  warm-up: {}", warmup.summary());
+            outln!("  warm-up: {}", warmup.summary())?;
         }
         let rate = args.rate.map(|r| format!(" --rate {r}")).unwrap_or_default();
-        println!(
+        outln!(
             "  rerun: cargo run --release -p autolabs -- bench labs --concurrency {concurrency} --count {count} --warmup {} --pretouch-mib {}{rate}",
             args.warmup, args.pretouch_mib
-        );
+        )?;
         server.shutdown().await;
         if measured.errors + warmup.errors > 0 {
             eprintln!("error: some creates failed; the figures above are not a clean run");

@@ -16,60 +16,17 @@
 //! as their kind, invalid policies, pods of one workload that policies tell apart): never a
 //! list of connections from part of the input.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use autolabs_netpol::{HostNetwork, Options};
+use autolabs_netpol::Options;
 use autolabs_verify::ObjectSet;
 use autolabs_verify::connlist::{self, ConnList};
 use autolabs_verify::engines::netpol::Built;
 use autolabs_verify::intent::{Intent, analyse_with_probes_options};
-use autolabs_verify::{Finding, Severity};
 use clap::ValueEnum;
 
-/// `--host-network`: how pods with `hostNetwork: true` are analysed.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
-pub enum HostNetworkArg {
-    /// Outside NetworkPolicy (the default; Calico, Cilium and most plugins).
-    #[default]
-    Exempt,
-    /// Ordinary pods, selected and isolated by their labels (np-guard's netpol-analyzer).
-    AsPod,
-}
-
-impl HostNetworkArg {
-    /// The analysis options for this choice.
-    pub fn options(self) -> Options {
-        let host_network = match self {
-            HostNetworkArg::Exempt => HostNetwork::Exempt,
-            HostNetworkArg::AsPod => HostNetwork::AsPod,
-        };
-        Options { host_network, ..Options::default() }
-    }
-}
-
-/// Prints the engine's remarks about the input on stderr (`error:`, `warning:`, `note:`),
-/// located where known; true when one is an error that `refuses` counts (an error it does
-/// not count is only a note for this command).
-pub fn print_problems(problems: &[Finding], refuses: impl Fn(&Finding) -> bool) -> bool {
-    let mut refused = false;
-    for p in problems {
-        let prefix = match p.severity {
-            Severity::Error if refuses(p) => {
-                refused = true;
-                "error"
-            }
-            Severity::Warning => "warning",
-            Severity::Error | Severity::Info => "note",
-        };
-        match p.location() {
-            Some(loc) => eprintln!("{prefix}: {loc}: {}", p.message),
-            None => eprintln!("{prefix}: {}", p.message),
-        }
-    }
-    refused
-}
+use super::netpol_args::{HostNetworkArg, print_problems, read_intent_file};
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
@@ -135,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let intent = args.intent.as_deref().map(read_intent_file).transpose()?;
     let list = if args.paths.is_empty() {
         let (platform, _) = super::config::load(args.config.as_deref())?;
-        let set = super::verify::rendered_set(&platform);
+        let set = autolabs_verify::run::rendered_set(&platform);
         let intent = intent.unwrap_or_else(|| Intent::of_platform(&platform));
         list_set(&set, Some(&intent), args.host_network.options())
     } else {
@@ -152,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Md => connlist::to_md(&list),
         Format::Dot => connlist::to_dot(&list),
     };
-    print!("{text}");
+    out!("{text}")?;
     if list.connections.is_empty() {
         // np-guard warns the same way (netpolerrors.NoAllowedConnsWarning); stdout stays clean.
         eprintln!(
@@ -161,19 +118,4 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Reads an intent file for `verify --intent FILE` (`kind: IsolationIntent` or a whole
-/// `kind: Platform`); the located problems are printed and summed up in the error.
-pub fn read_intent_file(path: &Path) -> anyhow::Result<Intent> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
-    autolabs_verify::intent_file::load_intent(&text, &name).map_err(|errors| {
-        eprintln!("{errors}");
-        anyhow::anyhow!(
-            "{name} is not a valid intent file ({} problem{})",
-            errors.0.len(),
-            if errors.0.len() == 1 { "" } else { "s" }
-        )
-    })
 }

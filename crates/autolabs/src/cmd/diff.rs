@@ -28,7 +28,7 @@ pub struct Args {
     /// How pods with `hostNetwork: true` are treated on both sides: `exempt` from
     /// NetworkPolicy (most plugins) or `as-pod` (as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
-    host_network: super::connlist::HostNetworkArg,
+    host_network: super::netpol_args::HostNetworkArg,
     #[command(flatten)]
     inputs: super::inputs::InputArgs,
 }
@@ -50,6 +50,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Json => format!("{:#}\n", diff::to_json(&d)),
         Format::Md => diff::to_md(&d),
     };
-    print!("{text}");
+    out!("{text}")?;
     Ok(if d.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -24,7 +24,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let set = read_cluster_blocking(args.context.as_deref())?;
     let text = live::dump_yaml(&set)?;
     if args.output.as_os_str() == "-" {
-        print!("{text}");
+        out!("{text}")?;
     } else {
         std::fs::write(&args.output, text)
             .with_context(|| format!("cannot write {}", args.output.display()))?;

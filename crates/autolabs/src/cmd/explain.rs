@@ -33,7 +33,7 @@ pub struct Args {
     /// How pods with `hostNetwork: true` are treated: `exempt` from NetworkPolicy (most
     /// plugins) or `as-pod` (as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
-    host_network: super::connlist::HostNetworkArg,
+    host_network: super::netpol_args::HostNetworkArg,
     #[command(flatten)]
     inputs: super::inputs::InputArgs,
 }
@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     files.extend(args.files.iter().cloned());
     let (set, intent) = if files.is_empty() {
         let (platform, _) = super::config::load(None)?;
-        (super::verify::rendered_set(&platform), Some(Intent::of_platform(&platform)))
+        (autolabs_verify::run::rendered_set(&platform), Some(Intent::of_platform(&platform)))
     } else {
         (args.inputs.read(&files), None)
     };
@@ -117,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // Pods are explained one by one, so pods of one workload that policies tell apart do
     // not stop an explanation; every other error does.
-    let refused = super::connlist::print_problems(&built.problems, |p| p.rule != "workload-pods-differ");
+    let refused = super::netpol_args::print_problems(&built.problems, |p| p.rule != "workload-pods-differ");
     let (Some(a), false) = (analysis, refused) else {
         return Ok(ExitCode::from(2));
     };
@@ -125,12 +125,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(port_text) = &args.port else {
         let allowed = a.allowed(from, to);
         if args.format == "json" {
-            println!(
+            outln!(
                 "{:#}",
                 serde_json::json!({"from": args.from, "to": args.to, "allowed": !allowed.is_empty(), "connections": allowed.to_string()})
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{} → {}: {}",
                 args.from,
                 args.to,
@@ -139,13 +139,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 } else {
                     format!("allowed on {allowed}")
                 }
-            );
+            )?;
             if allowed.is_empty() {
                 let e = a.explain(from, to, Protocol::Tcp, 80)?;
-                println!("  egress of the source:        {}", e.egress);
-                println!("  ingress of the destination:  {}", e.ingress);
+                outln!("  egress of the source:        {}", e.egress)?;
+                outln!("  ingress of the destination:  {}", e.ingress)?;
             } else {
-                println!("  (add --port to see the rules that allow one port)");
+                outln!("  (add --port to see the rules that allow one port)")?;
             }
         }
         return Ok(if allowed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS });
@@ -153,18 +153,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (protocol, number) = port(port_text)?;
     let e = a.explain(from, to, protocol, number)?;
     if args.format == "json" {
-        println!("{:#}", autolabs_verify::connlist::explanation_json(&e));
+        outln!("{:#}", autolabs_verify::connlist::explanation_json(&e))?;
         return Ok(if e.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
-    println!(
+    outln!(
         "{} → {} on {} {}: {}",
         e.from,
         e.to,
         e.protocol.as_str(),
         e.port,
         if e.allowed { "ALLOWED" } else { "DENIED" }
-    );
-    println!("  egress of the source:        {}", e.egress);
-    println!("  ingress of the destination:  {}", e.ingress);
+    )?;
+    outln!("  egress of the source:        {}", e.egress)?;
+    outln!("  ingress of the destination:  {}", e.ingress)?;
     Ok(if e.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -178,12 +178,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         if (200..300).contains(&answer.status) {
             match (&answer.body, args.output) {
-                (Value::Null, _) => println!("done ({})", answer.status),
-                (body, Output::Json) => println!("{}", serde_json::to_string_pretty(body)?),
-                (body, Output::Yaml) => print!("{}", serde_saphyr::to_string(body)?),
+                (Value::Null, _) => outln!("done ({})", answer.status)?,
+                (body, Output::Json) => outln!("{}", serde_json::to_string_pretty(body)?)?,
+                (body, Output::Yaml) => out!("{}", serde_saphyr::to_string(body)?)?,
                 (body, Output::Table) => {
                     let now = k8s_openapi::jiff::Timestamp::now();
-                    print!(
+                    out!(
                         "{}",
                         match &args.command {
                             Command::Capacity => capacity_table(body),
@@ -191,7 +191,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                                 labs_table(body["items"].as_array().map(Vec::as_slice).unwrap_or(&[]), now),
                             _ => labs_table(std::slice::from_ref(body), now),
                         }
-                    );
+                    )?;
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -52,8 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let p = plan(&platform.spec, input).map_err(flag_errors)?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&p.to_json())?),
-        Format::Table => print!("{}", table(&p, &source)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&p.to_json())?)?,
+        Format::Table => out!("{}", table(&p, &source))?,
     }
     Ok(if p.fits { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -99,13 +99,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--print-rbac {account:?}: give the ServiceAccount as NAMESPACE/NAME");
         };
         for manifest in run::rbac_manifests(namespace, name) {
-            print!("---\n{}", serde_saphyr::to_string(&manifest)?);
+            out!("---\n{}", serde_saphyr::to_string(&manifest)?)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let (platform, _) = super::config::load(args.config.as_deref())?;
     let intent = match &args.intent {
-        Some(path) => super::connlist::read_intent_file(path)?,
+        Some(path) => super::netpol_args::read_intent_file(path)?,
         None => Intent::of_platform(&platform),
     };
     let set = wire::rendered_set(&platform);
@@ -174,9 +174,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     match args.format {
-        Format::Table => print!("{}", wire::report::to_table(&report, wall)),
-        Format::Json => println!("{:#}", wire::report::to_json(&report, wall)),
-        Format::Junit => print!("{}", wire::report::to_junit(&report, wall)),
+        Format::Table => out!("{}", wire::report::to_table(&report, wall))?,
+        Format::Json => outln!("{:#}", wire::report::to_json(&report, wall))?,
+        Format::Junit => out!("{}", wire::report::to_junit(&report, wall))?,
     }
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

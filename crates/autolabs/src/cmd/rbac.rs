@@ -59,7 +59,7 @@ pub struct WhoCanArgs {
 fn authorizer(files: &[PathBuf]) -> anyhow::Result<Authorizer> {
     let set = if files.is_empty() {
         let (platform, _) = super::config::load(None)?;
-        super::verify::rendered_set(&platform)
+        autolabs_verify::run::rendered_set(&platform)
     } else {
         ObjectSet::read_paths(files)
     };
@@ -96,7 +96,7 @@ pub fn can_i(args: CanIArgs) -> anyhow::Result<ExitCode> {
     let user = user_info(&args.user, &args.groups);
     let namespace = if args.all_namespaces { "" } else { args.namespace.as_str() };
     if args.list {
-        println!("{:<45} {:<35} {:<25} Verbs", "Resources", "Non-Resource URLs", "Resource Names");
+        outln!("{:<45} {:<35} {:<25} Verbs", "Resources", "Non-Resource URLs", "Resource Names")?;
         for rule in authz.rules_for(&user, namespace) {
             let join = |v: &Option<Vec<String>>| {
                 v.as_ref().map(|v| format!("[{}]", v.join(" "))).unwrap_or_else(|| "[]".into())
@@ -112,13 +112,13 @@ pub fn can_i(args: CanIArgs) -> anyhow::Result<ExitCode> {
                         .map(move |g| if g.is_empty() { r.clone() } else { format!("{r}.{g}") })
                 })
                 .collect();
-            println!(
+            outln!(
                 "{:<45} {:<35} {:<25} [{}]",
                 resources.join(" "),
                 join(&rule.non_resource_urls),
                 join(&rule.resource_names),
                 rule.verbs.join(" ")
-            );
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -131,17 +131,17 @@ pub fn can_i(args: CanIArgs) -> anyhow::Result<ExitCode> {
     }
     match authz.authorize(&user, &req.attributes) {
         Decision::Allow(grant) => {
-            println!("yes");
+            outln!("yes")?;
             if args.verbose {
-                println!("  {grant}");
+                outln!("  {grant}")?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Decision::NoOpinion { resolution_errors } => {
-            println!("no");
+            outln!("no")?;
             if args.verbose {
                 for e in resolution_errors {
-                    println!("  {e}");
+                    outln!("  {e}")?;
                 }
             }
             Ok(ExitCode::from(1))
@@ -158,12 +158,12 @@ pub fn who_can(args: WhoCanArgs) -> anyhow::Result<ExitCode> {
     }
     let who = authz.who_can(&req.attributes);
     if who.is_empty() {
-        println!("nobody");
+        outln!("nobody")?;
         return Ok(ExitCode::from(1));
     }
     for w in who {
-        println!("{}", autolabs_rbac::authorizer::subject_for_people(&w.subject));
-        println!("    {}", w.grant);
+        outln!("{}", autolabs_rbac::authorizer::subject_for_people(&w.subject))?;
+        outln!("    {}", w.grant)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("wrote {n} files to {}", dir.display());
             eprint!("{}", summary(&platform, &rendered, &source));
         }
-        (None, true) => print!("{}", summary(&platform, &rendered, &source)),
+        (None, true) => out!("{}", summary(&platform, &rendered, &source))?,
         (None, false) => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();

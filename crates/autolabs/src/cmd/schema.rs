@@ -13,9 +13,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.lab_api {
         let document = super::serve::openapi::document(&super::serve::router::routes());
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        outln!("{}", serde_json::to_string_pretty(&document)?)?;
     } else {
-        println!("{}", autolabs_model::schema::platform_schema());
+        outln!("{}", autolabs_model::schema::platform_schema())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         None => platform.spec.kubernetes_minor() + 1,
     };
     let set = if args.paths.is_empty() {
-        super::verify::rendered_set(&platform)
+        autolabs_verify::run::rendered_set(&platform)
     } else {
         ObjectSet::read_paths(&args.paths)
     };
@@ -53,17 +53,17 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut findings = deprecations::check(&set, target);
     report::sort(&mut findings);
     let summary = Summary::of(&findings, set.objects.len(), set.files);
-    println!(
+    outln!(
         "Upgrade readiness: 1.{} → 1.{target} ({} profile)\n",
         platform.spec.kubernetes_minor(),
         platform.spec.profile.as_str()
-    );
-    print!("{}", report::table(&findings, &summary));
+    )?;
+    out!("{}", report::table(&findings, &summary))?;
     // Budgets are read from the same objects: the rendered ones, or the given manifests.
     let pdbs = deprecations::blocking_pdbs(&set);
-    println!("\nRollout order:");
+    outln!("\nRollout order:")?;
     for (i, step) in deprecations::rollout_order(&platform.spec, target, &pdbs).iter().enumerate() {
-        println!("{}. {step}", i + 1);
+        outln!("{}. {step}", i + 1)?;
     }
     if !set.errors.is_empty() {
         return Ok(ExitCode::from(2));

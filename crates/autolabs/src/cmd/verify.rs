@@ -8,24 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use autolabs_model::{Platform, output};
-use autolabs_resources::capacity::NodeCapacity;
-use autolabs_verify::engines;
-use autolabs_verify::finding::Summary;
-use autolabs_verify::{Finding, ObjectSet, Severity, report};
-use clap::ValueEnum;
+use autolabs_model::Platform;
+use autolabs_verify::run::rendered_set;
+use autolabs_verify::{Engine, Finding, ObjectSet, Options, Report, engines, report};
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-    Sarif,
-    Junit,
-}
-
-/// The engines `--only`/`--skip` choose from.
-pub const ENGINES: [&str; 10] =
-    ["pss", "rbac", "resources", "netpol", "intent", "hygiene", "backup", "deprecations", "alerts", "load"];
+use super::findings_out::{Format, exit_code, print_findings};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -82,20 +69,13 @@ pub struct Args {
     /// How the netpol and intent engines treat pods with `hostNetwork: true`: `exempt` from
     /// NetworkPolicy (most plugins) or `as-pod` (as np-guard's netpol-analyzer does).
     #[arg(long, value_enum, default_value = "exempt")]
-    host_network: super::connlist::HostNetworkArg,
+    host_network: super::netpol_args::HostNetworkArg,
     #[command(flatten)]
     inputs: super::inputs::InputArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    for e in args.only.iter().chain(&args.skip) {
-        if !ENGINES.contains(&e.as_str()) {
-            bail!("unknown engine {e:?}: choose from {}", ENGINES.join(", "));
-        }
-    }
-    let enabled = |name: &str| {
-        (args.only.is_empty() || args.only.iter().any(|o| o == name)) && !args.skip.iter().any(|s| s == name)
-    };
+    let engines = Engine::select(&args.only, &args.skip)?;
     let pod_security = match &args.pod_security {
         Some(s) => Some(
             s.parse::<autolabs_pss::LevelVersion>()
@@ -131,79 +111,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => rendered_platform(&set)?,
         p => p,
     };
-
-    let mut findings: Vec<Finding> = Vec::new();
-    if enabled("load") {
-        findings.extend(load_findings(&set));
-    }
-    if enabled("pss") {
-        findings.extend(engines::pss::check(&set, engines::pss::Options { level: pod_security }));
-    }
-    if enabled("rbac") {
-        let admin_groups =
-            platform.iter().map(|p| p.spec.oidc.rbac_group(&p.spec.oidc.admin_group)).collect();
-        findings.extend(engines::rbac::check(&set, &engines::rbac::Options { admin_groups }));
-    }
-    let intent = match &args.intent {
-        Some(path) => Some(super::connlist::read_intent_file(path)?),
-        None => platform.as_ref().map(autolabs_verify::intent::Intent::of_platform),
+    let intent = args.intent.as_deref().map(super::netpol_args::read_intent_file).transpose()?;
+    let additional = if args.probe_rbac {
+        probe_rbac_findings(args.context.as_deref(), &set, &args.probe_sa)?
+    } else {
+        Vec::new()
     };
-    if args.probe_rbac {
-        findings.extend(probe_rbac_findings(args.context.as_deref(), &set, &args.probe_sa)?);
-    }
-    let mut proof = None;
-    match &intent {
-        Some(intent) if enabled("intent") => {
-            let result = autolabs_verify::intent::prove_with(&set, intent, args.host_network.options());
-            findings.extend(result.findings.iter().cloned());
-            proof = Some(result);
-        }
-        None if enabled("netpol") => {
-            findings.extend(engines::netpol::check_with(&set, args.host_network.options()))
-        }
-        _ => {}
-    }
-    if enabled("resources") {
-        let nodes = platform.as_ref().map(nodes_of).unwrap_or_default();
-        findings.extend(engines::resources::check(&set, &nodes));
-    }
-    if enabled("hygiene") {
-        findings.extend(engines::hygiene::check(&set));
-    }
-    if enabled("alerts") {
-        findings.extend(engines::alerts::check(&set));
-    }
-    if enabled("backup") {
-        let opts = engines::backup::Options {
-            control_plane_backup_expected: platform.as_ref().is_some_and(|p| {
-                args.paths.is_empty() || p.spec.profile == autolabs_model::Profile::Production
-            }),
-            snapshots_supported: platform.as_ref().is_some_and(|p| p.spec.snapshots_supported()),
-        };
-        // In verify a missing backup is a warning; `autolabs backup check` treats it as an error.
-        // A schedule that is not cron or never runs is an error in both (and `render` refuses it).
-        findings.extend(engines::backup::check(&set, opts).into_iter().map(|mut f| {
-            if !matches!(f.rule.as_str(), "bad-schedule" | "never-runs") {
-                f.severity = f.severity.min(Severity::Warning);
-            }
-            f
-        }));
-    }
-    if let Some(target) = target_minor
-        && enabled("deprecations")
-    {
-        findings.extend(engines::deprecations::check(&set, target));
-    }
-    report::sort(&mut findings);
-    let mut summary = Summary::of(&findings, set.objects.len(), set.files);
-    for o in
-        set.objects.iter().filter(|o| !autolabs_verify::finding::is_read_by_an_engine(o.group(), &o.kind))
-    {
-        *summary.skipped.entry(o.kind.clone()).or_default() += 1;
-    }
-    print_findings(args.format, &findings, &summary);
+    let options = Options {
+        engines,
+        platform,
+        whole_platform: args.paths.is_empty(),
+        intent,
+        pod_security,
+        target_minor,
+        netpol: args.host_network.options(),
+        additional,
+    };
+    let Report { findings, summary, proof } = autolabs_verify::run(&set, &options);
+    print_findings(args.format, &findings, &summary)?;
     if let (Some(p), Format::Table, true) = (&proof, args.format, args.matrix) {
-        print!("{}", autolabs_verify::report::matrix_table(&p.matrix, &p.not_judged));
+        out!("{}", report::matrix_table(&p.matrix, &p.not_judged))?;
     }
     if let (Some(p), Some(path)) = (&proof, &args.matrix_out) {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -219,63 +146,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(p) = &proof
         && args.format == Format::Table
     {
-        println!(
+        outln!(
             "isolation matrix: {} intended flows checked over {} pod classes and {} class pairs",
-            p.flows_checked, p.classes, p.pairs_checked
-        );
+            p.flows_checked,
+            p.classes,
+            p.pairs_checked
+        )?;
     }
     Ok(exit_code(&set, &findings, &args.fail_on))
-}
-
-/// The input errors, and the objects left out under `--as-admitted`, as findings.
-pub fn load_findings(set: &ObjectSet) -> Vec<Finding> {
-    let as_finding = |e: &autolabs_verify::LoadError, severity| {
-        let rule = if e.refused { "refused" } else { "unreadable" };
-        let mut f = Finding::new("load", rule, severity, e.message.clone());
-        f.file = Some(e.file.clone());
-        f.line = (e.line > 0).then_some(e.line);
-        f.column = (e.line > 0 && e.column > 0).then_some(e.column);
-        f
-    };
-    let errors = set.errors.iter().map(|e| as_finding(e, Severity::Error));
-    errors.chain(set.refused.iter().map(|e| as_finding(e, Severity::Warning))).collect()
-}
-
-/// Findings in the chosen format, on stdout, ending with a newline.
-pub fn print_findings(format: Format, findings: &[Finding], summary: &Summary) {
-    let text = match format {
-        Format::Table => report::table(findings, summary),
-        Format::Json => report::json(findings, summary),
-        Format::Sarif => report::sarif(findings),
-        Format::Junit => report::junit(findings, summary),
-    };
-    print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
-    }
-}
-
-/// 2 when an input could not be read or an engine could not take an object in (`invalid*`
-/// rules: an object the API server would refuse), 1 when a finding reaches `fail_on`, else 0.
-pub fn exit_code(set: &ObjectSet, findings: &[Finding], fail_on: &str) -> ExitCode {
-    let object_refused =
-        findings.iter().any(|f| f.severity == Severity::Error && f.rule.starts_with("invalid"));
-    if !set.errors.is_empty() || object_refused {
-        return ExitCode::from(2);
-    }
-    let threshold = Severity::parse(fail_on).unwrap_or(Severity::Error);
-    if findings.iter().any(|f| f.severity >= threshold) { ExitCode::from(1) } else { ExitCode::SUCCESS }
-}
-
-/// The rendered baseline as an object set, each object located in the file `render -o`
-/// would write it to.
-pub fn rendered_set(p: &Platform) -> ObjectSet {
-    let rendered = autolabs_model::render(p);
-    let mut set = ObjectSet::default();
-    for m in &rendered.manifests {
-        set.add_text(&output::to_yaml(m), &format!("{}/{}", output::folder(m), m.file_name()));
-    }
-    set
 }
 
 /// The platform a rendered directory came from: when objects carry `autolabs.io/platform`,
@@ -300,27 +178,6 @@ fn rendered_platform(set: &ObjectSet) -> anyhow::Result<Option<Platform>> {
         );
         Ok(None)
     }
-}
-
-/// Allocatable of the nodes that run workloads, for capacity findings.
-fn nodes_of(p: &Platform) -> Vec<NodeCapacity> {
-    let spec = &p.spec;
-    let pool = match spec.profile {
-        autolabs_model::Profile::Mvp => spec.control_plane_nodes(),
-        autolabs_model::Profile::Production => spec.worker_nodes(),
-    };
-    (0..pool.count())
-        .map(|i| NodeCapacity {
-            name: format!("node-{}", i + 1),
-            allocatable: [
-                ("cpu".to_string(), pool.cpu()),
-                ("memory".to_string(), pool.memory()),
-                ("pods".to_string(), autolabs_k8s::Quantity::from_units(110)),
-            ]
-            .into_iter()
-            .collect(),
-        })
-        .collect()
 }
 
 /// `--probe-rbac`: the RBAC engine's answers for each ServiceAccount (those of `--probe-sa`,

@@ -345,8 +345,18 @@ fn lang(headers: &HeaderMap) -> Lang {
     headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(Lang::from_tag).unwrap_or_default()
 }
 
-fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+/// `body` as JSON; a body that does not encode (a map with non-string keys, a failing
+/// `Serialize`) is a 500 that says so, never an empty 200.
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let (status, text) = match serde_json::to_string(body) {
+        Ok(text) => (status, text),
+        Err(error) => {
+            tracing::error!(%error, "cannot encode an answer as JSON");
+            let message = serde_json::Value::String(format!("cannot encode the answer as JSON: {error}"));
+            (StatusCode::INTERNAL_SERVER_ERROR, format!(r#"{{"error":"internal","message":{message}}}"#))
+        }
+    };
+    let mut response = (status, text).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
@@ -356,7 +366,7 @@ fn error_body(status: StatusCode, code: &str, message: String) -> Response {
 }
 
 fn error_response(status: StatusCode, body: &ErrorBody) -> Response {
-    let mut response = json_response(status, &serde_json::to_value(body).unwrap_or_default());
+    let mut response = json_response(status, body);
     if status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     }
@@ -386,15 +396,11 @@ fn text(lang: Lang, en: &str, ru: &str) -> String {
     }
 }
 
-/// Compares in time independent of where the inputs differ (only the length leaks).
+/// Compares in time independent of where the inputs differ (only the length leaks), with
+/// `subtle`'s constant-time equality.
 fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = given.len() ^ expected.len();
-    for i in 0..given.len().max(expected.len()) {
-        let a = given.get(i).copied().unwrap_or(0);
-        let b = expected.get(i).copied().unwrap_or(0);
-        difference |= usize::from(a ^ b);
-    }
-    difference == 0
+    use subtle::ConstantTimeEq;
+    bool::from(given.ct_eq(expected))
 }
 
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -501,7 +507,7 @@ async fn create_lab(
     match state.provisioner.create(&request).await {
         Ok((lab, created)) => {
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-            json_response(status, &serde_json::to_value(lab).unwrap_or_default())
+            json_response(status, &lab)
         }
         Err(error) => labs_error(&error, lang),
     }
@@ -509,7 +515,7 @@ async fn create_lab(
 
 async fn get_lab(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     match state.provisioner.get(&id).await {
-        Ok(lab) => json_response(StatusCode::OK, &serde_json::to_value(lab).unwrap_or_default()),
+        Ok(lab) => json_response(StatusCode::OK, &lab),
         Err(error) => labs_error(&error, lang(&headers)),
     }
 }
@@ -538,7 +544,7 @@ async fn list_labs(
         continue_after: query.get("continue").cloned(),
     };
     match state.provisioner.list(&filter).await {
-        Ok(page) => json_response(StatusCode::OK, &serde_json::to_value(page).unwrap_or_default()),
+        Ok(page) => json_response(StatusCode::OK, &page),
         Err(error) => labs_error(&error, lang),
     }
 }
@@ -570,14 +576,14 @@ async fn extend_lab(
         Err(response) => return *response,
     };
     match state.provisioner.extend(&id, request.seconds).await {
-        Ok(lab) => json_response(StatusCode::OK, &serde_json::to_value(lab).unwrap_or_default()),
+        Ok(lab) => json_response(StatusCode::OK, &lab),
         Err(error) => labs_error(&error, lang),
     }
 }
 
 async fn capacity(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match state.provisioner.capacity() {
-        Ok(capacity) => json_response(StatusCode::OK, &serde_json::to_value(capacity).unwrap_or_default()),
+        Ok(capacity) => json_response(StatusCode::OK, &capacity),
         Err(error) => labs_error(&error, lang(&headers)),
     }
 }
