@@ -1,7 +1,8 @@
 //! Three `autolabs serve` processes against one REAL API server (the control plane `.ci/run`
 //! starts; see `autolabs-testenv`), each acting as the provisioner's ServiceAccount with a Role
 //! of exactly `PROVISIONER_RULES`, in a namespace of the test's own made like the rendered
-//! `labs` namespace (Pod Security labels, ResourceQuota, LimitRange). Without a control plane
+//! `labs` namespace (Pod Security labels, ResourceQuota, LimitRange) by
+//! `autolabs_kube::labs::bootstrap`. Without a control plane
 //! the test prints NOT RUN and passes; under `CI=true` it fails.
 //!
 //! It proves: 20 concurrent creates of one id spread over the three → one 201, nineteen 200,
@@ -11,11 +12,11 @@
 
 use autolabs_testenv::eventually;
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use autolabs_model::{Platform, render};
+use autolabs_kube::labs::bootstrap::{self, SeedOptions};
+use autolabs_model::Platform;
 use autolabs_testenv::Cluster;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -25,7 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "replicas-test-token";
-const SA: &str = "lab-provisioner";
+const SA: &str = bootstrap::PROVISIONER_ACCOUNT;
 
 /// A `serve` process, killed (by its own handle) when dropped.
 struct Replica {
@@ -42,40 +43,6 @@ impl Drop for Replica {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
-}
-
-/// The rendered `labs` objects, moved into `namespace`: ResourceQuota, LimitRange, the
-/// provisioner's Role (renamed) with a ServiceAccount and RoleBinding of its own.
-fn namespace_objects(namespace: &str) -> Value {
-    let rendered = render(&Platform::default());
-    let labs = autolabs_model::topology::LABS;
-    let mut items = Vec::new();
-    for manifest in rendered.manifests.iter().filter(|m| m.namespace.as_deref() == Some(labs)) {
-        let mut value = manifest.value.clone();
-        match manifest.kind.as_str() {
-            "ResourceQuota" | "LimitRange" => {}
-            "Role" if manifest.name == autolabs_model::topology::PROVISIONER_SA => {
-                value["metadata"] = json!({"name": SA});
-            }
-            _ => continue,
-        }
-        value["metadata"]["namespace"] = json!(namespace);
-        items.push(value);
-    }
-    items.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SA, "namespace": namespace}}));
-    items.push(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": SA, "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SA},
-        "subjects": [{"kind": "ServiceAccount", "name": SA, "namespace": namespace}],
-    }));
-    json!({"apiVersion": "v1", "kind": "List", "items": items})
-}
-
-fn write_json(dir: &Path, name: &str, value: &Value) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, value.to_string()).expect("write a manifest");
-    path.display().to_string()
 }
 
 struct Http(Client<HttpConnector, Full<Bytes>>);
@@ -151,58 +118,14 @@ fn whole_labs(cluster: &Cluster, namespace: &str) -> Vec<String> {
 async fn three_serve_processes_one_lab_per_id_quota_bounded_and_a_kill_leaves_whole_labs() {
     let Some(cluster) = autolabs_testenv::shared("serve_replicas_e2e").await else { return };
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let rendered = render(&Platform::default());
-
-    // PriorityClasses (cluster-scoped, shared): created when absent, never changed (the
-    // baseline's `autolabs apply` owns them); `globalDefault: false` is left out, as the API
-    // server does not store it and owning it would conflict with that apply.
-    for manifest in rendered.of_kind("PriorityClass") {
-        let mut class = manifest.value.clone();
-        if let Some(object) = class.as_object_mut() {
-            object.remove("globalDefault");
-        }
-        let file = write_json(dir.path(), &format!("{}.json", manifest.name), &class);
-        let out = cluster.kubectl().args(["create", "-f", &file]).output().expect("kubectl runs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() || stderr.contains("AlreadyExists"),
-            "create {}: {stderr}",
-            manifest.name
-        );
-    }
-
-    let labs_ns = rendered.find("Namespace", None, autolabs_model::topology::LABS).expect("labs namespace");
-    let labels: Vec<(String, String)> = labs_ns.value["metadata"]["labels"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
-        .unwrap_or_default();
+    let platform = Platform::default();
+    let labels = bootstrap::labs_namespace_labels(&platform);
     let label_refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let ns = cluster.namespace("serve-replicas", &label_refs).await;
     let namespace = ns.name().to_string();
-    let file = write_json(dir.path(), "labs.json", &namespace_objects(&namespace));
-    cluster.kubectl_ok(&["apply", "-f", &file]);
-    let account = format!("system:serviceaccount:{namespace}:{SA}");
-    eventually("RBAC grants the provisioner its rules and the quota has a status", || async {
-        let can = cluster
-            .kubectl()
-            .args([
-                "auth",
-                "can-i",
-                "create",
-                "ingresses.networking.k8s.io",
-                "-n",
-                &namespace,
-                "--as",
-                &account,
-            ])
-            .output();
-        let used = cluster
-            .kubectl()
-            .args(["get", "resourcequota", "-n", &namespace, "-o", "jsonpath={.items[0].status.used.pods}"])
-            .output();
-        can.is_ok_and(|o| o.status.success()) && used.is_ok_and(|o| !o.stdout.is_empty())
-    })
-    .await;
+    bootstrap::seed(&cluster.client(), &namespace, &platform, &SeedOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("seed the labs namespace: {e}"));
     let token = cluster.service_account_token(&namespace, SA).await;
     let kubeconfig = dir.path().join("provisioner.kubeconfig");
     cluster.write_token_kubeconfig(&token, &kubeconfig);
