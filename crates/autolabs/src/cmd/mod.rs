@@ -5,6 +5,7 @@ pub mod backup;
 pub mod bench;
 pub mod bench_apply;
 pub mod bench_labs;
+pub mod bench_labs_real;
 pub mod config;
 pub mod connlist;
 pub mod diff;
