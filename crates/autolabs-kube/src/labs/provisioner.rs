@@ -170,7 +170,8 @@ struct Inner {
     /// way instead of sending its own Pod create, which the quota would charge before the API
     /// server refuses it as AlreadyExists (single-flight).
     flights: std::sync::Mutex<HashMap<(String, String), CreateFlight>>,
-    /// Lab Pods this process created, by id, with when: the Pod cache may not show them yet.
+    /// Lab Pods this process created or saw another create win, by id, with when: the Pod
+    /// cache may not show them yet.
     recent: std::sync::Mutex<HashMap<String, Instant>>,
     metrics: Metrics,
 }
@@ -457,9 +458,14 @@ impl Provisioner {
         let pod = match created {
             Ok(pod) => pod,
             Err(LabsError::Api { code: 409, .. }) => {
-                // Another create of this id (or an earlier attempt of ours) won: answer with it.
+                // Another create of this id (or an earlier attempt of ours) won: answer with it,
+                // and remember it, so that the next create of this id here reads it instead of
+                // sending another Pod create before the watch shows it (one per replica at most).
                 return match self.get_pod(&request.id).await? {
-                    Some(pod) => self.existing(request, pod, bundle).await,
+                    Some(pod) => {
+                        self.remember_recent(&request.id);
+                        self.existing(request, pod, bundle).await
+                    }
                     None => Err(LabsError::Api {
                         operation: "create lab pod".into(),
                         code: 409,
@@ -477,12 +483,14 @@ impl Provisioner {
             return Err(self.quota_to_cluster_full(error, &request.template));
         }
         tracing::info!(lab = %request.id, template = %request.template, "lab created");
-        self.inner
-            .recent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(request.id.clone(), Instant::now());
+        self.remember_recent(&request.id);
         Ok((self.view(&pod)?, true))
+    }
+
+    /// Notes that lab `id`'s Pod exists though the Pod cache may not show it yet (see
+    /// [`known_pod`](Self::known_pod)).
+    fn remember_recent(&self, id: &str) {
+        self.inner.recent.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), Instant::now());
     }
 
     fn quota_to_cluster_full(&self, error: LabsError, template: &str) -> LabsError {
