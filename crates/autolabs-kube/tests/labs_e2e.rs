@@ -2,10 +2,11 @@
 //! starts; see `autolabs-testenv`): without one each test prints NOT RUN and passes, under
 //! `CI=true` it fails.
 //!
-//! Each test works in a namespace of its own, made like the rendered `labs` namespace: its
-//! Pod Security labels, ResourceQuota and LimitRange are copied from
-//! `autolabs_model::render(&Platform::default())`, and the cluster-scoped PriorityClasses are
-//! created when absent (never changed: `autolabs apply` of the baseline owns them). The provisioner runs
+//! Each test works in a namespace of its own, made like the rendered `labs` namespace by
+//! `autolabs_kube::labs::bootstrap` (the one seeding the serve replicas test and `bench labs
+//! --kubeconfig` use too): its Pod Security labels, ResourceQuota and LimitRange are copied
+//! from `autolabs_model::render(&Platform::default())`, and the cluster-scoped PriorityClasses
+//! are created when absent (never changed: `autolabs apply` of the baseline owns them). The provisioner runs
 //! with the token of a ServiceAccount of that namespace whose Role holds exactly
 //! `autolabs_model::render::PROVISIONER_RULES`, never the admin's: any call outside them is a
 //! 403 and fails the test. The test itself acts as admin only to look and to play the
@@ -17,20 +18,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use autolabs_kube::labs::bootstrap::{self, SeedOptions};
 use autolabs_kube::labs::{Backoff, LabsError, Metrics, Provisioner, ProvisionerConfig};
+use autolabs_model::Platform;
 use autolabs_model::lab::LabRequest;
-use autolabs_model::{Platform, render};
 use autolabs_testenv::{Cluster, TestNamespace};
-use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
-use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, ResourceQuota, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::rbac::v1::Role;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
 /// The ServiceAccount the provisioner runs as, in the test's namespace.
-const PROVISIONER_SA: &str = "lab-provisioner";
+const PROVISIONER_SA: &str = bootstrap::PROVISIONER_ACCOUNT;
 
 /// One test's world: its namespace, an admin client to look with, the provisioner running
 /// with its ServiceAccount's token, and the provisioner's clock.
@@ -47,10 +47,6 @@ fn now_unix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
 }
 
-fn typed<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> T {
-    serde_json::from_value(value.clone()).expect("a rendered object of its kind")
-}
-
 impl World {
     /// `None` (after the NOT RUN note) without a control plane.
     async fn new(test: &str) -> Option<World> {
@@ -61,86 +57,22 @@ impl World {
     /// A world on `cluster`, the provisioner retrying with `backoff`.
     async fn on(cluster: Cluster, backoff: Backoff) -> World {
         let admin = cluster.client();
-        let rendered = render(&Platform::default());
-        let labs = autolabs_model::topology::LABS;
-
-        // Cluster-scoped: the PriorityClasses lab Pods name, created when absent and never
-        // changed, so no field of the baseline's own applies ever belongs to this suite.
-        let classes: Api<PriorityClass> = Api::all(admin.clone());
-        for manifest in rendered.of_kind("PriorityClass") {
-            create_shared_priority_class(&classes, &manifest.value).await;
-        }
-
-        // The namespace, with the rendered `labs` namespace's labels (Pod Security).
-        let rendered_ns: Namespace =
-            typed(&rendered.find("Namespace", None, labs).expect("a rendered labs namespace").value);
-        let labels: Vec<(String, String)> =
-            rendered_ns.metadata.labels.unwrap_or_default().into_iter().collect();
+        let platform = Platform::default();
+        let labels = bootstrap::labs_namespace_labels(&platform);
         let label_refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let ns = cluster.namespace("labs-e2e", &label_refs).await;
-        let name = ns.name().to_string();
-        let post = PostParams::default();
-
-        // Its ResourceQuota and LimitRange.
-        for manifest in rendered.manifests.iter().filter(|m| m.namespace.as_deref() == Some(labs)) {
-            match manifest.kind.as_str() {
-                "ResourceQuota" => {
-                    let mut quota: ResourceQuota = typed(&manifest.value);
-                    quota.metadata.namespace = Some(name.clone());
-                    Api::<ResourceQuota>::namespaced(admin.clone(), &name)
-                        .create(&post, &quota)
-                        .await
-                        .expect("create the labs quota");
-                }
-                "LimitRange" => {
-                    let mut limits: LimitRange = typed(&manifest.value);
-                    limits.metadata.namespace = Some(name.clone());
-                    Api::<LimitRange>::namespaced(admin.clone(), &name)
-                        .create(&post, &limits)
-                        .await
-                        .expect("create the labs LimitRange");
-                }
-                _ => {}
-            }
-        }
-
-        // The provisioner's ServiceAccount, with a Role made the way render makes its Role.
-        let provisioner_role = rendered
-            .find("Role", Some(labs), autolabs_model::topology::PROVISIONER_SA)
-            .expect("the rendered provisioner Role");
-        let mut role: Role = typed(&provisioner_role.value);
-        role.metadata = kube::api::ObjectMeta {
-            name: Some(PROVISIONER_SA.into()),
-            namespace: Some(name.clone()),
-            ..Default::default()
-        };
-        let rules_in_role = role.rules.as_ref().map_or(0, Vec::len);
+        bootstrap::seed(&admin, ns.name(), &platform, &SeedOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("seed the labs namespace: {e}"));
+        let rules_in_role = Api::<Role>::namespaced(admin.clone(), ns.name())
+            .get(PROVISIONER_SA)
+            .await
+            .expect("the provisioner Role")
+            .rules
+            .map_or(0, |r| r.len());
         assert_eq!(rules_in_role, autolabs_model::render::PROVISIONER_RULES.len(), "render's Role");
-        let account = ServiceAccount {
-            metadata: kube::api::ObjectMeta { name: Some(PROVISIONER_SA.into()), ..Default::default() },
-            ..Default::default()
-        };
-        Api::<ServiceAccount>::namespaced(admin.clone(), &name).create(&post, &account).await.expect("sa");
-        Api::<Role>::namespaced(admin.clone(), &name).create(&post, &role).await.expect("role");
-        let binding: RoleBinding = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": PROVISIONER_SA},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": PROVISIONER_SA},
-            "subjects": [{"kind": "ServiceAccount", "name": PROVISIONER_SA, "namespace": name}],
-        }))
-        .expect("a RoleBinding");
-        Api::<RoleBinding>::namespaced(admin.clone(), &name).create(&post, &binding).await.expect("binding");
-        wait_for_rbac(&admin, &name).await;
-
-        // Quota admission refuses every Pod ("status unknown for quota") until the quota
-        // controller has written the new quota's status.
-        let quotas: Api<ResourceQuota> = Api::namespaced(admin.clone(), &name);
-        eventually("the quota controller fills in the labs quota's status", || async {
-            let listed = quotas.list(&ListParams::default()).await.expect("list quotas").items;
-            listed.iter().all(|q| q.status.as_ref().is_some_and(|s| s.hard.is_some() && s.used.is_some()))
-        })
-        .await;
         let clock = Arc::new(AtomicU64::new(now_unix()));
-        let provisioner = replica(&cluster, &name, backoff, &clock).await;
+        let provisioner = replica(&cluster, ns.name(), backoff, &clock).await;
         World { cluster, ns, admin, provisioner, clock, backoff }
     }
 
@@ -276,57 +208,6 @@ async fn replica(
     let provisioner = Provisioner::new(client, config, Metrics::new()).expect("templates pass the checks");
     assert!(provisioner.wait_synced(Duration::from_secs(30)).await, "quota/LimitRange/Pod caches sync");
     provisioner
-}
-
-/// Creates a cluster-scoped PriorityClass of the baseline unless it exists. `globalDefault`
-/// (false) is left out: the API server does not store a false `globalDefault`, so a manager
-/// that set it would own a field `autolabs apply` then "changes" — a conflict.
-async fn create_shared_priority_class(classes: &Api<PriorityClass>, rendered: &serde_json::Value) {
-    let mut class: PriorityClass = typed(rendered);
-    if class.global_default == Some(false) {
-        class.global_default = None;
-    }
-    match classes.create(&PostParams::default(), &class).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 409 => {}
-        Err(e) => panic!("create PriorityClass {:?}: {e}", class.metadata.name),
-    }
-}
-
-/// Waits until the RBAC authorizer grants the ServiceAccount every rule of
-/// PROVISIONER_RULES (the Role reaches the authorizer's cache asynchronously).
-async fn wait_for_rbac(admin: &kube::Client, namespace: &str) {
-    let reviews: Api<SubjectAccessReview> = Api::all(admin.clone());
-    let user = format!("system:serviceaccount:{namespace}:{PROVISIONER_SA}");
-    for (group, resource, verbs) in autolabs_model::render::PROVISIONER_RULES {
-        for verb in verbs {
-            let review = SubjectAccessReview {
-                spec: SubjectAccessReviewSpec {
-                    user: Some(user.clone()),
-                    groups: Some(vec!["system:serviceaccounts".into(), "system:authenticated".into()]),
-                    resource_attributes: Some(ResourceAttributes {
-                        group: Some(group.to_string()),
-                        resource: Some(resource.to_string()),
-                        verb: Some(verb.to_string()),
-                        namespace: Some(namespace.to_string()),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            let mut allowed = false;
-            for _ in 0..200 {
-                let answer = reviews.create(&PostParams::default(), &review).await.expect("access review");
-                if answer.status.is_some_and(|s| s.allowed) {
-                    allowed = true;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            assert!(allowed, "{user} never got {verb} {resource}");
-        }
-    }
 }
 
 fn templates(platform: &Platform) -> autolabs_model::lab::Templates {

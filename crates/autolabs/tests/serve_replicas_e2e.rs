@@ -1,7 +1,8 @@
 //! Three `autolabs serve` processes against one REAL API server (the control plane `.ci/run`
 //! starts; see `autolabs-testenv`), each acting as the provisioner's ServiceAccount with a Role
 //! of exactly `PROVISIONER_RULES`, in a namespace of the test's own made like the rendered
-//! `labs` namespace (Pod Security labels, ResourceQuota, LimitRange). Without a control plane
+//! `labs` namespace (Pod Security labels, ResourceQuota, LimitRange) by
+//! `autolabs_kube::labs::bootstrap`. Without a control plane
 //! the test prints NOT RUN and passes; under `CI=true` it fails.
 //!
 //! It proves: 20 concurrent creates of one id spread over the three → one 201, nineteen 200,
@@ -10,12 +11,13 @@
 //! reaper pass no half-made lab and no orphan.
 
 use autolabs_testenv::eventually;
+use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use autolabs_model::{Platform, render};
+use autolabs_kube::labs::bootstrap::{self, SeedOptions};
+use autolabs_model::Platform;
 use autolabs_testenv::Cluster;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -25,7 +27,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "replicas-test-token";
-const SA: &str = "lab-provisioner";
+const SA: &str = bootstrap::PROVISIONER_ACCOUNT;
 
 /// A `serve` process, killed (by its own handle) when dropped.
 struct Replica {
@@ -44,40 +46,6 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port()
 }
 
-/// The rendered `labs` objects, moved into `namespace`: ResourceQuota, LimitRange, the
-/// provisioner's Role (renamed) with a ServiceAccount and RoleBinding of its own.
-fn namespace_objects(namespace: &str) -> Value {
-    let rendered = render(&Platform::default());
-    let labs = autolabs_model::topology::LABS;
-    let mut items = Vec::new();
-    for manifest in rendered.manifests.iter().filter(|m| m.namespace.as_deref() == Some(labs)) {
-        let mut value = manifest.value.clone();
-        match manifest.kind.as_str() {
-            "ResourceQuota" | "LimitRange" => {}
-            "Role" if manifest.name == autolabs_model::topology::PROVISIONER_SA => {
-                value["metadata"] = json!({"name": SA});
-            }
-            _ => continue,
-        }
-        value["metadata"]["namespace"] = json!(namespace);
-        items.push(value);
-    }
-    items.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": SA, "namespace": namespace}}));
-    items.push(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": SA, "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SA},
-        "subjects": [{"kind": "ServiceAccount", "name": SA, "namespace": namespace}],
-    }));
-    json!({"apiVersion": "v1", "kind": "List", "items": items})
-}
-
-fn write_json(dir: &Path, name: &str, value: &Value) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, value.to_string()).expect("write a manifest");
-    path.display().to_string()
-}
-
 struct Http(Client<HttpConnector, Full<Bytes>>);
 
 impl Http {
@@ -85,7 +53,8 @@ impl Http {
         Http(Client::builder(TokioExecutor::new()).build(HttpConnector::new()))
     }
 
-    /// `(status, JSON body)`; status 0 when the server cannot be reached.
+    /// `(status, JSON body)` (a body that is not JSON, as text); status 0 when the server
+    /// cannot be reached.
     async fn send(&self, method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
         let request = http::Request::builder()
             .method(method)
@@ -97,7 +66,9 @@ impl Http {
         let Ok(response) = self.0.request(request).await else { return (0, Value::Null) };
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, body)
     }
 }
 
@@ -147,107 +118,125 @@ fn whole_labs(cluster: &Cluster, namespace: &str) -> Vec<String> {
     names
 }
 
+/// One test's namespace (seeded like `labs`), its files, and three `serve` processes acting as
+/// the provisioner's ServiceAccount in it.
+struct World {
+    ns: autolabs_testenv::TestNamespace,
+    token: String,
+    replicas: Vec<Replica>,
+    http: Http,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// `quota_hard` replaces entries of the rendered labs quota (see `SeedOptions`).
+    async fn start(cluster: &Cluster, prefix: &str, quota_hard: BTreeMap<String, String>) -> World {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let platform = Platform::default();
+        let labels = bootstrap::labs_namespace_labels(&platform);
+        let label_refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let ns = cluster.namespace(prefix, &label_refs).await;
+        let options = SeedOptions { quota_hard, ..SeedOptions::default() };
+        bootstrap::seed(&cluster.client(), ns.name(), &platform, &options)
+            .await
+            .unwrap_or_else(|e| panic!("seed the labs namespace: {e}"));
+        let token = cluster.service_account_token(ns.name(), SA).await;
+        let kubeconfig = dir.path().join("provisioner.kubeconfig");
+        cluster.write_token_kubeconfig(&token, &kubeconfig);
+        let replicas: Vec<Replica> = (0..3)
+            .map(|_| {
+                let port = free_port();
+                let child = Command::new(env!("CARGO_BIN_EXE_autolabs"))
+                    .args(["serve", "--namespace", ns.name(), "--listen", &format!("127.0.0.1:{port}")])
+                    .current_dir(dir.path())
+                    .env("KUBECONFIG", &kubeconfig)
+                    .env("AUTOLABS_API_TOKEN", TOKEN)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("autolabs serve starts");
+                Replica { child, url: format!("http://127.0.0.1:{port}") }
+            })
+            .collect();
+        let http = Http::new();
+        for replica in &replicas {
+            eventually("the replica is ready", || async {
+                http.send("GET", &format!("{}/readyz", replica.url), None).await.0 == 200
+            })
+            .await;
+        }
+        World { ns, token, replicas, http, _dir: dir }
+    }
+
+    /// How many labs of linux-basics fit, as `/v1/capacity` of the first replica says.
+    async fn fits(&self) -> u64 {
+        let (_, capacity) =
+            self.http.send("GET", &format!("{}/v1/capacity", self.replicas[0].url), None).await;
+        capacity["templates"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["template"] == "linux-basics"))
+            .and_then(|t| t["fits"].as_u64())
+            .expect("linux-basics is bounded")
+    }
+
+    /// `autolabs_kube_api_errors_total{code}` summed over the replicas' `/metrics`.
+    async fn api_errors(&self, code: u16) -> u64 {
+        let prefix = format!("autolabs_kube_api_errors_total{{code=\"{code}\"}} ");
+        let mut total = 0;
+        for replica in &self.replicas {
+            let (status, text) = self.http.send("GET", &format!("{}/metrics", replica.url), None).await;
+            assert_eq!(status, 200, "metrics of {}", replica.url);
+            let text = text.as_str().unwrap_or_default().to_string();
+            total +=
+                text.lines().find_map(|l| l.strip_prefix(prefix.as_str())?.parse::<u64>().ok()).unwrap_or(0);
+        }
+        total
+    }
+}
+
+/// What the labs quota of `namespace` has charged for `resource` now.
+fn quota_used(cluster: &Cluster, namespace: &str, resource: &str) -> u64 {
+    let path = format!("jsonpath={{.items[0].status.used.{}}}", resource.replace('.', "\\."));
+    let out = cluster.kubectl_ok(&["get", "resourcequota", "-n", namespace, "-o", &path]);
+    out.trim().parse().unwrap_or_else(|_| panic!("quota used {resource}: {out:?}"))
+}
+
 #[tokio::test]
 async fn three_serve_processes_one_lab_per_id_quota_bounded_and_a_kill_leaves_whole_labs() {
     let Some(cluster) = autolabs_testenv::shared("serve_replicas_e2e").await else { return };
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let rendered = render(&Platform::default());
-
-    // PriorityClasses (cluster-scoped, shared): created when absent, never changed (the
-    // baseline's `autolabs apply` owns them); `globalDefault: false` is left out, as the API
-    // server does not store it and owning it would conflict with that apply.
-    for manifest in rendered.of_kind("PriorityClass") {
-        let mut class = manifest.value.clone();
-        if let Some(object) = class.as_object_mut() {
-            object.remove("globalDefault");
-        }
-        let file = write_json(dir.path(), &format!("{}.json", manifest.name), &class);
-        let out = cluster.kubectl().args(["create", "-f", &file]).output().expect("kubectl runs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() || stderr.contains("AlreadyExists"),
-            "create {}: {stderr}",
-            manifest.name
-        );
-    }
-
-    let labs_ns = rendered.find("Namespace", None, autolabs_model::topology::LABS).expect("labs namespace");
-    let labels: Vec<(String, String)> = labs_ns.value["metadata"]["labels"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
-        .unwrap_or_default();
-    let label_refs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let ns = cluster.namespace("serve-replicas", &label_refs).await;
-    let namespace = ns.name().to_string();
-    let file = write_json(dir.path(), "labs.json", &namespace_objects(&namespace));
-    cluster.kubectl_ok(&["apply", "-f", &file]);
-    let account = format!("system:serviceaccount:{namespace}:{SA}");
-    eventually("RBAC grants the provisioner its rules and the quota has a status", || async {
-        let can = cluster
-            .kubectl()
-            .args([
-                "auth",
-                "can-i",
-                "create",
-                "ingresses.networking.k8s.io",
-                "-n",
-                &namespace,
-                "--as",
-                &account,
-            ])
-            .output();
-        let used = cluster
-            .kubectl()
-            .args(["get", "resourcequota", "-n", &namespace, "-o", "jsonpath={.items[0].status.used.pods}"])
-            .output();
-        can.is_ok_and(|o| o.status.success()) && used.is_ok_and(|o| !o.stdout.is_empty())
-    })
-    .await;
-    let token = cluster.service_account_token(&namespace, SA).await;
-    let kubeconfig = dir.path().join("provisioner.kubeconfig");
-    cluster.write_token_kubeconfig(&token, &kubeconfig);
-
-    let replicas: Vec<Replica> = (0..3)
-        .map(|_| {
-            let port = free_port();
-            let child = Command::new(env!("CARGO_BIN_EXE_autolabs"))
-                .args(["serve", "--namespace", &namespace, "--listen", &format!("127.0.0.1:{port}")])
-                .current_dir(dir.path())
-                .env("KUBECONFIG", &kubeconfig)
-                .env("AUTOLABS_API_TOKEN", TOKEN)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("autolabs serve starts");
-            Replica { child, url: format!("http://127.0.0.1:{port}") }
-        })
-        .collect();
-    let http = Http::new();
-    for replica in &replicas {
-        eventually("the replica is ready", || async {
-            http.send("GET", &format!("{}/readyz", replica.url), None).await.0 == 200
-        })
-        .await;
-    }
+    let world = World::start(&cluster, "serve-replicas", BTreeMap::new()).await;
+    let namespace = world.ns.name().to_string();
+    let token = world.token.clone();
+    let http = &world.http;
+    let replicas = &world.replicas;
 
     // 20 concurrent creates of one id, spread over the three: one 201, nineteen 200, one lab.
-    let answers = create_all(&http, &replicas, (0..20).map(|_| "shared".to_string()).collect()).await;
+    let answers = create_all(http, replicas, (0..20).map(|_| "shared".to_string()).collect()).await;
     let created = answers.iter().filter(|(s, _)| *s == 201).count();
     let existing = answers.iter().filter(|(s, _)| *s == 200).count();
     assert_eq!((created, existing), (1, 19), "{answers:?}");
     assert_eq!(whole_labs(&cluster, &namespace), vec!["lab-shared".to_string()]);
+    // What the duplicates cost the API server: each replica sends at most one Pod create of
+    // the id (single-flight, the cache and the Pods it saw win consulted first), so at most the
+    // two losing replicas are refused, each for its Pod and at worst for the three children it
+    // raced the winner to (2 × 4 conflicts); and at most three Pod creates were charged to the
+    // quota at admission (the quota controller may since have recounted it to 1).
+    let conflicts = world.api_errors(409).await;
+    let charged = quota_used(&cluster, &namespace, "pods");
+    eprintln!(
+        "20 creates of one id over three serve processes: {conflicts} conflicts (409), quota pods used {charged}"
+    );
+    assert!(conflicts <= 8, "{conflicts} conflicts");
+    assert!((1..=3).contains(&charged), "the duplicates' Pod creates are bounded by the replicas: {charged}");
 
     // Distinct ids beyond what the quota allows, while replica 2 is killed (SIGKILL) in the
     // middle of its share: never more labs than the quota allows, every refusal a 409
     // cluster_full, and after one reaper pass no half-made lab or orphan.
-    let (_, capacity) = http.send("GET", &format!("{}/v1/capacity", replicas[0].url), None).await;
-    let fits = capacity["templates"]
-        .as_array()
-        .and_then(|t| t.iter().find(|t| t["template"] == "linux-basics"))
-        .and_then(|t| t["fits"].as_u64())
-        .expect("linux-basics is bounded");
-    let mut replicas = replicas;
-    let mut doomed = replicas.pop().expect("three replicas");
+    let fits = world.fits().await;
+    let mut world = world;
+    let mut doomed = world.replicas.pop().expect("three replicas");
+    let replicas = &world.replicas;
+    let http = &world.http;
     let ids: Vec<String> = (0..fits + 10).map(|i| format!("d{i}")).collect();
     let doomed_url = format!("{}/v1/labs", doomed.url);
     let doomed_answers = std::sync::Mutex::new(Vec::new());
@@ -267,7 +256,7 @@ async fn three_serve_processes_one_lab_per_id_quota_bounded_and_a_kill_leaves_wh
         .await;
         doomed.child.kill().expect("SIGKILL the replica");
     };
-    let (answers, (), ()) = tokio::join!(create_all(&http, &replicas, ids), doomed_share, killer);
+    let (answers, (), ()) = tokio::join!(create_all(http, replicas, ids), doomed_share, killer);
     let doomed_answers = doomed_answers.into_inner().expect("answers");
     for (status, body) in answers.iter().chain(doomed_answers.iter()) {
         assert!(
@@ -290,7 +279,62 @@ async fn three_serve_processes_one_lab_per_id_quota_bounded_and_a_kill_leaves_wh
     );
     assert!(labs.len() as u64 - 1 <= fits, "{} labs, the quota allows {fits}", labs.len() - 1);
     assert!(made > 0);
-    drop(replicas);
+}
+
+/// The "600 creates of distinct ids over the three while the quota allows 500", scaled
+/// by 1/5 to stay well under a minute on a loaded 2-core machine (where the API server makes
+/// ~10 labs/s): 120 creates, a quota of 100 Pods (its other resources made large enough that
+/// Pods are what runs out). Never more labs than the quota allows, every refusal a 409
+/// `cluster_full`, and every lab whole: no Service, NetworkPolicy or Ingress leaked.
+#[tokio::test]
+async fn three_serve_processes_fill_the_quota_and_refuse_the_rest_as_cluster_full() {
+    const ALLOWED: u64 = 100;
+    const CREATES: u64 = 120;
+    let Some(cluster) = autolabs_testenv::shared("serve_replicas_e2e at scale").await else { return };
+    let rendered = autolabs_model::render(&Platform::default());
+    let hard = rendered
+        .of_kind("ResourceQuota")
+        .find(|m| m.namespace.as_deref() == Some(autolabs_model::topology::LABS))
+        .and_then(|m| m.value.pointer("/spec/hard")?.as_object().cloned())
+        .expect("a rendered labs quota");
+    let quota: BTreeMap<String, String> = hard
+        .keys()
+        .map(|resource| {
+            let amount = if resource == "pods" {
+                ALLOWED.to_string()
+            } else if resource.contains("memory") || resource.contains("storage") {
+                format!("{}Gi", CREATES * 8)
+            } else if resource.contains("cpu") {
+                (CREATES * 4).to_string()
+            } else {
+                (CREATES * 2).to_string()
+            };
+            (resource.clone(), amount)
+        })
+        .chain([("pods".to_string(), ALLOWED.to_string())])
+        .collect();
+    let world = World::start(&cluster, "serve-scale", quota).await;
+    let namespace = world.ns.name().to_string();
+    assert_eq!(world.fits().await, ALLOWED, "the quota's Pods are what runs out");
+
+    let began = std::time::Instant::now();
+    let ids: Vec<String> = (0..CREATES).map(|i| format!("s{i}")).collect();
+    let answers = create_all(&world.http, &world.replicas, ids).await;
+    let elapsed = began.elapsed();
+    for (status, body) in &answers {
+        assert!(*status == 201 || (*status == 409 && body["error"] == "cluster_full"), "{status} {body}");
+    }
+    let created = answers.iter().filter(|(s, _)| *s == 201).count() as u64;
+    let refused = answers.len() as u64 - created;
+    let labs = whole_labs(&cluster, &namespace);
+    eprintln!(
+        "{CREATES} distinct creates over three serve processes, quota of {ALLOWED} Pods: {created} labs, {refused} refused as cluster_full, in {:.1} s",
+        elapsed.as_secs_f64()
+    );
+    assert_eq!(labs.len() as u64, created, "every 201 is a whole lab, and nothing else is");
+    assert!(created <= ALLOWED, "{created} labs, the quota allows {ALLOWED}");
+    // The quota is the only limit and no create failed otherwise, so every slot was used.
+    assert_eq!(created, ALLOWED, "{refused} refused while the quota had room");
 }
 
 /// Creates one lab per id, concurrently, the i-th through replica i mod 3.

@@ -25,6 +25,7 @@
 //! real API server by `tests/labs_e2e.rs`, which runs it with a ServiceAccount token bound to
 //! exactly those rules).
 
+pub mod bootstrap;
 pub mod cache;
 pub mod check;
 mod error;

@@ -15,7 +15,8 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum What {
-    /// The lab provisioner against the in-process fake API server: creates/s, p50/p99.
+    /// The lab provisioner: creates/s, p50/p99 — against the in-process fake API server, or
+    /// with --kubeconfig/--server on a real cluster, beside the server's own ceiling.
     #[cfg(feature = "simulate")]
     Labs(super::bench_labs::Args),
     /// `autolabs apply` of the baseline on a real (throw-away) cluster against `kubectl apply

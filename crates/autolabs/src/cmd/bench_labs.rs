@@ -17,16 +17,18 @@ use super::serve;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Creates in flight at once (with --rate: at most this many).
-    #[arg(long, default_value_t = 50)]
-    pub concurrency: usize,
-    /// Labs to create in the measured run.
-    #[arg(long, default_value_t = 2000)]
-    pub count: usize,
+    /// Creates in flight at once (with --rate: at most this many). Default 50 on the fake
+    /// API server, 20 on a real one (--kubeconfig/--server).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Labs to create in the measured run. Default 2000 on the fake API server, 300 on a real one.
+    #[arg(long)]
+    pub count: Option<usize>,
     /// Creates before the measured run, not counted: connections opened, caches and heap
     /// grown, as in a service that has been up for a while. Their figures are printed too.
-    #[arg(long, default_value_t = 200)]
-    pub warmup: usize,
+    /// Default 200 on the fake API server, 30 on a real one.
+    #[arg(long)]
+    pub warmup: Option<usize>,
     /// Offered load in creates per second (open loop, like wrk2): each create has a
     /// scheduled start and its latency counts from then, so a stalled server is not hidden
     /// by clients that wait. Without it, every client sends its next create as soon as the
@@ -40,6 +42,19 @@ pub struct Args {
     /// lock every request waits: p99 then jumps to 50–85 ms in some runs. 0 measures that.
     #[arg(long, default_value_t = 512)]
     pub pretouch_mib: usize,
+    /// Run against a real cluster (admin kubeconfig): the provisioner, acting as its own
+    /// ServiceAccount, in a namespace of the bench's own made like `labs`, and the server's
+    /// ceiling measured beside it. The namespace is deleted at the end.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// Measure a running lab API at this URL (token: --token-file or AUTOLABS_API_TOKEN)
+    /// instead of an in-process one; with --kubeconfig, the ceiling is measured on that
+    /// cluster too. The bench deletes the labs it made through the API.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// File holding the lab API's bearer token (with --server); else AUTOLABS_API_TOKEN.
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 const TOKEN: &str = "bench-token";
@@ -88,19 +103,23 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.kubeconfig.is_some() || args.server.is_some() {
+        return super::bench_labs_real::run(args);
+    }
     if cfg!(debug_assertions) {
         eprintln!(
             "note: this is a debug build; for real figures run `cargo run --release -p autolabs -- bench labs …`"
         );
     }
-    let concurrency = args.concurrency.max(1);
-    let count = args.count.max(1);
+    let concurrency = args.concurrency.unwrap_or(50).max(1);
+    let count = args.count.unwrap_or(2000).max(1);
+    let warmup_count = args.warmup.unwrap_or(200);
     pretouch_heap(args.pretouch_mib);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
         let server = FakeApiServer::start(FakeConfig::default()).await?;
         let platform = Platform::default();
-        seed(&server, &platform, count + args.warmup)?;
+        seed(&server, &platform, count + warmup_count)?;
         let templates = serve::templates(None, &platform)?;
         let provisioner = serve::provisioner(server.client()?, ProvisionerConfig::new(platform, templates))?;
         anyhow::ensure!(provisioner.wait_synced(Duration::from_secs(10)).await, "caches did not sync");
@@ -113,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let client = std::sync::Arc::new(LabClient::new(&format!("http://{address}"), TOKEN, "en"));
 
         let load = Load { concurrency, rate: args.rate };
-        let warmup = run_phase(&client, "warmup", args.warmup, load).await?;
+        let warmup = run_phase(&client, "warmup", warmup_count, load).await?;
         let measured = run_phase(&client, "bench", count, load).await?;
         let _ = stop_tx.send(());
         let _ = api.await;
@@ -123,16 +142,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         outln!(
             "bench labs: {count} creates of linux-basics at {mode}, after {} warm-up creates and {} MiB of heap pre-touched (HTTP API → provisioner → fake API server, 4 objects each)",
-            args.warmup, args.pretouch_mib
+            warmup_count, args.pretouch_mib
         )?;
         outln!("  {}", measured.summary())?;
-        if args.warmup > 0 {
+        if warmup_count > 0 {
             outln!("  warm-up: {}", warmup.summary())?;
         }
         let rate = args.rate.map(|r| format!(" --rate {r}")).unwrap_or_default();
         outln!(
             "  rerun: cargo run --release -p autolabs -- bench labs --concurrency {concurrency} --count {count} --warmup {} --pretouch-mib {}{rate}",
-            args.warmup, args.pretouch_mib
+            warmup_count, args.pretouch_mib
         )?;
         server.shutdown().await;
         if measured.errors + warmup.errors > 0 {
@@ -144,22 +163,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Load {
-    concurrency: usize,
-    rate: Option<f64>,
+pub(crate) struct Load {
+    pub concurrency: usize,
+    pub rate: Option<f64>,
 }
 
 /// What one phase measured.
-struct Phase {
-    count: usize,
-    errors: usize,
-    elapsed: Duration,
+pub(crate) struct Phase {
+    pub count: usize,
+    pub errors: usize,
+    pub elapsed: Duration,
     /// Sorted.
-    latencies: Vec<Duration>,
+    pub latencies: Vec<Duration>,
 }
 
 impl Phase {
-    fn summary(&self) -> String {
+    /// Successful creates per second.
+    pub fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        ms(percentile(&self.latencies, p))
+    }
+
+    pub fn summary(&self) -> String {
         let created = self.latencies.len();
         let secs = self.elapsed.as_secs_f64().max(f64::EPSILON);
         format!(
@@ -176,21 +204,39 @@ impl Phase {
     }
 }
 
-/// Creates `count` labs named `{prefix}-{i}` under `load` and measures each.
-async fn run_phase(
+/// Creates `count` labs named `{prefix}-{i}` through the lab API under `load` and measures each.
+pub(crate) async fn run_phase(
     client: &std::sync::Arc<LabClient>,
     prefix: &str,
     count: usize,
     load: Load,
 ) -> anyhow::Result<Phase> {
+    let client = std::sync::Arc::clone(client);
+    let prefix = prefix.to_string();
+    measure(count, load, move |i| {
+        let client = std::sync::Arc::clone(&client);
+        let body = json!({"id": format!("{prefix}-{i}"), "template": "linux-basics"});
+        async move {
+            matches!(client.send("POST", "/v1/labs", Some(body)).await, Ok(answer) if answer.status == 201)
+        }
+    })
+    .await
+}
+
+/// Runs `create(i)` for `i` in `0..count` under `load` (it answers whether the create
+/// succeeded) and measures each.
+pub(crate) async fn measure<F, Fut>(count: usize, load: Load, create: F) -> anyhow::Result<Phase>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let interval = load.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
-    let workers: Vec<_> = (0..load.concurrency)
+    let workers: Vec<_> = (0..load.concurrency.max(1))
         .map(|_| {
-            let client = std::sync::Arc::clone(client);
+            let create = create.clone();
             let next = std::sync::Arc::clone(&next);
-            let prefix = prefix.to_string();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0usize;
@@ -208,10 +254,10 @@ async fn run_phase(
                         }
                         None => Instant::now(),
                     };
-                    let body = json!({"id": format!("{prefix}-{i}"), "template": "linux-basics"});
-                    match client.send("POST", "/v1/labs", Some(body)).await {
-                        Ok(answer) if answer.status == 201 => latencies.push(scheduled.elapsed()),
-                        _ => errors += 1,
+                    if create(i).await {
+                        latencies.push(scheduled.elapsed());
+                    } else {
+                        errors += 1;
                     }
                 }
             })
@@ -238,8 +284,17 @@ mod tests {
     fn bench_labs_figures() {
         let concurrency = std::env::var("BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
         let count = std::env::var("BENCH_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-        super::run(super::Args { concurrency, count, warmup: 200, rate: None, pretouch_mib: 512 })
-            .expect("bench runs");
+        super::run(super::Args {
+            concurrency: Some(concurrency),
+            count: Some(count),
+            warmup: Some(200),
+            rate: None,
+            pretouch_mib: 512,
+            kubeconfig: None,
+            server: None,
+            token_file: None,
+        })
+        .expect("bench runs");
     }
 
     #[test]

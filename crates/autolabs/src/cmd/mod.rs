@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_apply;
 #[cfg(feature = "simulate")]
 pub mod bench_labs;
+pub mod bench_labs_real;
 pub mod config;
 pub mod connlist;
 pub mod diff;
