@@ -117,8 +117,14 @@ impl BenchNamespace {
         .await;
         match result {
             Ok(token) => {
-                self.provisioner_config.auth_info =
-                    serde_json::from_value(json!({ "token": token })).expect("an AuthInfo holding a token");
+                self.provisioner_config.auth_info = match serde_json::from_value(json!({ "token": token })) {
+                    Ok(auth_info) => auth_info,
+                    Err(e) => {
+                        let error =
+                            anyhow::Error::new(e).context("cannot put the token into a kubeconfig user");
+                        return Err((self, error));
+                    }
+                };
                 self.identity = format!("system:serviceaccount:{}:{}", self.name, options.service_account);
                 Ok(self)
             }
