@@ -198,8 +198,9 @@ fn dns1035_label(name: &str) -> Vec<String> {
     errors
 }
 
-/// A pod (or pod template) needs at least one container: `containers: []` decodes, but the
-/// API server refuses it (`spec.containers: Required value`).
+/// A pod (or pod template) needs at least one container: k8s-openapi decodes `containers: []`
+/// and a spec without `containers`, but the API server refuses both
+/// (`spec.containers: Required value`).
 /// Mirrors: k8s.io/kubernetes/pkg/apis/core/validation/validation.go validateContainers
 /// (`len(containers) == 0` → field.Required).
 fn require_containers(value: &Value, spec_path: &str, problems: &mut Vec<Problem>) {
@@ -210,8 +211,14 @@ fn require_containers(value: &Value, spec_path: &str, problems: &mut Vec<Problem
             None => return,
         }
     }
-    if spec.get("containers").and_then(Value::as_array).is_some_and(Vec::is_empty) {
-        problems.push(Problem::Missing { path: format!("{spec_path}.containers") });
+    let none = match spec.get("containers") {
+        None | Some(Value::Null) => spec.is_object(),
+        Some(Value::Array(containers)) => containers.is_empty(),
+        Some(_) => false, // a wrong type: the decoder names it
+    };
+    let path = format!("{spec_path}.containers");
+    if none && !problems.iter().any(|p| p.path() == path) {
+        problems.push(Problem::Missing { path });
     }
 }
 
@@ -362,9 +369,13 @@ mod tests {
 
     #[test]
     fn pods_and_pod_templates_without_containers_are_refused() {
-        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}});
+        let pod =
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}});
         let problems = check("v1", "Pod", &pod);
-        assert_eq!(problems.iter().map(ToString::to_string).collect::<Vec<_>>(), ["spec.containers: Required value"]);
+        assert_eq!(
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["spec.containers: Required value"]
+        );
         let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
             "spec": {"selector": {"matchLabels": {"a": "b"}},
                      "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}}});

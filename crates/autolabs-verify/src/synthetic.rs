@@ -92,18 +92,17 @@ pub struct StreamParams {
 /// write it: the input of the reading benchmark (`autolabs bench read`).
 pub fn netpol_stream(p: StreamParams) -> String {
     use autolabs_netpol::synthetic::{SyntheticParams, generate as generate_netpol};
-    let cluster = generate_netpol(SyntheticParams {
-        namespaces: p.namespaces,
-        pods: p.pods,
-        policies: p.policies,
-    });
+    let cluster =
+        generate_netpol(SyntheticParams { namespaces: p.namespaces, pods: p.pods, policies: p.policies });
     let mut out = String::with_capacity(400 * (cluster.pods.len() + cluster.policies.len()));
     let mut push = |v: serde_json::Value| {
         out.push_str("---\n");
         out.push_str(&serde_saphyr::to_string(&v).unwrap_or_default());
     };
     for ns in &cluster.namespaces {
-        push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns.name, "labels": ns.labels}}));
+        push(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns.name, "labels": ns.labels}}),
+        );
     }
     for pod in &cluster.pods {
         let ports: Vec<serde_json::Value> = pod

@@ -1,5 +1,6 @@
-//! Third-party-style inputs, as a new user feeds them to `verify`, `connlist`, `diff` and
-//! `explain`: API server list dumps, Helm output, JSON arrays, directories with stray files,
+//! Third-party-style inputs, as a new user feeds them to `verify`, `connlist`, `diff`,
+//! `explain`, and to every other command that reads manifests (`backup`, `upgrade plan`,
+//! `can-i`, `who-can`): API server list dumps, Helm output, JSON arrays, directories with stray files,
 //! symlink loops, and objects the API server would refuse. Each case is a directory of files
 //! made in a temporary directory, and each run the exit code and the lines it must print.
 //!
@@ -468,7 +469,7 @@ const OTHER_COMMANDS: &[Case] = &[
                     "[load/refused] Pod shop/empty: spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
                     "pods.yaml:5:15",
                     "[load/refused] Deployment shop/web: spec.template.spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
-                    "pods.yaml:14:19",
+                    "pods.yaml:15:19",
                 ],
                 stderr: &[],
             },
@@ -484,7 +485,7 @@ const OTHER_COMMANDS: &[Case] = &[
                 args: &["connlist", "pods.yaml", "--as-admitted"],
                 code: 0,
                 stdout: &[],
-                stderr: &["note: the input has no workloads"],
+                stderr: &["note: no allowed connections between the 0 workload(s) of the input"],
             },
         ],
     },
@@ -543,10 +544,12 @@ const OTHER_COMMANDS: &[Case] = &[
                 args: &["upgrade", "plan", "stray", "--strict-inputs"],
                 code: 2,
                 stdout: &[],
-                stderr: &["error: stray/README.md: not a .yaml, .yml or .json file; an error under --strict-inputs"],
+                stderr: &[
+                    "error: stray/README.md: not a .yaml, .yml or .json file; an error under --strict-inputs",
+                ],
             },
             Run {
-                args: &["verify", "pod.yaml", "--target-version", "1.33", "--only", "deprecations"],
+                args: &["verify", "pod.yaml", "--target-version", "1.33"],
                 code: 2,
                 stdout: &["pod.yaml:15:34"],
                 stderr: &[],
@@ -570,10 +573,23 @@ const OTHER_COMMANDS: &[Case] = &[
                 args: &["who-can", "get", "pods", "-n", "shop", "-f", "rbac.yaml"],
                 code: 2,
                 stdout: &[],
-                stderr: &["error: 1 input error(s), 1 of them in objects the API server would refuse (--as-admitted analyses without those objects)"],
+                stderr: &[
+                    "error: 1 input error(s), 1 of them in objects the API server would refuse (--as-admitted analyses without those objects)",
+                ],
             },
             Run {
-                args: &["can-i", "get", "pods", "-n", "shop", "--as", "alice", "-f", "rbac.yaml", "--as-admitted"],
+                args: &[
+                    "can-i",
+                    "get",
+                    "pods",
+                    "-n",
+                    "shop",
+                    "--as",
+                    "alice",
+                    "-f",
+                    "rbac.yaml",
+                    "--as-admitted",
+                ],
                 code: 1,
                 stdout: &["no"],
                 stderr: &[],

@@ -129,12 +129,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// `bench read`: the reader alone in this process, then the whole `verify` as a user runs it.
-fn read(namespaces: usize, pods: usize, policies: usize, out: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+fn read(
+    namespaces: usize,
+    pods: usize,
+    policies: usize,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
     use autolabs_verify::ObjectSet;
     use autolabs_verify::synthetic::{StreamParams, netpol_stream};
     let text = netpol_stream(StreamParams { namespaces, pods, policies });
     let keep = out.is_some();
-    let path = out.unwrap_or_else(|| std::env::temp_dir().join(format!("autolabs-bench-read-{}.yaml", std::process::id())));
+    let path = out.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("autolabs-bench-read-{}.yaml", std::process::id()))
+    });
     std::fs::write(&path, &text)?;
     let bytes = text.len();
     drop(text);
@@ -160,7 +167,9 @@ fn read(namespaces: usize, pods: usize, policies: usize, out: Option<std::path::
         "autolabs bench read: {objects} objects ({namespaces} namespaces, {pods} pods, {policies} policies), {:.1} MB of YAML",
         bytes as f64 / 1e6
     );
-    println!("  read (files → object set, strict decoding): {read_s:.3} s; {errors} input errors; peak memory {peak:.0} MiB");
+    println!(
+        "  read (files → object set, strict decoding): {read_s:.3} s; {errors} input errors; peak memory {peak:.0} MiB"
+    );
     println!(
         "  whole `autolabs verify FILE --format json` (child process): {verify_s:.3} s wall, exit {}",
         status.code().map(|c| c.to_string()).unwrap_or_else(|| "by signal".into())
