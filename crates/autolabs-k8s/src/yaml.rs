@@ -51,6 +51,15 @@ impl Locations {
         }
     }
 
+    /// How many fields have a position.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// The exact entry for `path`.
     pub fn get(&self, path: &str) -> Option<Pos> {
         self.map.get(path).copied()
@@ -106,37 +115,86 @@ pub fn parse_one(text: &str) -> Result<Document, YamlError> {
 }
 
 /// Parses a multi-document stream; each document independently, so an error in one does not
-/// lose the others. Empty documents (only comments, or `---` twice) are skipped.
+/// lose the others. Empty documents (only comments, or `---` twice) are skipped. Documents are
+/// parsed in parallel (one batch of consecutive documents per core), results in stream order.
 pub fn parse_stream(text: &str) -> Vec<Result<Document, YamlError>> {
-    // The parser recurses once per nesting level with large frames (about 40 KiB a level in
-    // a debug build), so a 50-deep document overflows a 2 MiB thread (tokio's workers, the
-    // test harness) and aborts the process. Parse on a thread whose stack holds MAX_DEPTH.
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("yaml-parse".into())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || parse_stream_here(text))
-            .ok()
-            .and_then(|parsing| parsing.join().ok())
+    let chunks = split_stream(text);
+    let weights: Vec<usize> = chunks.iter().map(|(_, c)| c.len()).collect();
+    in_parallel(chunks, &weights, |batch| {
+        batch.into_iter().map(|(line, chunk)| parse_document(&chunk, line)).collect::<Vec<_>>()
     })
-    .unwrap_or_else(|| parse_stream_here(text))
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Runs `work` over consecutive batches of `items` (about equal total weight, one batch per
+/// core) on threads whose stack holds the deepest document; the batches' results in order.
+///
+/// The parser recurses once per nesting level with large frames (about 40 KiB a level in
+/// a debug build), so a 50-deep document overflows a 2 MiB thread (tokio's workers, the
+/// test harness) and aborts the process: every parse runs on such a thread, even alone.
+pub fn in_parallel<I: Send, O: Send>(
+    items: Vec<I>,
+    weights: &[usize],
+    work: impl Fn(Vec<I>) -> O + Sync,
+) -> Vec<O> {
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let total: usize = weights.iter().sum::<usize>().max(1);
+    // Below this much text a second thread costs more than it saves.
+    const SMALLEST_BATCH: usize = 64 << 10;
+    let threads = cores.min(total.div_ceil(SMALLEST_BATCH)).clamp(1, items.len().max(1));
+    let mut batches: Vec<Vec<I>> = Vec::with_capacity(threads);
+    let mut current = Vec::new();
+    let mut weight_so_far = 0usize;
+    for (item, weight) in items.into_iter().zip(weights.iter().copied().chain(std::iter::repeat(0))) {
+        current.push(item);
+        weight_so_far += weight;
+        if batches.len() + 1 < threads && weight_so_far * threads >= total * (batches.len() + 1) {
+            batches.push(std::mem::take(&mut current));
+        }
+    }
+    batches.push(current);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let running: Vec<_> = batches
+            .into_iter()
+            .map(|batch| {
+                std::thread::Builder::new()
+                    .name("yaml-parse".into())
+                    .stack_size(PARSE_STACK_BYTES)
+                    .spawn_scoped(scope, move || work(batch))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|thread| match thread {
+                Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(e) => panic!("cannot start a parsing thread: {e}"),
+            })
+            .collect()
+    })
 }
 
 /// Stack of the parsing thread: MAX_DEPTH levels with room to spare (reserved, not touched).
 const PARSE_STACK_BYTES: usize = 64 << 20;
 
-fn parse_stream_here(text: &str) -> Vec<Result<Document, YamlError>> {
-    let mut out = Vec::new();
-    for (start_line, chunk) in split_documents(text) {
-        if chunk.lines().all(|l| {
+/// The non-empty documents of a stream, each with the line it starts on.
+pub fn split_stream(text: &str) -> Vec<(u32, String)> {
+    let mut chunks = split_documents(text);
+    chunks.retain(|(_, chunk)| {
+        !chunk.lines().all(|l| {
             let t = l.trim();
             t.is_empty() || t.starts_with('#') || t == "..."
-        }) {
-            continue;
-        }
-        out.push(parse_chunk(&chunk, start_line));
-    }
-    out
+        })
+    });
+    chunks
+}
+
+/// Parses one document of [`split_stream`]. Call it on a thread of [`in_parallel`]: the
+/// parser needs a deep stack.
+pub fn parse_document(chunk: &str, start_line: u32) -> Result<Document, YamlError> {
+    parse_chunk(chunk, start_line)
 }
 
 /// Splits on `---` lines (document markers at column 0), keeping each chunk's first line.
@@ -174,7 +232,7 @@ fn parse_chunk(chunk: &str, start_line: u32) -> Result<Document, YamlError> {
         })?;
     let mut locations = Locations::default();
     let line = spanned.referenced.line() as u32 + offset;
-    let value = flatten(spanned, "", offset, &mut locations);
+    let value = flatten(spanned, String::new(), offset, &mut locations);
     Ok(Document { value, locations, line: line.max(start_line) })
 }
 
@@ -227,12 +285,11 @@ fn first_line(msg: &str) -> String {
     msg.lines().next().unwrap_or(msg).trim().to_string()
 }
 
-fn flatten(node: Spanned<Raw>, path: &str, offset: u32, locs: &mut Locations) -> Value {
+/// The node as a [`Value`], each field's position recorded under its path (the path moves
+/// into the map: one allocation a node).
+fn flatten(node: Spanned<Raw>, path: String, offset: u32, locs: &mut Locations) -> Value {
     let pos = Pos { line: node.referenced.line() as u32 + offset, column: node.referenced.column() as u32 };
-    if pos.line > offset {
-        locs.map.insert(path.to_string(), pos);
-    }
-    match node.value {
+    let value = match node.value {
         Raw::Null => Value::Null,
         Raw::Bool(b) => Value::Bool(b),
         Raw::I64(n) => Value::from(n),
@@ -243,19 +300,22 @@ fn flatten(node: Spanned<Raw>, path: &str, offset: u32, locs: &mut Locations) ->
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| flatten(item, &join_index(path, i), offset, locs))
+                .map(|(i, item)| flatten(item, join_index(&path, i), offset, locs))
                 .collect(),
         ),
         Raw::Map(entries) => {
-            let mut map = serde_json::Map::new();
+            let mut map = serde_json::Map::with_capacity(entries.len());
             for (key, item) in entries {
-                let child = join_key(path, &key);
-                let v = flatten(item, &child, offset, locs);
+                let v = flatten(item, join_key(&path, &key), offset, locs);
                 map.insert(key, v);
             }
             Value::Object(map)
         }
+    };
+    if pos.line > offset {
+        locs.map.insert(path, pos);
     }
+    value
 }
 
 /// A YAML node whose children carry their positions.

@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use autolabs_k8s::yaml::{self, Locations};
 
@@ -39,7 +40,8 @@ pub struct Object {
     pub file: String,
     /// Line the object starts on (1-based; 0 when unknown).
     pub line: u32,
-    locations: Locations,
+    /// Positions of the fields of the document the object came from (shared by a list's items).
+    locations: Arc<Locations>,
     /// Path of this object inside its document (`items[3]` for a List item).
     prefix: String,
 }
@@ -59,7 +61,7 @@ impl Object {
             value,
             file: file.to_string(),
             line: 0,
-            locations: Locations::default(),
+            locations: Arc::default(),
             prefix: String::new(),
         })
     }
@@ -219,29 +221,67 @@ impl ObjectSet {
         ObjectSet { options, ..Default::default() }
     }
 
-    /// Parses one YAML/JSON text (any number of documents, `List`s expanded).
+    /// Parses one YAML/JSON text (any number of documents, `List`s expanded). Documents are
+    /// parsed and decoded in parallel, one batch of consecutive documents per core; objects and
+    /// errors keep the order of the stream.
     pub fn add_text(&mut self, text: &str, file: &str) {
         self.files += 1;
-        self.add_documents(yaml::parse_stream(text), file);
+        let chunks = yaml::split_stream(text);
+        let weights: Vec<usize> = chunks.iter().map(|(_, chunk)| chunk.len()).collect();
+        let options = self.options;
+        let parts = yaml::in_parallel(chunks, &weights, |batch| {
+            let mut part = ObjectSet::with_options(options);
+            for (line, chunk) in batch {
+                part.add_parsed(yaml::parse_document(&chunk, line), file);
+            }
+            part
+        });
+        self.absorb(parts);
     }
 
+    /// Decodes parsed documents, in parallel as [`ObjectSet::add_text`] does.
     fn add_documents(&mut self, docs: Vec<Result<yaml::Document, yaml::YamlError>>, file: &str) {
-        for doc in docs {
-            match doc {
-                Err(e) => self.errors.push(LoadError {
-                    file: file.into(),
-                    line: e.pos.line,
-                    column: e.pos.column,
-                    message: format!("not valid YAML: {}", e.message),
-                    refused: false,
-                }),
-                Ok(doc) => self.add_document(doc, file),
+        // About the bytes of text each document came from: 20 a located field.
+        let weights: Vec<usize> =
+            docs.iter().map(|d| d.as_ref().map(|d| 20 * d.locations.len()).unwrap_or(1)).collect();
+        let options = self.options;
+        let parts = yaml::in_parallel(docs, &weights, |batch| {
+            let mut part = ObjectSet::with_options(options);
+            for doc in batch {
+                part.add_parsed(doc, file);
             }
+            part
+        });
+        self.absorb(parts);
+    }
+
+    /// Appends what other sets read, in order.
+    fn absorb(&mut self, parts: Vec<ObjectSet>) {
+        for part in parts {
+            self.objects.extend(part.objects);
+            self.errors.extend(part.errors);
+            self.refused.extend(part.refused);
+            self.notes.extend(part.notes);
+            self.files += part.files;
+        }
+    }
+
+    fn add_parsed(&mut self, doc: Result<yaml::Document, yaml::YamlError>, file: &str) {
+        match doc {
+            Err(e) => self.errors.push(LoadError {
+                file: file.into(),
+                line: e.pos.line,
+                column: e.pos.column,
+                message: format!("not valid YAML: {}", e.message),
+                refused: false,
+            }),
+            Ok(doc) => self.add_document(doc, file),
         }
     }
 
     fn add_document(&mut self, doc: yaml::Document, file: &str) {
         let yaml::Document { value, locations, line } = doc;
+        let locations = Arc::new(locations);
         match value {
             Value::Null => {}
             // A JSON array of objects (`jq '[.items[]]'`, some tools' dumps).
@@ -255,7 +295,7 @@ impl ObjectSet {
     }
 
     /// An object, or a list of objects (lists in lists too).
-    fn add_value(&mut self, value: Value, file: &str, locations: &Locations, prefix: &str, line: u32) {
+    fn add_value(&mut self, value: Value, file: &str, locations: &Arc<Locations>, prefix: &str, line: u32) {
         let Some(list) = list_kind(&value) else {
             return self.add_object(value, file, locations, prefix, line);
         };
@@ -283,7 +323,14 @@ impl ObjectSet {
         }
     }
 
-    fn add_object(&mut self, value: Value, file: &str, locations: &Locations, prefix: &str, doc_line: u32) {
+    fn add_object(
+        &mut self,
+        value: Value,
+        file: &str,
+        locations: &Arc<Locations>,
+        prefix: &str,
+        doc_line: u32,
+    ) {
         let line = if prefix.is_empty() {
             doc_line
         } else {
@@ -319,7 +366,7 @@ impl ObjectSet {
         }
         if let Some(mut obj) = Object::from_value(value, file) {
             obj.line = line;
-            obj.locations = locations.clone();
+            obj.locations = Arc::clone(locations);
             obj.prefix = prefix.to_string();
             self.objects.push(obj);
         }
@@ -424,13 +471,21 @@ impl ObjectSet {
                 Ok(m) if m.is_dir() => {
                     let mut files = Vec::new();
                     walk.directory(p, &mut Vec::new(), &mut files, &mut set);
-                    for f in files {
-                        let name = f.display().to_string();
-                        match std::fs::read_to_string(&f) {
-                            Ok(text) => set.add_file_of_directory(&text, &name),
-                            Err(e) => set.errors.push(LoadError::of_file(&name, e.to_string())),
+                    // Files are read in parallel too (a directory of one object per file).
+                    let weights: Vec<usize> =
+                        files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len() as usize)).collect();
+                    let parts = yaml::in_parallel(files, &weights, |batch| {
+                        let mut part = ObjectSet::with_options(options);
+                        for f in batch {
+                            let name = f.display().to_string();
+                            match std::fs::read_to_string(&f) {
+                                Ok(text) => part.add_file_of_directory(&text, &name),
+                                Err(e) => part.errors.push(LoadError::of_file(&name, e.to_string())),
+                            }
                         }
-                    }
+                        part
+                    });
+                    set.absorb(parts);
                 }
                 Ok(_) => {
                     let name = p.display().to_string();

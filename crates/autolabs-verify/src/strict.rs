@@ -83,6 +83,10 @@ pub fn check(api_version: &str, kind: &str, value: &Value) -> Vec<Problem> {
             )*
         };
     }
+    let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
+    if let Some((_, spec)) = crate::objects::pod_spec_path(kind, group) {
+        require_containers(value, spec, &mut problems);
+    }
     whole!(
         core::v1::Pod,
         core::v1::Namespace,
@@ -111,7 +115,6 @@ pub fn check(api_version: &str, kind: &str, value: &Value) -> Vec<Problem> {
         autoscaling::v2::HorizontalPodAutoscaler,
     );
     decode_at::<ObjectMeta>(value, "metadata", &mut problems);
-    let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
     if let Some((meta, spec)) = crate::objects::pod_spec_path(kind, group) {
         if !meta.is_empty() {
             decode_at::<ObjectMeta>(value, meta, &mut problems);
@@ -193,6 +196,30 @@ fn dns1035_label(name: &str) -> Vec<String> {
         errors.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123')".into());
     }
     errors
+}
+
+/// A pod (or pod template) needs at least one container: k8s-openapi decodes `containers: []`
+/// and a spec without `containers`, but the API server refuses both
+/// (`spec.containers: Required value`).
+/// Mirrors: k8s.io/kubernetes/pkg/apis/core/validation/validation.go validateContainers
+/// (`len(containers) == 0` → field.Required).
+fn require_containers(value: &Value, spec_path: &str, problems: &mut Vec<Problem>) {
+    let mut spec = value;
+    for seg in spec_path.split('.') {
+        match spec.get(seg) {
+            Some(v) => spec = v,
+            None => return,
+        }
+    }
+    let none = match spec.get("containers") {
+        None | Some(Value::Null) => spec.is_object(),
+        Some(Value::Array(containers)) => containers.is_empty(),
+        Some(_) => false, // a wrong type: the decoder names it
+    };
+    let path = format!("{spec_path}.containers");
+    if none && !problems.iter().any(|p| p.path() == path) {
+        problems.push(Problem::Missing { path });
+    }
 }
 
 /// Decodes the value at a dotted path, when there is one.
@@ -338,6 +365,30 @@ mod tests {
         );
         assert!(matches!(&problems[1], Problem::WrongType { path, message }
             if path == "spec.terminationGracePeriodSeconds" && message.contains("string \"30\"")));
+    }
+
+    #[test]
+    fn pods_and_pod_templates_without_containers_are_refused() {
+        let pod =
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": []}});
+        let problems = check("v1", "Pod", &pod);
+        assert_eq!(
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["spec.containers: Required value"]
+        );
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": []}}}});
+        let problems = check("apps/v1", "Deployment", &deploy);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path(), "spec.template.spec.containers");
+        let old_cronjob = json!({"apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
+        let problems = check("batch/v1beta1", "CronJob", &old_cronjob);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path(), "spec.jobTemplate.spec.template.spec.containers");
+        let missing = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}});
+        assert_eq!(check("v1", "Pod", &missing).len(), 1, "one Required, not two");
     }
 
     #[test]

@@ -78,3 +78,52 @@ pub fn generate(p: Params) -> ObjectSet {
     set.add_text(&docs, "synthetic.yaml");
     set
 }
+
+/// Sizes of the reading benchmark's manifest stream.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamParams {
+    pub namespaces: usize,
+    pub pods: usize,
+    pub policies: usize,
+}
+
+/// The netpol engine's synthetic cluster (namespaces, pods with named ports, policies of every
+/// shape) as one block-style multi-document YAML stream, as `kubectl get -o yaml` or Helm would
+/// write it: the input of the reading benchmark (`autolabs bench read`).
+pub fn netpol_stream(p: StreamParams) -> String {
+    use autolabs_netpol::synthetic::{SyntheticParams, generate as generate_netpol};
+    let cluster =
+        generate_netpol(SyntheticParams { namespaces: p.namespaces, pods: p.pods, policies: p.policies });
+    let mut out = String::with_capacity(400 * (cluster.pods.len() + cluster.policies.len()));
+    let mut push = |v: serde_json::Value| {
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(&v).unwrap_or_default());
+    };
+    for ns in &cluster.namespaces {
+        push(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns.name, "labels": ns.labels}}),
+        );
+    }
+    for pod in &cluster.pods {
+        let ports: Vec<serde_json::Value> = pod
+            .named_ports
+            .iter()
+            .map(|np| json!({"name": np.name, "containerPort": np.port, "protocol": np.protocol.as_str()}))
+            .collect();
+        push(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod.name, "namespace": pod.namespace, "labels": pod.labels},
+            "spec": {"containers": [{"name": "main", "image": "registry.example/app:1.0", "ports": ports,
+                "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false,
+                    "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}}]}}));
+    }
+    for policy in &cluster.policies {
+        let mut v = serde_json::to_value(policy).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.insert("apiVersion".into(), json!("networking.k8s.io/v1"));
+            map.insert("kind".into(), json!("NetworkPolicy"));
+        }
+        push(v);
+    }
+    out
+}

@@ -1,5 +1,6 @@
-//! Third-party-style inputs, as a new user feeds them to `verify`, `connlist`, `diff` and
-//! `explain`: API server list dumps, Helm output, JSON arrays, directories with stray files,
+//! Third-party-style inputs, as a new user feeds them to `verify`, `connlist`, `diff`,
+//! `explain`, and to every other command that reads manifests (`backup`, `upgrade plan`,
+//! `can-i`, `who-can`): API server list dumps, Helm output, JSON arrays, directories with stray files,
 //! symlink loops, and objects the API server would refuse. Each case is a directory of files
 //! made in a temporary directory, and each run the exit code and the lines it must print.
 //!
@@ -419,6 +420,184 @@ const CASES: &[Case] = &[
     },
 ];
 
+const ROLES_ONE_BINDING_BROKEN: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: shop}
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: alice-reads, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
+subjects:
+  kind: User
+  name: alice
+"#;
+
+const POD_WITHOUT_CONTAINERS: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: empty, namespace: shop}
+spec:
+  containers: []
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: []
+"#;
+
+/// The other commands that read manifests, on the same bad inputs: each exits 2 with the
+/// located error (and `--as-admitted` analyses without the refused object).
+const OTHER_COMMANDS: &[Case] = &[
+    Case {
+        name: "a pod and a pod template without containers",
+        files: &[("pods.yaml", POD_WITHOUT_CONTAINERS)],
+        links: &[],
+        runs: &[
+            Run {
+                args: &["verify", "pods.yaml"],
+                code: 2,
+                stdout: &[
+                    "[load/refused] Pod shop/empty: spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
+                    "pods.yaml:5:15",
+                    "[load/refused] Deployment shop/web: spec.template.spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
+                    "pods.yaml:15:19",
+                ],
+                stderr: &[],
+            },
+            Run {
+                args: &["connlist", "pods.yaml"],
+                code: 2,
+                stdout: &[],
+                stderr: &[
+                    "error: pods.yaml:5:15: Pod shop/empty: spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
+                ],
+            },
+            Run {
+                args: &["connlist", "pods.yaml", "--as-admitted"],
+                code: 0,
+                stdout: &[],
+                stderr: &["note: no allowed connections between the 0 workload(s) of the input"],
+            },
+        ],
+    },
+    Case {
+        name: "backup, upgrade and verify --target-version on an object the API server refuses",
+        files: &[("pod.yaml", PRIVILEGED_POD), ("stray/README.md", "# notes\n")],
+        links: &[],
+        runs: &[
+            Run {
+                args: &["backup", "check", "pod.yaml"],
+                code: 2,
+                stdout: &[
+                    "[load/refused] Pod lab/bad: spec.terminationGracePeriodSeconds: invalid type: string \"30\", expected i64 (the API server would refuse this object: it would not exist in the cluster)",
+                    "pod.yaml:15:34",
+                ],
+                stderr: &[],
+            },
+            Run {
+                args: &["backup", "check", "pod.yaml", "--as-admitted"],
+                code: 0,
+                stdout: &["0 error(s), 2 warning(s), 0 info; 1 object(s) from 1 file(s)"],
+                stderr: &[],
+            },
+            Run {
+                args: &["backup", "restore-plan", "pod.yaml"],
+                code: 2,
+                stdout: &[],
+                stderr: &[
+                    "error: pod.yaml:15:34: Pod lab/bad: spec.terminationGracePeriodSeconds: invalid type: string \"30\", expected i64 (the API server would refuse this object: it would not exist in the cluster)",
+                    "error: 2 input error(s), 2 of them in objects the API server would refuse (--as-admitted analyses without those objects)",
+                ],
+            },
+            Run {
+                args: &["backup", "check", "stray", "--strict-inputs"],
+                code: 2,
+                stdout: &["1 error(s), 0 warning(s), 0 info; 0 object(s) from 0 file(s)"],
+                stderr: &[],
+            },
+            Run {
+                args: &["upgrade", "plan", "pod.yaml", "--target-version", "1.33"],
+                code: 2,
+                stdout: &[],
+                stderr: &[
+                    "error: pod.yaml:21:20: Pod lab/bad: strict decoding error: unknown field \"spec.containers[0].securityContext.runAsNonRot\" (the API server would refuse this object: it would not exist in the cluster)",
+                ],
+            },
+            Run {
+                args: &["upgrade", "plan", "pod.yaml", "--target-version", "1.33", "--as-admitted"],
+                code: 0,
+                stdout: &["Rollout order:"],
+                stderr: &[
+                    "warning: pod.yaml:21:20: Pod lab/bad: strict decoding error: unknown field \"spec.containers[0].securityContext.runAsNonRot\" (left out (--as-admitted): the API server would refuse it)",
+                ],
+            },
+            Run {
+                args: &["upgrade", "plan", "stray", "--strict-inputs"],
+                code: 2,
+                stdout: &[],
+                stderr: &[
+                    "error: stray/README.md: not a .yaml, .yml or .json file; an error under --strict-inputs",
+                ],
+            },
+            Run {
+                args: &["verify", "pod.yaml", "--target-version", "1.33"],
+                code: 2,
+                stdout: &["pod.yaml:15:34"],
+                stderr: &[],
+            },
+        ],
+    },
+    Case {
+        name: "can-i and who-can over a binding whose subjects are not a list",
+        files: &[("rbac.yaml", ROLES_ONE_BINDING_BROKEN)],
+        links: &[],
+        runs: &[
+            Run {
+                args: &["can-i", "get", "pods", "-n", "shop", "--as", "alice", "-f", "rbac.yaml"],
+                code: 2,
+                stdout: &[],
+                stderr: &[
+                    "error: rbac.yaml:14:3: RoleBinding shop/alice-reads: subjects: invalid type: map, expected a sequence (the API server would refuse this object: it would not exist in the cluster)",
+                ],
+            },
+            Run {
+                args: &["who-can", "get", "pods", "-n", "shop", "-f", "rbac.yaml"],
+                code: 2,
+                stdout: &[],
+                stderr: &[
+                    "error: 1 input error(s), 1 of them in objects the API server would refuse (--as-admitted analyses without those objects)",
+                ],
+            },
+            Run {
+                args: &[
+                    "can-i",
+                    "get",
+                    "pods",
+                    "-n",
+                    "shop",
+                    "--as",
+                    "alice",
+                    "-f",
+                    "rbac.yaml",
+                    "--as-admitted",
+                ],
+                code: 1,
+                stdout: &["no"],
+                stderr: &[],
+            },
+        ],
+    },
+];
+
 fn make(root: &Path, case: &Case) {
     for (path, text) in case.files {
         let path = root.join(path);
@@ -441,7 +620,7 @@ fn make(root: &Path, case: &Case) {
 #[test]
 fn foreign_inputs_are_read_or_refused_with_their_location() {
     let mut failures = Vec::new();
-    for case in CASES {
+    for case in CASES.iter().chain(OTHER_COMMANDS) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         make(dir.path(), case);
         for run in case.runs {
@@ -463,7 +642,10 @@ fn foreign_inputs_are_read_or_refused_with_their_location() {
             problems.extend(
                 run.stderr.iter().filter(|l| !has(&stderr, l)).map(|l| format!("stderr lacks {l:?}")),
             );
-            if run.code == 2 && run.args[0] != "verify" && !stdout.is_empty() {
+            // verify and backup check report input errors as findings; every other command
+            // prints no answer at all.
+            let reports_findings = run.args[0] == "verify" || run.args[..2] == ["backup", "check"];
+            if run.code == 2 && !reports_findings && !stdout.is_empty() {
                 problems.push("printed an answer although the input has errors".into());
             }
             if !problems.is_empty() {

@@ -1,7 +1,8 @@
 //! `autolabs backup check [PATH…]` and `autolabs backup restore-plan`.
 //!
 //! Without PATHs both read the baseline rendered from platform.yaml (or the built-in
-//! default). `check` exits 1 when a finding reaches `--fail-on`, 2 on unreadable input.
+//! default). `check` exits 1 when a finding reaches `--fail-on`, 2 on input errors (read as
+//! `verify` reads: `--as-admitted`, `--strict-inputs`); `restore-plan` prints no plan then.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use autolabs_model::Profile;
 use autolabs_verify::engines::backup;
 use autolabs_verify::finding::Summary;
-use autolabs_verify::{Finding, ObjectSet, Severity, report};
+use autolabs_verify::{Finding, ObjectSet, report};
 
 use super::findings_out::Format;
 
@@ -42,6 +43,8 @@ pub struct CheckArgs {
     /// Exit 1 when a finding is at least this severe.
     #[arg(long, default_value = "error", value_parser = ["error", "warning", "info"])]
     fail_on: String,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +54,8 @@ pub struct RestorePlanArgs {
     /// platform.yaml to render (default ./platform.yaml, else the built-in default).
     #[arg(short = 'f', long = "config")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -63,18 +68,20 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn input(
     paths: &[PathBuf],
     config: Option<&std::path::Path>,
+    inputs: &super::inputs::InputArgs,
 ) -> anyhow::Result<(ObjectSet, Option<autolabs_model::Platform>)> {
     let platform =
         if paths.is_empty() || config.is_some() { Some(super::config::load(config)?.0) } else { None };
     let set = match (&platform, paths.is_empty()) {
         (Some(p), true) => autolabs_verify::run::rendered_set(p),
-        _ => ObjectSet::read_paths(paths),
+        _ => inputs.read(paths),
     };
     Ok((set, platform))
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (set, platform) = input(&args.paths, args.config.as_deref())?;
+    let (set, platform) = input(&args.paths, args.config.as_deref(), &args.inputs)?;
+    super::inputs::print_notes(&set);
     let opts = backup::Options {
         control_plane_backup_expected: args.expect_etcd_backup
             || platform
@@ -83,16 +90,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         snapshots_supported: args.snapshots_supported
             || platform.as_ref().is_some_and(|p| p.spec.snapshots_supported()),
     };
-    let mut findings: Vec<Finding> = set
-        .errors
-        .iter()
-        .map(|e| {
-            let mut f = Finding::new("load", "unreadable", Severity::Error, e.message.clone());
-            f.file = Some(e.file.clone());
-            f.line = (e.line > 0).then_some(e.line);
-            f
-        })
-        .collect();
+    // As in `verify`: input errors (and objects left out under --as-admitted) are findings.
+    let mut findings: Vec<Finding> = autolabs_verify::run::load_findings(&set);
     findings.extend(backup::check(&set, opts));
     report::sort(&mut findings);
     let summary = Summary::of(&findings, set.objects.len(), set.files);
@@ -101,12 +100,13 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn restore_plan(args: RestorePlanArgs) -> anyhow::Result<ExitCode> {
-    let (set, _) = input(&args.paths, args.config.as_deref())?;
-    for e in &set.errors {
-        eprintln!("{e}");
+    let (set, _) = input(&args.paths, args.config.as_deref(), &args.inputs)?;
+    // Fail closed: no plan from part of the input.
+    if super::inputs::report(&set) {
+        return Ok(ExitCode::from(2));
     }
     for (i, step) in backup::restore_plan(&set).iter().enumerate() {
         outln!("{}. {step}", i + 1)?;
     }
-    Ok(if set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,19 @@ enum What {
         #[arg(long, default_value_t = 100)]
         namespaces: usize,
     },
+    /// Reading manifests: writes a synthetic YAML stream (namespaces, pods, NetworkPolicies),
+    /// times reading it, then times a whole `autolabs verify FILE` of it in a child process.
+    Read {
+        #[arg(long, default_value_t = 1_000)]
+        namespaces: usize,
+        #[arg(long, default_value_t = 10_000)]
+        pods: usize,
+        #[arg(long, default_value_t = 10_342)]
+        policies: usize,
+        /// Keep the stream in this file (default: a temporary file, deleted afterwards).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
     /// NetworkPolicy reachability over a synthetic cluster (namespaces × pods × policies).
     Netpol {
         #[arg(long, default_value_t = 10_000)]
@@ -92,6 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 peak_mib().unwrap_or(0.0)
             )?;
         }
+        What::Read { namespaces, pods, policies, out } => return read(namespaces, pods, policies, out),
         What::Netpol { pods, namespaces, policies } => {
             use autolabs_netpol::synthetic::{SyntheticParams, generate as gen_netpol};
             let t = Instant::now();
@@ -113,6 +127,58 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )?;
             outln!("  total {:.3} s; peak memory {:.0} MiB", build_s + conn_s, peak_mib().unwrap_or(0.0))?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench read`: the reader alone in this process, then the whole `verify` as a user runs it.
+fn read(
+    namespaces: usize,
+    pods: usize,
+    policies: usize,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use autolabs_verify::ObjectSet;
+    use autolabs_verify::synthetic::{StreamParams, netpol_stream};
+    let text = netpol_stream(StreamParams { namespaces, pods, policies });
+    let keep = out.is_some();
+    let path = out.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("autolabs-bench-read-{}.yaml", std::process::id()))
+    });
+    std::fs::write(&path, &text)?;
+    let bytes = text.len();
+    drop(text);
+    let t = Instant::now();
+    let set = ObjectSet::read_paths(std::slice::from_ref(&path));
+    let read_s = secs(t);
+    let (objects, errors) = (set.objects.len(), set.errors.len());
+    drop(set);
+    let peak = peak_mib().unwrap_or(0.0);
+    let t = Instant::now();
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("verify")
+        .arg(&path)
+        .args(["--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    let verify_s = secs(t);
+    if !keep {
+        let _ = std::fs::remove_file(&path);
+    }
+    println!(
+        "autolabs bench read: {objects} objects ({namespaces} namespaces, {pods} pods, {policies} policies), {:.1} MB of YAML",
+        bytes as f64 / 1e6
+    );
+    println!(
+        "  read (files → object set, strict decoding): {read_s:.3} s; {errors} input errors; peak memory {peak:.0} MiB"
+    );
+    println!(
+        "  whole `autolabs verify FILE --format json` (child process): {verify_s:.3} s wall, exit {}",
+        status.code().map(|c| c.to_string()).unwrap_or_else(|| "by signal".into())
+    );
+    if keep {
+        println!("  peak memory of the whole verify: /usr/bin/time -v autolabs verify {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use autolabs_rbac::{Authorizer, Decision, UserInfo, parse_can_i};
-use autolabs_verify::ObjectSet;
 use autolabs_verify::engines::rbac::policy;
 
 #[derive(Debug, clap::Args)]
@@ -39,6 +38,8 @@ pub struct CanIArgs {
     /// Print the binding → role → rule that allows it.
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -54,26 +55,36 @@ pub struct WhoCanArgs {
     all_namespaces: bool,
     #[arg(long, default_value = "")]
     subresource: String,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
-fn authorizer(files: &[PathBuf]) -> anyhow::Result<Authorizer> {
+/// The authorizer of the roles and bindings in `files` (or the rendered baseline); `None`
+/// when the input has errors, which are printed (the caller exits 2: no answer from part of
+/// the RBAC objects, since a binding left out can only turn a "yes" into a "no").
+fn authorizer(files: &[PathBuf], inputs: &super::inputs::InputArgs) -> anyhow::Result<Option<Authorizer>> {
     let set = if files.is_empty() {
         let (platform, _) = super::config::load(None)?;
         autolabs_verify::run::rendered_set(&platform)
     } else {
-        ObjectSet::read_paths(files)
+        inputs.read(files)
     };
-    for e in &set.errors {
-        eprintln!("error: {e}");
-    }
-    if !set.errors.is_empty() {
-        bail!("{} input error(s)", set.errors.len());
+    if super::inputs::report(&set) {
+        return Ok(None);
     }
     let (policy, problems) = policy(&set);
     for p in &problems {
-        eprintln!("error: {}", p.message);
+        let place = match (&p.file, p.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        eprintln!("error: {place}{}", p.message);
     }
-    Ok(Authorizer::new(&policy)?)
+    if !problems.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Authorizer::new(&policy)?))
 }
 
 fn user_info(user: &str, groups: &[String]) -> UserInfo {
@@ -92,7 +103,7 @@ fn user_info(user: &str, groups: &[String]) -> UserInfo {
 }
 
 pub fn can_i(args: CanIArgs) -> anyhow::Result<ExitCode> {
-    let authz = authorizer(&args.files)?;
+    let Some(authz) = authorizer(&args.files, &args.inputs)? else { return Ok(ExitCode::from(2)) };
     let user = user_info(&args.user, &args.groups);
     let namespace = if args.all_namespaces { "" } else { args.namespace.as_str() };
     if args.list {
@@ -150,7 +161,7 @@ pub fn can_i(args: CanIArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn who_can(args: WhoCanArgs) -> anyhow::Result<ExitCode> {
-    let authz = authorizer(&args.files)?;
+    let Some(authz) = authorizer(&args.files, &args.inputs)? else { return Ok(ExitCode::from(2)) };
     let namespace = if args.all_namespaces { "" } else { args.namespace.as_str() };
     let req = parse_can_i(&args.verb, &args.target, namespace, &args.subresource)?;
     for w in &req.warnings {

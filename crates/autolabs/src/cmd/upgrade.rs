@@ -1,7 +1,8 @@
 //! `autolabs upgrade plan [--target-version 1.3x]`: upgrade readiness of the rendered
 //! baseline (or manifests) and the node rollout order.
 //!
-//! Exit codes: 0 ready, 1 an object uses an API the target no longer serves, 2 input errors.
+//! Exit codes: 0 ready, 1 an object uses an API the target no longer serves, 2 input errors
+//! (read as `verify` reads: `--as-admitted`, `--strict-inputs`; no plan is printed then).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use autolabs_verify::engines::deprecations;
 use autolabs_verify::finding::Summary;
-use autolabs_verify::{ObjectSet, Severity, report};
+use autolabs_verify::{Severity, report};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -28,6 +29,8 @@ pub struct PlanArgs {
     /// Kubernetes version to upgrade to, e.g. 1.32 (default: the next minor version).
     #[arg(long = "target-version", value_name = "1.N")]
     target_version: Option<String>,
+    #[command(flatten)]
+    inputs: super::inputs::InputArgs,
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -45,10 +48,11 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let set = if args.paths.is_empty() {
         autolabs_verify::run::rendered_set(&platform)
     } else {
-        ObjectSet::read_paths(&args.paths)
+        args.inputs.read(&args.paths)
     };
-    for e in &set.errors {
-        eprintln!("{e}");
+    // Fail closed: no readiness verdict or rollout order from part of the input.
+    if super::inputs::report(&set) {
+        return Ok(ExitCode::from(2));
     }
     let mut findings = deprecations::check(&set, target);
     report::sort(&mut findings);
@@ -64,9 +68,6 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     outln!("\nRollout order:")?;
     for (i, step) in deprecations::rollout_order(&platform.spec, target, &pdbs).iter().enumerate() {
         outln!("{}. {step}", i + 1)?;
-    }
-    if !set.errors.is_empty() {
-        return Ok(ExitCode::from(2));
     }
     Ok(if findings.iter().any(|f| f.severity == Severity::Error) {
         ExitCode::from(1)
