@@ -543,7 +543,8 @@ impl Analysis {
     }
 
     /// Everything `from` may open to `to`: the source's egress ∩ the destination's
-    /// ingress. A pod to itself is always allowed; between two external endpoints no
+    /// ingress (NetworkPolicySpec in `k8s.io/api/networking/v1/types.go`: both sides must
+    /// allow). A pod to itself is always allowed; between two external endpoints no
     /// policy applies (`All`). Unknown pod ids get `None` (empty).
     pub fn allowed(&self, from: Endpoint, to: Endpoint) -> ConnSet {
         match (from, to) {
@@ -777,7 +778,8 @@ impl Analysis {
     }
 
     /// The verdict of `subject`'s `direction` side about `peer`, by direct evaluation of
-    /// the policies that select `subject`.
+    /// the policies that select `subject` (NetworkPolicySpec.podSelector in types.go:
+    /// selected pods allow the union of the rules of every selecting policy).
     fn verdict(
         &self,
         subject: Endpoint,
@@ -830,7 +832,9 @@ impl Analysis {
         }
     }
 
-    /// Does a rule of `policy` match `peer`? Direct evaluation, used by `explain`.
+    /// Does a rule of `policy` match `peer`? Direct evaluation, used by `explain`
+    /// (NetworkPolicyIngressRule.from / EgressRule.to in types.go: empty matches all,
+    /// otherwise any peer).
     fn rule_matches(&self, policy: &CompiledPolicy, rule: &Rule, peer: Endpoint) -> bool {
         let Some(peers) = &rule.peers else {
             return true;
@@ -895,11 +899,14 @@ impl Analysis {
             return false;
         }
         let ns = &self.namespaces[self.class_ns[c.index()]];
-        let ns_ok = match namespaces {
-            Some(sel) => sel.matches(&ns.labels),
-            None => ns.name == policy.namespace,
-        };
-        ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(&class.labels))
+        pods_peer_matches(
+            namespaces.as_ref(),
+            pods.as_ref(),
+            &policy.namespace,
+            &ns.name,
+            &ns.labels,
+            &class.labels,
+        )
     }
 
     /// Does an ipBlock match pods under the analysis' options (see `Options::pod_cidrs`)?
@@ -970,13 +977,14 @@ impl Analysis {
                     None => true,
                     Some(peers) => peers.iter().any(|p| match p {
                         Peer::IpBlock { addresses, .. } => block_covers_pods(addresses, &self.pod_ranges),
-                        Peer::Pods { namespaces, pods } => {
-                            let ns_ok = match namespaces {
-                                Some(sel) => sel.matches(ns_labels),
-                                None => ns_name == policy.namespace,
-                            };
-                            ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(labels))
-                        }
+                        Peer::Pods { namespaces, pods } => pods_peer_matches(
+                            namespaces.as_ref(),
+                            pods.as_ref(),
+                            &policy.namespace,
+                            ns_name,
+                            ns_labels,
+                            labels,
+                        ),
                     }),
                 };
                 if matches {
@@ -986,6 +994,37 @@ impl Analysis {
         }
         out
     }
+}
+
+/// The namespace half of a pod/namespace peer: a `namespaceSelector` selects by namespace
+/// labels, and without one the peer is the policy's own namespace
+/// (`k8s.io/api/networking/v1/types.go` NetworkPolicyPeer: "Otherwise it selects the pods
+/// matching podSelector in the policy's own namespace"). The one place this rule lives.
+pub(crate) fn peer_selects_namespace(
+    namespaces: Option<&Selector>,
+    policy_namespace: &str,
+    ns_name: &str,
+    ns_labels: &BTreeMap<String, String>,
+) -> bool {
+    match namespaces {
+        Some(selector) => selector.matches(ns_labels),
+        None => ns_name == policy_namespace,
+    }
+}
+
+/// A whole pod/namespace peer against a pod described by its namespace and labels: the
+/// namespace half ([`peer_selects_namespace`]) and, when present, the `podSelector`
+/// (absent: every pod of the selected namespaces; NetworkPolicyPeer in types.go).
+pub(crate) fn pods_peer_matches(
+    namespaces: Option<&Selector>,
+    pods: Option<&Selector>,
+    policy_namespace: &str,
+    ns_name: &str,
+    ns_labels: &BTreeMap<String, String>,
+    pod_labels: &BTreeMap<String, String>,
+) -> bool {
+    peer_selects_namespace(namespaces, policy_namespace, ns_name, ns_labels)
+        && pods.is_none_or(|selector| selector.matches(pod_labels))
 }
 
 /// The pod CIDRs as one address set per family present.
@@ -1119,14 +1158,23 @@ impl SideBuilder<'_> {
         }
         let pod_ok =
             |c: ClassId| pods.as_ref().is_none_or(|sel| sel.matches(&self.classes[c.index()].labels));
+        let policy_ns_name = self.namespaces[policy_ns].name.as_str();
+        let ns_ok = |i: usize| {
+            let ns = &self.namespaces[i];
+            peer_selects_namespace(namespaces.as_ref(), policy_ns_name, &ns.name, &ns.labels)
+        };
         let mut list: Vec<ClassId> = match namespaces {
-            None => self.classes_by_ns[policy_ns].iter().copied().filter(|&c| pod_ok(c)).collect(),
+            None => self.classes_by_ns[policy_ns]
+                .iter()
+                .copied()
+                .filter(|&c| ns_ok(policy_ns) && pod_ok(c))
+                .collect(),
             Some(ns_sel) => {
                 let ns_list = match self.ns_cache.get(ns_sel) {
                     Some(list) => list.clone(),
                     None => {
                         let list = candidates_by_label(ns_sel, &self.ns_label_index, self.namespaces.len())
-                            .filter(|&i| ns_sel.matches(&self.namespaces[i].labels))
+                            .filter(|&i| ns_ok(i))
                             .collect::<Vec<_>>();
                         self.ns_cache.insert(ns_sel.clone(), list.clone());
                         list
@@ -1210,5 +1258,67 @@ fn candidates_by_label<'i>(
             Box::new(v.into_iter())
         }
         None => Box::new(0..count),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_peer_without_namespace_selector_is_the_policy_namespace() {
+        let team = labels(&[("team", "a")]);
+        assert!(peer_selects_namespace(None, "lab-1", "lab-1", &team));
+        assert!(!peer_selects_namespace(None, "lab-1", "lab-2", &team));
+    }
+
+    #[test]
+    fn a_namespace_selector_ignores_the_policy_namespace() {
+        let team_a = Selector::from_labels([("team", "a")]);
+        assert!(peer_selects_namespace(Some(&team_a), "lab-1", "lab-2", &labels(&[("team", "a")])));
+        assert!(!peer_selects_namespace(Some(&team_a), "lab-1", "lab-1", &labels(&[("team", "b")])));
+        // An empty namespaceSelector selects every namespace.
+        assert!(peer_selects_namespace(Some(&Selector::everything()), "x", "y", &BTreeMap::new()));
+    }
+
+    #[test]
+    fn a_whole_peer_needs_both_halves() {
+        let web = Selector::from_labels([("app", "web")]);
+        let ns = labels(&[]);
+        assert!(pods_peer_matches(None, Some(&web), "a", "a", &ns, &labels(&[("app", "web")])));
+        assert!(!pods_peer_matches(None, Some(&web), "a", "a", &ns, &labels(&[("app", "db")])));
+        assert!(!pods_peer_matches(None, Some(&web), "a", "b", &ns, &labels(&[("app", "web")])));
+        // No podSelector: every pod of the selected namespaces.
+        assert!(pods_peer_matches(None, None, "a", "a", &ns, &labels(&[("app", "db")])));
+    }
+
+    #[test]
+    fn blocks_match_pods_only_when_covering_a_whole_family() {
+        let pods: IpNet = "10.244.0.0/16".parse().unwrap();
+        let ranges = pod_ranges(&[pods]);
+        assert_eq!(ranges.len(), 1);
+        let wide = IpSet::from_net(&"10.0.0.0/8".parse().unwrap());
+        let narrow = IpSet::from_net(&"10.244.1.0/24".parse().unwrap());
+        assert!(block_covers_pods(&wide, &ranges));
+        assert!(!block_covers_pods(&narrow, &ranges));
+        // No pod CIDRs known: no block matches pods.
+        assert!(!block_covers_pods(&wide, &pod_ranges(&[])));
+    }
+
+    #[test]
+    fn the_label_index_narrows_to_the_smallest_bucket() {
+        let a = labels(&[("app", "web"), ("tier", "front")]);
+        let b = labels(&[("app", "web"), ("tier", "back")]);
+        let index = label_index([(0usize, &a), (1usize, &b)].into_iter());
+        let selector = Selector::from_labels([("app", "web"), ("tier", "back")]);
+        let bucket = smallest_label_bucket(&selector, &index).unwrap();
+        assert_eq!(&*bucket, &[1]);
+        // A selector with no `In` requirement cannot use the index.
+        assert!(smallest_label_bucket(&Selector::everything(), &index).is_none());
+        assert_eq!(candidates_by_label(&Selector::everything(), &index, 2).collect::<Vec<_>>(), vec![0, 1]);
     }
 }
