@@ -30,6 +30,7 @@ use autolabs_k8s::Selector;
 use autolabs_k8s::selector::Requirement;
 use ipnet::IpNet;
 
+use crate::cluster::{Action, ClusterPeer, ClusterPolicy, ClusterRuleRef, Tier};
 use crate::connset::{ConnSet, Protocol};
 use crate::error::NetpolError;
 use crate::ipset::IpSet;
@@ -119,11 +120,21 @@ pub enum Verdict {
     AllowedBy(Vec<RuleRef>),
     /// Isolated by these policies, and none of their rules allows the connection.
     DeniedBy(Vec<PolicyRef>),
+    /// Decided by a cluster-wide policy rule (Admin tier, or Baseline tier for pods no
+    /// NetworkPolicy isolates): Accept/Allow or Deny.
+    Cluster { rule: ClusterRuleRef, accepted: bool },
+    /// A cluster-wide Pass rule handed the connection on; `then` is what the next layers
+    /// decided.
+    Passed { by: ClusterRuleRef, then: Box<Verdict> },
 }
 
 impl Verdict {
     pub fn allows(&self) -> bool {
-        !matches!(self, Verdict::DeniedBy(_))
+        match self {
+            Verdict::DeniedBy(_) | Verdict::Cluster { accepted: false, .. } => false,
+            Verdict::Passed { then, .. } => then.allows(),
+            _ => true,
+        }
     }
 }
 
@@ -143,6 +154,12 @@ impl fmt::Display for Verdict {
                 "denied: isolated by {} and no rule allows it",
                 join(policies.iter().map(ToString::to_string).collect())
             ),
+            Verdict::Cluster { rule, accepted: true } => write!(f, "allowed by {rule}"),
+            Verdict::Cluster { rule, accepted: false } => write!(f, "denied by {rule}"),
+            Verdict::Passed { by, then } => match by.tier {
+                Tier::Admin => write!(f, "passed to NetworkPolicy by {by}, then {then}"),
+                Tier::Baseline => write!(f, "passed on by {by}, then {then}"),
+            },
         }
     }
 }
@@ -282,6 +299,58 @@ pub struct Analysis {
     set_ingress_owners: Vec<Vec<ClassId>>,
     /// Whether `ipBlock`s can match pods (from `Options::pod_cidrs`), per family.
     pod_ranges: Vec<IpSet>,
+    /// The cluster-wide layer (ClusterNetworkPolicy, AdminNetworkPolicy, BANP).
+    cluster: ClusterLayer,
+}
+
+/// Which endpoints one cluster-policy rule's peers match, resolved once.
+#[derive(Debug, Clone, Default)]
+struct ClusterRuleMatch {
+    /// A pods/namespaces peer (or a `networks` peer covering the pod range) matches every
+    /// non-hostNetwork pod.
+    all_pods: bool,
+    /// Peer sets (shared with NetworkPolicy peers), sorted.
+    sets: Vec<u32>,
+    /// `networks` and the addresses of the `nodes` selected, for external endpoints.
+    addresses: IpSet,
+}
+
+/// The cluster-wide policies, in evaluation order, with what their rules match and which
+/// classes each selects.
+#[derive(Debug, Default)]
+struct ClusterLayer {
+    /// Sorted by (tier, priority, name): the order the tiers are walked in.
+    policies: Vec<ClusterPolicy>,
+    /// Per policy, per direction (`[ingress, egress]`), per rule.
+    matches: Vec<[Vec<ClusterRuleMatch>; 2]>,
+    /// Per direction, per class: the policies whose subject selects it, ascending.
+    selected: [Vec<Vec<usize>>; 2],
+    /// Per direction, per class: an Admin-tier Accept rule matches every pod.
+    accepts_all: [Vec<bool>; 2],
+    /// Per direction, per class: the peer sets of its Admin-tier Accept rules, sorted.
+    accept_sets: [Vec<Vec<u32>>; 2],
+}
+
+fn dir_index(direction: Direction) -> usize {
+    match direction {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+/// The other end of a connection, as cluster-policy peers see it.
+#[derive(Debug, Clone, Copy)]
+enum PeerRef {
+    Class(ClassId),
+    Ip(IpNet),
+}
+
+/// What one tier decides for one side: accepted, denied, and handed on (passed or
+/// matched by no rule).
+#[derive(Debug, Clone)]
+struct TierOutcome {
+    accept: ConnSet,
+    rest: ConnSet,
 }
 
 impl Analysis {
@@ -453,6 +522,7 @@ impl Analysis {
             ));
             egress.push(builder.side(&policies, &policy_ns, &selected_egress[i], Direction::Egress, None));
         }
+        let cluster_layer = build_cluster_layer(&mut builder, cluster, classes.len());
         let ports = std::mem::take(&mut builder.ports.sets);
         let peer_sets = std::mem::take(&mut builder.peer_sets);
         drop(builder);
@@ -460,11 +530,16 @@ impl Analysis {
         let mut ingress_wide = Vec::new();
         let mut set_ingress_owners = vec![Vec::new(); peer_sets.len()];
         for (d, side) in ingress.iter().enumerate() {
-            if side.is_wide() {
+            // An Admin-tier Accept can admit what NetworkPolicy would not.
+            if side.is_wide() || cluster_layer.accepts_all[0][d] {
                 ingress_wide.push(ClassId(d as u32));
             }
-            for &(set, _) in &side.entries {
-                set_ingress_owners[set as usize].push(ClassId(d as u32));
+            let cluster_sets = cluster_layer.accept_sets[0][d].iter().copied();
+            for set in side.entries.iter().map(|&(set, _)| set).chain(cluster_sets) {
+                let owners = &mut set_ingress_owners[set as usize];
+                if owners.last() != Some(&ClassId(d as u32)) {
+                    owners.push(ClassId(d as u32));
+                }
             }
         }
         let mut class_sets = vec![Vec::new(); classes.len()];
@@ -493,6 +568,7 @@ impl Analysis {
             class_sets,
             set_ingress_owners,
             pod_ranges,
+            cluster: cluster_layer,
         })
     }
 
@@ -577,7 +653,11 @@ impl Analysis {
         if c.index() >= self.classes.len() || d.index() >= self.classes.len() {
             return ConnSet::empty();
         }
-        if !self.ingress[d.index()].isolated && !self.egress[c.index()].isolated {
+        if !self.ingress[d.index()].isolated
+            && !self.egress[c.index()].isolated
+            && self.cluster.selected[0][d.index()].is_empty()
+            && self.cluster.selected[1][c.index()].is_empty()
+        {
             return ConnSet::all();
         }
         let ingress = self.ingress_ports(d, c);
@@ -587,7 +667,120 @@ impl Analysis {
         ingress.intersection(&self.egress_ports(c, d))
     }
 
+    /// What `c`'s egress admits towards `d`, all tiers considered.
     pub(crate) fn egress_ports(&self, c: ClassId, d: ClassId) -> ConnSet {
+        let dest_ports = &self.classes[d.index()].named_ports;
+        self.tiered(
+            c,
+            Direction::Egress,
+            PeerRef::Class(d),
+            dest_ports,
+            self.egress[c.index()].isolated,
+            || self.np_egress_ports(c, d),
+        )
+    }
+
+    /// What `d`'s ingress admits from `c`, all tiers considered.
+    fn ingress_ports(&self, d: ClassId, c: ClassId) -> ConnSet {
+        let own_ports = &self.classes[d.index()].named_ports;
+        self.tiered(
+            d,
+            Direction::Ingress,
+            PeerRef::Class(c),
+            own_ports,
+            self.ingress[d.index()].isolated,
+            || self.np_ingress_ports(d, c),
+        )
+    }
+
+    /// One side through the tiers (ClusterNetworkPolicySpec.Tier in v1alpha2
+    /// clusternetworkpolicy_types.go): the Admin tier's Accept wins and its Deny loses;
+    /// what it passes or leaves unmatched goes to NetworkPolicy, which decides for pods it
+    /// isolates; otherwise to the Baseline tier, and what that leaves is allowed.
+    fn tiered(
+        &self,
+        subject: ClassId,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+        np_isolated: bool,
+        network_policy: impl FnOnce() -> ConnSet,
+    ) -> ConnSet {
+        let selected = &self.cluster.selected[dir_index(direction)][subject.index()];
+        if selected.is_empty() {
+            return network_policy();
+        }
+        let admin = self.walk_tier(selected, Tier::Admin, direction, peer, named_ports);
+        let mut out = admin.accept;
+        if admin.rest.is_empty() {
+            return out;
+        }
+        let next = if np_isolated {
+            network_policy()
+        } else {
+            let baseline = self.walk_tier(selected, Tier::Baseline, direction, peer, named_ports);
+            baseline.accept.union(&baseline.rest)
+        };
+        out.add(&admin.rest.intersection(&next));
+        out
+    }
+
+    /// The first matching rule decides each port: policies by ascending priority, rules
+    /// in order (`spec.priority` and `spec.ingress`/`spec.egress` in the API types).
+    fn walk_tier(
+        &self,
+        selected: &[usize],
+        tier: Tier,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+    ) -> TierOutcome {
+        let mut remaining = ConnSet::all();
+        let mut accept = ConnSet::empty();
+        let mut passed = ConnSet::empty();
+        for &pi in selected {
+            let policy = &self.cluster.policies[pi];
+            if policy.tier() != tier {
+                continue;
+            }
+            let matches = &self.cluster.matches[pi][dir_index(direction)];
+            for (rule, m) in policy.rules(direction).iter().zip(matches) {
+                if !self.cluster_rule_matches(m, peer) {
+                    continue;
+                }
+                let ports = rule.ports.resolve(named_ports).intersection(&remaining);
+                if ports.is_empty() {
+                    continue;
+                }
+                remaining = remaining.difference(&ports);
+                match rule.action {
+                    Action::Accept => accept.add(&ports),
+                    Action::Pass => passed.add(&ports),
+                    Action::Deny => {}
+                }
+                if remaining.is_empty() {
+                    return TierOutcome { accept, rest: passed };
+                }
+            }
+        }
+        passed.add(&remaining);
+        TierOutcome { accept, rest: passed }
+    }
+
+    /// Does a cluster-policy rule's peer list match this endpoint? Pods and namespaces
+    /// peers never match hostNetwork pods ("host-networked pods are not included in this
+    /// type of peer"); `networks` and `nodes` match the addresses they cover.
+    fn cluster_rule_matches(&self, m: &ClusterRuleMatch, peer: PeerRef) -> bool {
+        match peer {
+            PeerRef::Class(d) => {
+                !self.classes[d.index()].host_network
+                    && (m.all_pods || sorted_intersect(&m.sets, &self.class_sets[d.index()]))
+            }
+            PeerRef::Ip(net) => m.addresses.contains_net(&net),
+        }
+    }
+
+    fn np_egress_ports(&self, c: ClassId, d: ClassId) -> ConnSet {
         let side = &self.egress[c.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -603,7 +796,7 @@ impl Analysis {
         out
     }
 
-    fn ingress_ports(&self, d: ClassId, c: ClassId) -> ConnSet {
+    fn np_ingress_ports(&self, d: ClassId, c: ClassId) -> ConnSet {
         let side = &self.ingress[d.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -645,6 +838,19 @@ impl Analysis {
     }
 
     fn egress_to_ip(&self, c: ClassId, net: &IpNet) -> ConnSet {
+        let isolated = self.egress[c.index()].isolated;
+        self.tiered(c, Direction::Egress, PeerRef::Ip(*net), &[], isolated, || self.np_egress_to_ip(c, net))
+    }
+
+    fn ingress_from_ip(&self, d: ClassId, net: &IpNet) -> ConnSet {
+        let isolated = self.ingress[d.index()].isolated;
+        let own_ports = &self.classes[d.index()].named_ports;
+        self.tiered(d, Direction::Ingress, PeerRef::Ip(*net), own_ports, isolated, || {
+            self.np_ingress_from_ip(d, net)
+        })
+    }
+
+    fn np_egress_to_ip(&self, c: ClassId, net: &IpNet) -> ConnSet {
         let side = &self.egress[c.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -659,7 +865,7 @@ impl Analysis {
         out
     }
 
-    fn ingress_from_ip(&self, d: ClassId, net: &IpNet) -> ConnSet {
+    fn np_ingress_from_ip(&self, d: ClassId, net: &IpNet) -> ConnSet {
         let side = &self.ingress[d.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -689,14 +895,21 @@ impl Analysis {
     /// is narrow, else every destination whose ingress is wide or names `c`.
     fn candidates(&self, c: ClassId) -> Vec<ClassId> {
         let side = &self.egress[c.index()];
-        let mut out: Vec<ClassId> = if side.is_wide() {
+        let mut out: Vec<ClassId> = if side.is_wide() || self.cluster.accepts_all[1][c.index()] {
             let mut out = self.ingress_wide.clone();
             for &set in &self.class_sets[c.index()] {
                 out.extend_from_slice(&self.set_ingress_owners[set as usize]);
             }
             out
         } else {
-            side.entries.iter().flat_map(|&(set, _)| self.peer_sets[set as usize].iter().copied()).collect()
+            // Narrow: what NetworkPolicy names, plus what an Admin-tier Accept names.
+            let cluster_sets = self.cluster.accept_sets[1][c.index()].iter().copied();
+            side.entries
+                .iter()
+                .map(|&(set, _)| set)
+                .chain(cluster_sets)
+                .flat_map(|set| self.peer_sets[set as usize].iter().copied())
+                .collect()
         };
         out.sort_unstable();
         out.dedup();
@@ -796,6 +1009,87 @@ impl Analysis {
         if self.classes[c].host_network {
             return Verdict::HostNetwork;
         }
+        let peer_ref = match peer {
+            Endpoint::Pod(id) => PeerRef::Class(self.pod_class[id.0]),
+            Endpoint::External(net) => PeerRef::Ip(net),
+        };
+        let selected = &self.cluster.selected[dir_index(direction)][c];
+        let first =
+            |tier| self.first_cluster_rule(selected, tier, direction, peer_ref, dest_ports, protocol, port);
+        // The tiers in order (ClusterNetworkPolicySpec.Tier): Admin, NetworkPolicy, Baseline.
+        let admin = first(Tier::Admin);
+        let passed_by = match admin {
+            Some((rule, Action::Accept)) => return Verdict::Cluster { rule, accepted: true },
+            Some((rule, Action::Deny)) => return Verdict::Cluster { rule, accepted: false },
+            Some((rule, Action::Pass)) => Some(rule),
+            None => None,
+        };
+        let mut decided = self.np_verdict(c, peer, direction, dest_ports, protocol, port);
+        if decided == Verdict::NotIsolated {
+            decided = match first(Tier::Baseline) {
+                Some((rule, Action::Accept)) => Verdict::Cluster { rule, accepted: true },
+                Some((rule, Action::Deny)) => Verdict::Cluster { rule, accepted: false },
+                Some((rule, Action::Pass)) => {
+                    Verdict::Passed { by: rule, then: Box::new(Verdict::NotIsolated) }
+                }
+                None => Verdict::NotIsolated,
+            };
+        }
+        match passed_by {
+            Some(by) => Verdict::Passed { by, then: Box::new(decided) },
+            None => decided,
+        }
+    }
+
+    /// The first rule of a tier that matches the connection, with its action
+    /// (policies by ascending priority, rules in order).
+    #[allow(clippy::too_many_arguments)]
+    fn first_cluster_rule(
+        &self,
+        selected: &[usize],
+        tier: Tier,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+        protocol: Protocol,
+        port: u16,
+    ) -> Option<(ClusterRuleRef, Action)> {
+        for &pi in selected {
+            let policy = &self.cluster.policies[pi];
+            if policy.tier() != tier {
+                continue;
+            }
+            let matches = &self.cluster.matches[pi][dir_index(direction)];
+            for (index, (rule, m)) in policy.rules(direction).iter().zip(matches).enumerate() {
+                if rule.ports.resolve(named_ports).contains(protocol, port)
+                    && self.cluster_rule_matches(m, peer)
+                {
+                    let rule_ref = ClusterRuleRef {
+                        kind: policy.kind(),
+                        name: policy.name().to_string(),
+                        tier,
+                        priority: policy.priority(),
+                        direction,
+                        index,
+                        rule_name: rule.name.clone(),
+                    };
+                    return Some((rule_ref, rule.action));
+                }
+            }
+        }
+        None
+    }
+
+    /// The NetworkPolicy tier's verdict for class `c`.
+    fn np_verdict(
+        &self,
+        c: usize,
+        peer: Endpoint,
+        direction: Direction,
+        dest_ports: &[NamedPort],
+        protocol: Protocol,
+        port: u16,
+    ) -> Verdict {
         let selected = match direction {
             Direction::Ingress => &self.selected_ingress[c],
             Direction::Egress => &self.selected_egress[c],
@@ -1027,6 +1321,111 @@ pub(crate) fn pods_peer_matches(
         && pods.is_none_or(|selector| selector.matches(pod_labels))
 }
 
+/// Do two sorted id lists share an element?
+fn sorted_intersect(a: &[u32], b: &[u32]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// Orders the cluster policies for evaluation, resolves what each rule's peers match (into
+/// the peer sets NetworkPolicy peers use) and which classes each subject selects.
+fn build_cluster_layer(builder: &mut SideBuilder<'_>, cluster: &Cluster, class_count: usize) -> ClusterLayer {
+    let mut policies = cluster.cluster_policies.clone();
+    // Lower priority values first within a tier; equal priorities are the API's tie
+    // ("the implementation can apply any of the matching policies"): we go by name, and
+    // `Analysis::priority_ties` reports them.
+    policies.sort_by(|a, b| {
+        (a.tier(), a.priority(), a.name(), a.kind()).cmp(&(b.tier(), b.priority(), b.name(), b.kind()))
+    });
+    let mut layer = ClusterLayer {
+        selected: [vec![Vec::new(); class_count], vec![Vec::new(); class_count]],
+        accepts_all: [vec![false; class_count], vec![false; class_count]],
+        accept_sets: [vec![Vec::new(); class_count], vec![Vec::new(); class_count]],
+        ..ClusterLayer::default()
+    };
+    let node_addresses = |selector: &Selector| -> IpSet {
+        let mut set = IpSet::empty();
+        for node in cluster.nodes.iter().filter(|n| selector.matches(&n.labels)) {
+            for ip in &node.addresses {
+                set = set.union(&IpSet::from_net(&IpNet::from(*ip)));
+            }
+        }
+        set
+    };
+    for (pi, policy) in policies.iter().enumerate() {
+        let mut per_direction: [Vec<ClusterRuleMatch>; 2] = [Vec::new(), Vec::new()];
+        for direction in [Direction::Ingress, Direction::Egress] {
+            for rule in policy.rules(direction) {
+                let mut m = ClusterRuleMatch::default();
+                for peer in &rule.peers {
+                    match peer {
+                        ClusterPeer::Pods(p) => {
+                            match builder.peer_match(&Some(p.namespaces.clone()), &p.pods, 0) {
+                                PeerMatch::AllPods => m.all_pods = true,
+                                PeerMatch::Set(None) => {}
+                                PeerMatch::Set(Some(set)) => m.sets.push(set),
+                            }
+                        }
+                        ClusterPeer::Networks(addresses) => {
+                            m.all_pods |= block_covers_pods(addresses, builder.pod_ranges);
+                            m.addresses = m.addresses.union(addresses);
+                        }
+                        ClusterPeer::Nodes(selector) => {
+                            m.addresses = m.addresses.union(&node_addresses(selector))
+                        }
+                    }
+                }
+                m.sets.sort_unstable();
+                m.sets.dedup();
+                per_direction[dir_index(direction)].push(m);
+            }
+        }
+        // The subject: the same selection as a peer (ClusterNetworkPolicySubject).
+        let subject = &policy.subject;
+        let subject_classes: Vec<ClassId> =
+            match builder.peer_match(&Some(subject.namespaces.clone()), &subject.pods, 0) {
+                PeerMatch::AllPods => (0..class_count as u32)
+                    .map(ClassId)
+                    .filter(|c| !builder.classes[c.index()].host_network)
+                    .collect(),
+                PeerMatch::Set(None) => Vec::new(),
+                PeerMatch::Set(Some(set)) => builder.peer_sets[set as usize].clone(),
+            };
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let di = dir_index(direction);
+            if policy.rules(direction).is_empty() {
+                // "CNPs with no ingress (egress) rules do not affect ingress (egress) traffic."
+                continue;
+            }
+            for &c in &subject_classes {
+                layer.selected[di][c.index()].push(pi);
+                if policy.tier() == Tier::Admin {
+                    for (rule, m) in policy.rules(direction).iter().zip(&per_direction[di]) {
+                        if rule.action == Action::Accept {
+                            layer.accepts_all[di][c.index()] |= m.all_pods;
+                            layer.accept_sets[di][c.index()].extend_from_slice(&m.sets);
+                        }
+                    }
+                }
+            }
+        }
+        layer.matches.push(per_direction);
+    }
+    for list in layer.accept_sets.iter_mut().flatten() {
+        list.sort_unstable();
+        list.dedup();
+    }
+    layer.policies = policies;
+    layer
+}
+
 /// The pod CIDRs as one address set per family present.
 fn pod_ranges(cidrs: &[IpNet]) -> Vec<IpSet> {
     let v4 = cidrs
@@ -1158,7 +1557,7 @@ impl SideBuilder<'_> {
         }
         let pod_ok =
             |c: ClassId| pods.as_ref().is_none_or(|sel| sel.matches(&self.classes[c.index()].labels));
-        let policy_ns_name = self.namespaces[policy_ns].name.as_str();
+        let policy_ns_name = self.namespaces.get(policy_ns).map_or("", |n| n.name.as_str());
         let ns_ok = |i: usize| {
             let ns = &self.namespaces[i];
             peer_selects_namespace(namespaces.as_ref(), policy_ns_name, &ns.name, &ns.labels)

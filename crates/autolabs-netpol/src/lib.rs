@@ -49,6 +49,7 @@
 #![forbid(unsafe_code)]
 
 mod analysis;
+mod cluster;
 mod connset;
 mod error;
 pub mod findings;
@@ -59,6 +60,9 @@ mod policy;
 pub mod synthetic;
 
 pub use analysis::{Analysis, Class, ClassId, Endpoint, Explanation, PodId, PolicyRef, RuleRef, Verdict};
+pub use cluster::{
+    Action, CLUSTER_POLICY_GROUP, ClusterPolicy, ClusterPolicyKind, ClusterRuleRef, Node, Tier,
+};
 pub use connset::{ConnSet, MAX_PORT, MIN_PORT, Protocol};
 pub use error::NetpolError;
 pub use ipnet::IpNet;

@@ -244,5 +244,5 @@ pub fn generate(params: SyntheticParams) -> Cluster {
     for k in 0..params.policies {
         policies.push(nth_policy(k % n, k / n));
     }
-    Cluster { namespaces, pods, policies }
+    Cluster { namespaces, pods, policies, ..Default::default() }
 }

@@ -282,10 +282,8 @@ impl OwnCluster {
     /// `AUTOLABS_TEST_PORT_OFFSET` (default 0) is added to `port`, so that several checkouts
     /// can run their suites on one machine without their own clusters colliding.
     pub async fn start(test: &str, port: u16) -> Option<OwnCluster> {
-        let offset: u16 = std::env::var("AUTOLABS_TEST_PORT_OFFSET")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let offset: u16 =
+            std::env::var("AUTOLABS_TEST_PORT_OFFSET").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
         let port = port + offset;
         if std::env::var_os(KUBECONFIG_ENV).is_none() && !in_ci() {
             eprintln!(

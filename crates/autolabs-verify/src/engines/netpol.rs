@@ -383,6 +383,12 @@ pub fn error_finding(set: &ObjectSet, e: &NetpolError) -> Finding {
                 None => f,
             }
         }
+        NetpolError::InvalidClusterPolicy { kind, name, field, .. } => {
+            match set.objects.iter().find(|o| &o.kind == kind && &o.name == name) {
+                Some(o) => f.at(o, field),
+                None => f,
+            }
+        }
         NetpolError::UnknownPod(_) => f,
     }
 }
