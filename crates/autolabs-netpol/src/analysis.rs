@@ -164,6 +164,15 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// Cluster-wide policies of one tier and priority that select a common pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorityTie {
+    pub tier: Tier,
+    pub priority: u32,
+    /// `Kind name` of each policy, sorted.
+    pub policies: Vec<String>,
+}
+
 /// Why a connection is allowed or denied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explanation {
@@ -570,6 +579,40 @@ impl Analysis {
             pod_ranges,
             cluster: cluster_layer,
         })
+    }
+
+    /// The cluster-wide policies, in evaluation order (tier, then ascending priority).
+    pub fn cluster_policies(&self) -> &[ClusterPolicy] {
+        &self.cluster.policies
+    }
+
+    /// Policies of one tier with equal priority that select a common pod in the same
+    /// direction: the API leaves their order to the implementation ("the implementation
+    /// can apply any of the matching policies", `spec.priority` in both versions), so a
+    /// verdict that depends on it is not portable. The analysis orders them by name.
+    pub fn priority_ties(&self) -> Vec<PriorityTie> {
+        let mut ties: BTreeMap<(Tier, u32), std::collections::BTreeSet<String>> = BTreeMap::new();
+        for per_class in &self.cluster.selected {
+            for selected in per_class {
+                for (i, &a) in selected.iter().enumerate() {
+                    for &b in &selected[i + 1..] {
+                        let (pa, pb) = (&self.cluster.policies[a], &self.cluster.policies[b]);
+                        if pa.tier() == pb.tier() && pa.priority() == pb.priority() {
+                            let entry = ties.entry((pa.tier(), pa.priority())).or_default();
+                            entry.insert(format!("{} {}", pa.kind().as_str(), pa.name()));
+                            entry.insert(format!("{} {}", pb.kind().as_str(), pb.name()));
+                        }
+                    }
+                }
+            }
+        }
+        ties.into_iter()
+            .map(|((tier, priority), policies)| PriorityTie {
+                tier,
+                priority,
+                policies: policies.into_iter().collect(),
+            })
+            .collect()
     }
 
     /// The id of a pod by namespace and name.

@@ -59,7 +59,9 @@ mod model;
 mod policy;
 pub mod synthetic;
 
-pub use analysis::{Analysis, Class, ClassId, Endpoint, Explanation, PodId, PolicyRef, RuleRef, Verdict};
+pub use analysis::{
+    Analysis, Class, ClassId, Endpoint, Explanation, PodId, PolicyRef, PriorityTie, RuleRef, Verdict,
+};
 pub use cluster::{
     Action, CLUSTER_POLICY_GROUP, ClusterPolicy, ClusterPolicyKind, ClusterRuleRef, Node, Tier,
 };
