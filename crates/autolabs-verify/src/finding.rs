@@ -164,6 +164,10 @@ pub fn is_read_by_an_engine(group: &str, kind: &str) -> bool {
         ) | ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
             | ("batch", "Job" | "CronJob")
             | ("networking.k8s.io", "NetworkPolicy")
+            | (
+                "policy.networking.k8s.io",
+                "ClusterNetworkPolicy" | "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy"
+            )
             | ("rbac.authorization.k8s.io", "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding")
             | ("storage.k8s.io", "StorageClass")
             | ("policy", "PodDisruptionBudget")

@@ -38,6 +38,9 @@ enum What {
         namespaces: usize,
         #[arg(long, default_value_t = 10_000)]
         policies: usize,
+        /// Cluster-wide policies (ClusterNetworkPolicy/AdminNetworkPolicy) added on top.
+        #[arg(long, default_value_t = 0)]
+        cluster_policies: usize,
     },
 }
 
@@ -89,10 +92,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 peak_mib().unwrap_or(0.0)
             );
         }
-        What::Netpol { pods, namespaces, policies } => {
+        What::Netpol { pods, namespaces, policies, cluster_policies } => {
             use autolabs_netpol::synthetic::{SyntheticParams, generate as gen_netpol};
             let t = Instant::now();
-            let cluster = gen_netpol(SyntheticParams { namespaces, pods, policies });
+            let mut cluster = gen_netpol(SyntheticParams { namespaces, pods, policies });
+            cluster.cluster_policies =
+                autolabs_netpol::synthetic::cluster_policies(namespaces, cluster_policies);
             let gen_s = secs(t);
             let t = Instant::now();
             let analysis = autolabs_netpol::Analysis::new(&cluster, Default::default())
@@ -102,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let pairs = analysis.connections().count();
             let conn_s = secs(t);
             println!(
-                "autolabs bench netpol: {pods} pods, {namespaces} namespaces, {policies} policies → {} classes",
+                "autolabs bench netpol: {pods} pods, {namespaces} namespaces, {policies} policies, {cluster_policies} cluster policies → {} classes",
                 analysis.classes().len()
             );
             println!(
