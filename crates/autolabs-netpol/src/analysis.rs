@@ -736,6 +736,66 @@ impl Analysis {
         )
     }
 
+    /// What NetworkPolicies added by the owners of the source or the destination
+    /// namespace could open from `c` to `d` (distinct pods), given the cluster-wide
+    /// policies in force: a NetworkPolicy decides everything the Admin tier passes or
+    /// leaves unmatched, and overrides the Baseline tier (ClusterNetworkPolicySpec.Tier),
+    /// so one namespace's owner can open its own side up to what the Admin tier does not
+    /// deny, while the other side stays as it is. Within one namespace both sides are the
+    /// owner's.
+    pub fn openable_by_namespace_owners(&self, c: ClassId, d: ClassId) -> ConnSet {
+        if c.index() >= self.classes.len() || d.index() >= self.classes.len() {
+            return ConnSet::empty();
+        }
+        let (dest, src) = (&self.classes[d.index()], &self.classes[c.index()]);
+        let egress_max = if src.host_network {
+            ConnSet::all()
+        } else {
+            self.admin_ceiling(c, Direction::Egress, PeerRef::Class(d), &dest.named_ports)
+        };
+        let ingress_max = if dest.host_network {
+            ConnSet::all()
+        } else {
+            self.admin_ceiling(d, Direction::Ingress, PeerRef::Class(c), &dest.named_ports)
+        };
+        let (egress_now, ingress_now) = (self.egress_ports(c, d), self.ingress_ports(d, c));
+        let mut out = egress_max.intersection(&ingress_now);
+        out.add(&egress_now.intersection(&ingress_max));
+        if self.class_ns[c.index()] == self.class_ns[d.index()] {
+            out.add(&egress_max.intersection(&ingress_max));
+        }
+        out
+    }
+
+    /// [`Analysis::openable_by_namespace_owners`] between a pod and an external address:
+    /// the address has no policies, so the pod's own namespace decides alone.
+    pub fn openable_with_external(&self, pod: PodId, net: &IpNet, outbound: bool) -> ConnSet {
+        let Some(c) = self.class_of(pod) else { return ConnSet::empty() };
+        if self.classes[c.index()].host_network {
+            return ConnSet::all();
+        }
+        let direction = if outbound { Direction::Egress } else { Direction::Ingress };
+        let named: &[NamedPort] = if outbound { &[] } else { &self.classes[c.index()].named_ports };
+        self.admin_ceiling(c, direction, PeerRef::Ip(*net), named)
+    }
+
+    /// Everything the Admin tier does not deny on one side: the most any NetworkPolicy
+    /// could allow there.
+    fn admin_ceiling(
+        &self,
+        subject: ClassId,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+    ) -> ConnSet {
+        let selected = &self.cluster.selected[dir_index(direction)][subject.index()];
+        if selected.is_empty() {
+            return ConnSet::all();
+        }
+        let admin = self.walk_tier(selected, Tier::Admin, direction, peer, named_ports);
+        admin.accept.union(&admin.rest)
+    }
+
     /// One side through the tiers (ClusterNetworkPolicySpec.Tier in v1alpha2
     /// clusternetworkpolicy_types.go): the Admin tier's Accept wins and its Deny loses;
     /// what it passes or leaves unmatched goes to NetworkPolicy, which decides for pods it
