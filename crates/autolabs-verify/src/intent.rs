@@ -12,7 +12,8 @@
 //!    ClusterNetworkPolicy, AdminNetworkPolicy): a flow the matrix forbids must stay
 //!    forbidden whatever NetworkPolicies the owners of the source or the destination
 //!    namespace add; otherwise an error names the pair, the ports, and says which side could
-//!    open it ([`Analysis::openable_by_namespace_owners`]).
+//!    open it ([`Analysis::openable_by_namespace_owners`]). Traffic from addresses outside
+//!    the cluster is not judged: the API's ingress peers cannot name addresses.
 //!
 //! Pods that an intended flow talks about but that no input object runs (lab pods, kube-dns,
 //! ingress-nginx when it is installed by its own chart) are stood in for by **probe pods**
@@ -514,7 +515,9 @@ fn robust_isolation(
         for ip in externals {
             let net = IpNet::from(ipnet::Ipv4Net::from(*ip));
             let ip_side = Side::Ip(*ip);
-            for outbound in [true, false] {
+            // Outbound only: the API's ingress peers are namespaces and pods, never
+            // addresses, so no cluster-wide policy can guard traffic from outside.
+            for outbound in [true] {
                 let (src, dst) = if outbound { (&from_side, &ip_side) } else { (&ip_side, &from_side) };
                 let (want, _) = intended(&intent.flows, src, dst, &intent.network);
                 let now = if outbound {
