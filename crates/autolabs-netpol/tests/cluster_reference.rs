@@ -129,6 +129,7 @@ enum Outcome {
 
 /// Walks the cluster policies of one tier that select `subject`, in (priority, name)
 /// order and rule order; the first matching rule decides.
+#[allow(clippy::too_many_arguments)]
 fn walk_tier(
     clusters: &[(String, GenCluster)],
     baseline: bool,
