@@ -490,6 +490,28 @@ pub struct NetworkSpec {
     /// to the API server is allowed to this range on 6443 only.
     #[serde(default = "default_node_cidr")]
     pub node_cidr: String,
+    /// Cluster-wide guardrails next to the NetworkPolicies: `none` (the default; not every
+    /// CNI has the network-policy-api), `v1alpha1` (AdminNetworkPolicy +
+    /// BaselineAdminNetworkPolicy, release v0.1.8) or `v1alpha2` (ClusterNetworkPolicy,
+    /// release v0.2.0).
+    #[serde(default, skip_serializing_if = "ClusterPolicies::is_none")]
+    pub cluster_policies: ClusterPolicies,
+}
+
+/// Which network-policy-api version the guardrails are rendered in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterPolicies {
+    #[default]
+    None,
+    V1alpha1,
+    V1alpha2,
+}
+
+impl ClusterPolicies {
+    pub fn is_none(&self) -> bool {
+        *self == ClusterPolicies::None
+    }
 }
 
 impl Default for NetworkSpec {
@@ -498,6 +520,7 @@ impl Default for NetworkSpec {
             pod_cidr: default_pod_cidr(),
             service_cidr: default_service_cidr(),
             node_cidr: default_node_cidr(),
+            cluster_policies: ClusterPolicies::None,
         }
     }
 }

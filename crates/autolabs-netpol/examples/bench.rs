@@ -17,6 +17,7 @@ fn peak_memory_mib() -> Option<f64> {
 
 fn main() {
     let mut params = SyntheticParams { namespaces: 1000, pods: 10_000, policies: 10_000 };
+    let mut cluster_policy_count = 0usize;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -25,8 +26,9 @@ fn main() {
             ("--pods", Some(v)) => params.pods = v,
             ("--namespaces", Some(v)) => params.namespaces = v,
             ("--policies", Some(v)) => params.policies = v,
+            ("--cluster-policies", Some(v)) => cluster_policy_count = v,
             _ => {
-                eprintln!("usage: bench [--pods N] [--namespaces N] [--policies N]");
+                eprintln!("usage: bench [--pods N] [--namespaces N] [--policies N] [--cluster-policies N]");
                 std::process::exit(2);
             }
         }
@@ -34,7 +36,9 @@ fn main() {
     }
 
     let start = Instant::now();
-    let cluster = generate(params);
+    let mut cluster = generate(params);
+    cluster.cluster_policies =
+        autolabs_netpol::synthetic::cluster_policies(params.namespaces, cluster_policy_count);
     let generated = start.elapsed();
 
     let start = Instant::now();
@@ -65,10 +69,11 @@ fn main() {
     let matrix_time = start.elapsed();
 
     println!(
-        "pods={} namespaces={} policies={} classes={}",
+        "pods={} namespaces={} policies={} cluster-policies={} classes={}",
         params.pods,
         params.namespaces,
         params.policies,
+        cluster_policy_count,
         analysis.classes().len()
     );
     println!("generate:        {:>9.3} s", generated.as_secs_f64());

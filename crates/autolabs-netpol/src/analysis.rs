@@ -30,6 +30,7 @@ use autolabs_k8s::Selector;
 use autolabs_k8s::selector::Requirement;
 use ipnet::IpNet;
 
+use crate::cluster::{Action, ClusterPeer, ClusterPolicy, ClusterRuleRef, Tier};
 use crate::connset::{ConnSet, Protocol};
 use crate::error::NetpolError;
 use crate::ipset::IpSet;
@@ -119,11 +120,21 @@ pub enum Verdict {
     AllowedBy(Vec<RuleRef>),
     /// Isolated by these policies, and none of their rules allows the connection.
     DeniedBy(Vec<PolicyRef>),
+    /// Decided by a cluster-wide policy rule (Admin tier, or Baseline tier for pods no
+    /// NetworkPolicy isolates): Accept/Allow or Deny.
+    Cluster { rule: ClusterRuleRef, accepted: bool },
+    /// A cluster-wide Pass rule handed the connection on; `then` is what the next layers
+    /// decided.
+    Passed { by: ClusterRuleRef, then: Box<Verdict> },
 }
 
 impl Verdict {
     pub fn allows(&self) -> bool {
-        !matches!(self, Verdict::DeniedBy(_))
+        match self {
+            Verdict::DeniedBy(_) | Verdict::Cluster { accepted: false, .. } => false,
+            Verdict::Passed { then, .. } => then.allows(),
+            _ => true,
+        }
     }
 }
 
@@ -143,8 +154,23 @@ impl fmt::Display for Verdict {
                 "denied: isolated by {} and no rule allows it",
                 join(policies.iter().map(ToString::to_string).collect())
             ),
+            Verdict::Cluster { rule, accepted: true } => write!(f, "allowed by {rule}"),
+            Verdict::Cluster { rule, accepted: false } => write!(f, "denied by {rule}"),
+            Verdict::Passed { by, then } => match by.tier {
+                Tier::Admin => write!(f, "passed to NetworkPolicy by {by}, then {then}"),
+                Tier::Baseline => write!(f, "passed on by {by}, then {then}"),
+            },
         }
     }
+}
+
+/// Cluster-wide policies of one tier and priority that select a common pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorityTie {
+    pub tier: Tier,
+    pub priority: u32,
+    /// `Kind name` of each policy, sorted.
+    pub policies: Vec<String>,
 }
 
 /// Why a connection is allowed or denied.
@@ -282,6 +308,58 @@ pub struct Analysis {
     set_ingress_owners: Vec<Vec<ClassId>>,
     /// Whether `ipBlock`s can match pods (from `Options::pod_cidrs`), per family.
     pod_ranges: Vec<IpSet>,
+    /// The cluster-wide layer (ClusterNetworkPolicy, AdminNetworkPolicy, BANP).
+    cluster: ClusterLayer,
+}
+
+/// Which endpoints one cluster-policy rule's peers match, resolved once.
+#[derive(Debug, Clone, Default)]
+struct ClusterRuleMatch {
+    /// A pods/namespaces peer (or a `networks` peer covering the pod range) matches every
+    /// non-hostNetwork pod.
+    all_pods: bool,
+    /// Peer sets (shared with NetworkPolicy peers), sorted.
+    sets: Vec<u32>,
+    /// `networks` and the addresses of the `nodes` selected, for external endpoints.
+    addresses: IpSet,
+}
+
+/// The cluster-wide policies, in evaluation order, with what their rules match and which
+/// classes each selects.
+#[derive(Debug, Default)]
+struct ClusterLayer {
+    /// Sorted by (tier, priority, name): the order the tiers are walked in.
+    policies: Vec<ClusterPolicy>,
+    /// Per policy, per direction (`[ingress, egress]`), per rule.
+    matches: Vec<[Vec<ClusterRuleMatch>; 2]>,
+    /// Per direction, per class: the policies whose subject selects it, ascending.
+    selected: [Vec<Vec<usize>>; 2],
+    /// Per direction, per class: an Admin-tier Accept rule matches every pod.
+    accepts_all: [Vec<bool>; 2],
+    /// Per direction, per class: the peer sets of its Admin-tier Accept rules, sorted.
+    accept_sets: [Vec<Vec<u32>>; 2],
+}
+
+fn dir_index(direction: Direction) -> usize {
+    match direction {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+/// The other end of a connection, as cluster-policy peers see it.
+#[derive(Debug, Clone, Copy)]
+enum PeerRef {
+    Class(ClassId),
+    Ip(IpNet),
+}
+
+/// What one tier decides for one side: accepted, denied, and handed on (passed or
+/// matched by no rule).
+#[derive(Debug, Clone)]
+struct TierOutcome {
+    accept: ConnSet,
+    rest: ConnSet,
 }
 
 impl Analysis {
@@ -453,6 +531,7 @@ impl Analysis {
             ));
             egress.push(builder.side(&policies, &policy_ns, &selected_egress[i], Direction::Egress, None));
         }
+        let cluster_layer = build_cluster_layer(&mut builder, cluster, classes.len());
         let ports = std::mem::take(&mut builder.ports.sets);
         let peer_sets = std::mem::take(&mut builder.peer_sets);
         drop(builder);
@@ -460,11 +539,16 @@ impl Analysis {
         let mut ingress_wide = Vec::new();
         let mut set_ingress_owners = vec![Vec::new(); peer_sets.len()];
         for (d, side) in ingress.iter().enumerate() {
-            if side.is_wide() {
+            // An Admin-tier Accept can admit what NetworkPolicy would not.
+            if side.is_wide() || cluster_layer.accepts_all[0][d] {
                 ingress_wide.push(ClassId(d as u32));
             }
-            for &(set, _) in &side.entries {
-                set_ingress_owners[set as usize].push(ClassId(d as u32));
+            let cluster_sets = cluster_layer.accept_sets[0][d].iter().copied();
+            for set in side.entries.iter().map(|&(set, _)| set).chain(cluster_sets) {
+                let owners = &mut set_ingress_owners[set as usize];
+                if owners.last() != Some(&ClassId(d as u32)) {
+                    owners.push(ClassId(d as u32));
+                }
             }
         }
         let mut class_sets = vec![Vec::new(); classes.len()];
@@ -493,7 +577,42 @@ impl Analysis {
             class_sets,
             set_ingress_owners,
             pod_ranges,
+            cluster: cluster_layer,
         })
+    }
+
+    /// The cluster-wide policies, in evaluation order (tier, then ascending priority).
+    pub fn cluster_policies(&self) -> &[ClusterPolicy] {
+        &self.cluster.policies
+    }
+
+    /// Policies of one tier with equal priority that select a common pod in the same
+    /// direction: the API leaves their order to the implementation ("the implementation
+    /// can apply any of the matching policies", `spec.priority` in both versions), so a
+    /// verdict that depends on it is not portable. The analysis orders them by name.
+    pub fn priority_ties(&self) -> Vec<PriorityTie> {
+        let mut ties: BTreeMap<(Tier, u32), std::collections::BTreeSet<String>> = BTreeMap::new();
+        for per_class in &self.cluster.selected {
+            for selected in per_class {
+                for (i, &a) in selected.iter().enumerate() {
+                    for &b in &selected[i + 1..] {
+                        let (pa, pb) = (&self.cluster.policies[a], &self.cluster.policies[b]);
+                        if pa.tier() == pb.tier() && pa.priority() == pb.priority() {
+                            let entry = ties.entry((pa.tier(), pa.priority())).or_default();
+                            entry.insert(format!("{} {}", pa.kind().as_str(), pa.name()));
+                            entry.insert(format!("{} {}", pb.kind().as_str(), pb.name()));
+                        }
+                    }
+                }
+            }
+        }
+        ties.into_iter()
+            .map(|((tier, priority), policies)| PriorityTie {
+                tier,
+                priority,
+                policies: policies.into_iter().collect(),
+            })
+            .collect()
     }
 
     /// The id of a pod by namespace and name.
@@ -543,7 +662,8 @@ impl Analysis {
     }
 
     /// Everything `from` may open to `to`: the source's egress ∩ the destination's
-    /// ingress. A pod to itself is always allowed; between two external endpoints no
+    /// ingress (NetworkPolicySpec in `k8s.io/api/networking/v1/types.go`: both sides must
+    /// allow). A pod to itself is always allowed; between two external endpoints no
     /// policy applies (`All`). Unknown pod ids get `None` (empty).
     pub fn allowed(&self, from: Endpoint, to: Endpoint) -> ConnSet {
         match (from, to) {
@@ -576,7 +696,11 @@ impl Analysis {
         if c.index() >= self.classes.len() || d.index() >= self.classes.len() {
             return ConnSet::empty();
         }
-        if !self.ingress[d.index()].isolated && !self.egress[c.index()].isolated {
+        if !self.ingress[d.index()].isolated
+            && !self.egress[c.index()].isolated
+            && self.cluster.selected[0][d.index()].is_empty()
+            && self.cluster.selected[1][c.index()].is_empty()
+        {
             return ConnSet::all();
         }
         let ingress = self.ingress_ports(d, c);
@@ -586,7 +710,180 @@ impl Analysis {
         ingress.intersection(&self.egress_ports(c, d))
     }
 
+    /// What `c`'s egress admits towards `d`, all tiers considered.
     pub(crate) fn egress_ports(&self, c: ClassId, d: ClassId) -> ConnSet {
+        let dest_ports = &self.classes[d.index()].named_ports;
+        self.tiered(
+            c,
+            Direction::Egress,
+            PeerRef::Class(d),
+            dest_ports,
+            self.egress[c.index()].isolated,
+            || self.np_egress_ports(c, d),
+        )
+    }
+
+    /// What `d`'s ingress admits from `c`, all tiers considered.
+    fn ingress_ports(&self, d: ClassId, c: ClassId) -> ConnSet {
+        let own_ports = &self.classes[d.index()].named_ports;
+        self.tiered(
+            d,
+            Direction::Ingress,
+            PeerRef::Class(c),
+            own_ports,
+            self.ingress[d.index()].isolated,
+            || self.np_ingress_ports(d, c),
+        )
+    }
+
+    /// What NetworkPolicies added by the owners of the source or the destination
+    /// namespace could open from `c` to `d` (distinct pods), given the cluster-wide
+    /// policies in force: a NetworkPolicy decides everything the Admin tier passes or
+    /// leaves unmatched, and overrides the Baseline tier (ClusterNetworkPolicySpec.Tier),
+    /// so one namespace's owner can open its own side up to what the Admin tier does not
+    /// deny, while the other side stays as it is. Within one namespace both sides are the
+    /// owner's.
+    pub fn openable_by_namespace_owners(&self, c: ClassId, d: ClassId) -> ConnSet {
+        if c.index() >= self.classes.len() || d.index() >= self.classes.len() {
+            return ConnSet::empty();
+        }
+        let (dest, src) = (&self.classes[d.index()], &self.classes[c.index()]);
+        let egress_max = if src.host_network {
+            ConnSet::all()
+        } else {
+            self.admin_ceiling(c, Direction::Egress, PeerRef::Class(d), &dest.named_ports)
+        };
+        let ingress_max = if dest.host_network {
+            ConnSet::all()
+        } else {
+            self.admin_ceiling(d, Direction::Ingress, PeerRef::Class(c), &dest.named_ports)
+        };
+        let (egress_now, ingress_now) = (self.egress_ports(c, d), self.ingress_ports(d, c));
+        let mut out = egress_max.intersection(&ingress_now);
+        out.add(&egress_now.intersection(&ingress_max));
+        if self.class_ns[c.index()] == self.class_ns[d.index()] {
+            out.add(&egress_max.intersection(&ingress_max));
+        }
+        out
+    }
+
+    /// [`Analysis::openable_by_namespace_owners`] between a pod and an external address:
+    /// the address has no policies, so the pod's own namespace decides alone.
+    pub fn openable_with_external(&self, pod: PodId, net: &IpNet, outbound: bool) -> ConnSet {
+        let Some(c) = self.class_of(pod) else { return ConnSet::empty() };
+        if self.classes[c.index()].host_network {
+            return ConnSet::all();
+        }
+        let direction = if outbound { Direction::Egress } else { Direction::Ingress };
+        let named: &[NamedPort] = if outbound { &[] } else { &self.classes[c.index()].named_ports };
+        self.admin_ceiling(c, direction, PeerRef::Ip(*net), named)
+    }
+
+    /// Everything the Admin tier does not deny on one side: the most any NetworkPolicy
+    /// could allow there.
+    fn admin_ceiling(
+        &self,
+        subject: ClassId,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+    ) -> ConnSet {
+        let selected = &self.cluster.selected[dir_index(direction)][subject.index()];
+        if selected.is_empty() {
+            return ConnSet::all();
+        }
+        let admin = self.walk_tier(selected, Tier::Admin, direction, peer, named_ports);
+        admin.accept.union(&admin.rest)
+    }
+
+    /// One side through the tiers (ClusterNetworkPolicySpec.Tier in v1alpha2
+    /// clusternetworkpolicy_types.go): the Admin tier's Accept wins and its Deny loses;
+    /// what it passes or leaves unmatched goes to NetworkPolicy, which decides for pods it
+    /// isolates; otherwise to the Baseline tier, and what that leaves is allowed.
+    fn tiered(
+        &self,
+        subject: ClassId,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+        np_isolated: bool,
+        network_policy: impl FnOnce() -> ConnSet,
+    ) -> ConnSet {
+        let selected = &self.cluster.selected[dir_index(direction)][subject.index()];
+        if selected.is_empty() {
+            return network_policy();
+        }
+        let admin = self.walk_tier(selected, Tier::Admin, direction, peer, named_ports);
+        let mut out = admin.accept;
+        if admin.rest.is_empty() {
+            return out;
+        }
+        let next = if np_isolated {
+            network_policy()
+        } else {
+            let baseline = self.walk_tier(selected, Tier::Baseline, direction, peer, named_ports);
+            baseline.accept.union(&baseline.rest)
+        };
+        out.add(&admin.rest.intersection(&next));
+        out
+    }
+
+    /// The first matching rule decides each port: policies by ascending priority, rules
+    /// in order (`spec.priority` and `spec.ingress`/`spec.egress` in the API types).
+    fn walk_tier(
+        &self,
+        selected: &[usize],
+        tier: Tier,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+    ) -> TierOutcome {
+        let mut remaining = ConnSet::all();
+        let mut accept = ConnSet::empty();
+        let mut passed = ConnSet::empty();
+        for &pi in selected {
+            let policy = &self.cluster.policies[pi];
+            if policy.tier() != tier {
+                continue;
+            }
+            let matches = &self.cluster.matches[pi][dir_index(direction)];
+            for (rule, m) in policy.rules(direction).iter().zip(matches) {
+                if !self.cluster_rule_matches(m, peer) {
+                    continue;
+                }
+                let ports = rule.ports.resolve(named_ports).intersection(&remaining);
+                if ports.is_empty() {
+                    continue;
+                }
+                remaining = remaining.difference(&ports);
+                match rule.action {
+                    Action::Accept => accept.add(&ports),
+                    Action::Pass => passed.add(&ports),
+                    Action::Deny => {}
+                }
+                if remaining.is_empty() {
+                    return TierOutcome { accept, rest: passed };
+                }
+            }
+        }
+        passed.add(&remaining);
+        TierOutcome { accept, rest: passed }
+    }
+
+    /// Does a cluster-policy rule's peer list match this endpoint? Pods and namespaces
+    /// peers never match hostNetwork pods ("host-networked pods are not included in this
+    /// type of peer"); `networks` and `nodes` match the addresses they cover.
+    fn cluster_rule_matches(&self, m: &ClusterRuleMatch, peer: PeerRef) -> bool {
+        match peer {
+            PeerRef::Class(d) => {
+                !self.classes[d.index()].host_network
+                    && (m.all_pods || sorted_intersect(&m.sets, &self.class_sets[d.index()]))
+            }
+            PeerRef::Ip(net) => m.addresses.contains_net(&net),
+        }
+    }
+
+    fn np_egress_ports(&self, c: ClassId, d: ClassId) -> ConnSet {
         let side = &self.egress[c.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -602,7 +899,7 @@ impl Analysis {
         out
     }
 
-    fn ingress_ports(&self, d: ClassId, c: ClassId) -> ConnSet {
+    fn np_ingress_ports(&self, d: ClassId, c: ClassId) -> ConnSet {
         let side = &self.ingress[d.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -644,6 +941,19 @@ impl Analysis {
     }
 
     fn egress_to_ip(&self, c: ClassId, net: &IpNet) -> ConnSet {
+        let isolated = self.egress[c.index()].isolated;
+        self.tiered(c, Direction::Egress, PeerRef::Ip(*net), &[], isolated, || self.np_egress_to_ip(c, net))
+    }
+
+    fn ingress_from_ip(&self, d: ClassId, net: &IpNet) -> ConnSet {
+        let isolated = self.ingress[d.index()].isolated;
+        let own_ports = &self.classes[d.index()].named_ports;
+        self.tiered(d, Direction::Ingress, PeerRef::Ip(*net), own_ports, isolated, || {
+            self.np_ingress_from_ip(d, net)
+        })
+    }
+
+    fn np_egress_to_ip(&self, c: ClassId, net: &IpNet) -> ConnSet {
         let side = &self.egress[c.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -658,7 +968,7 @@ impl Analysis {
         out
     }
 
-    fn ingress_from_ip(&self, d: ClassId, net: &IpNet) -> ConnSet {
+    fn np_ingress_from_ip(&self, d: ClassId, net: &IpNet) -> ConnSet {
         let side = &self.ingress[d.index()];
         if !side.isolated {
             return ConnSet::all();
@@ -688,14 +998,21 @@ impl Analysis {
     /// is narrow, else every destination whose ingress is wide or names `c`.
     fn candidates(&self, c: ClassId) -> Vec<ClassId> {
         let side = &self.egress[c.index()];
-        let mut out: Vec<ClassId> = if side.is_wide() {
+        let mut out: Vec<ClassId> = if side.is_wide() || self.cluster.accepts_all[1][c.index()] {
             let mut out = self.ingress_wide.clone();
             for &set in &self.class_sets[c.index()] {
                 out.extend_from_slice(&self.set_ingress_owners[set as usize]);
             }
             out
         } else {
-            side.entries.iter().flat_map(|&(set, _)| self.peer_sets[set as usize].iter().copied()).collect()
+            // Narrow: what NetworkPolicy names, plus what an Admin-tier Accept names.
+            let cluster_sets = self.cluster.accept_sets[1][c.index()].iter().copied();
+            side.entries
+                .iter()
+                .map(|&(set, _)| set)
+                .chain(cluster_sets)
+                .flat_map(|set| self.peer_sets[set as usize].iter().copied())
+                .collect()
         };
         out.sort_unstable();
         out.dedup();
@@ -777,7 +1094,8 @@ impl Analysis {
     }
 
     /// The verdict of `subject`'s `direction` side about `peer`, by direct evaluation of
-    /// the policies that select `subject`.
+    /// the policies that select `subject` (NetworkPolicySpec.podSelector in types.go:
+    /// selected pods allow the union of the rules of every selecting policy).
     fn verdict(
         &self,
         subject: Endpoint,
@@ -794,6 +1112,87 @@ impl Analysis {
         if self.classes[c].host_network {
             return Verdict::HostNetwork;
         }
+        let peer_ref = match peer {
+            Endpoint::Pod(id) => PeerRef::Class(self.pod_class[id.0]),
+            Endpoint::External(net) => PeerRef::Ip(net),
+        };
+        let selected = &self.cluster.selected[dir_index(direction)][c];
+        let first =
+            |tier| self.first_cluster_rule(selected, tier, direction, peer_ref, dest_ports, protocol, port);
+        // The tiers in order (ClusterNetworkPolicySpec.Tier): Admin, NetworkPolicy, Baseline.
+        let admin = first(Tier::Admin);
+        let passed_by = match admin {
+            Some((rule, Action::Accept)) => return Verdict::Cluster { rule, accepted: true },
+            Some((rule, Action::Deny)) => return Verdict::Cluster { rule, accepted: false },
+            Some((rule, Action::Pass)) => Some(rule),
+            None => None,
+        };
+        let mut decided = self.np_verdict(c, peer, direction, dest_ports, protocol, port);
+        if decided == Verdict::NotIsolated {
+            decided = match first(Tier::Baseline) {
+                Some((rule, Action::Accept)) => Verdict::Cluster { rule, accepted: true },
+                Some((rule, Action::Deny)) => Verdict::Cluster { rule, accepted: false },
+                Some((rule, Action::Pass)) => {
+                    Verdict::Passed { by: rule, then: Box::new(Verdict::NotIsolated) }
+                }
+                None => Verdict::NotIsolated,
+            };
+        }
+        match passed_by {
+            Some(by) => Verdict::Passed { by, then: Box::new(decided) },
+            None => decided,
+        }
+    }
+
+    /// The first rule of a tier that matches the connection, with its action
+    /// (policies by ascending priority, rules in order).
+    #[allow(clippy::too_many_arguments)]
+    fn first_cluster_rule(
+        &self,
+        selected: &[usize],
+        tier: Tier,
+        direction: Direction,
+        peer: PeerRef,
+        named_ports: &[NamedPort],
+        protocol: Protocol,
+        port: u16,
+    ) -> Option<(ClusterRuleRef, Action)> {
+        for &pi in selected {
+            let policy = &self.cluster.policies[pi];
+            if policy.tier() != tier {
+                continue;
+            }
+            let matches = &self.cluster.matches[pi][dir_index(direction)];
+            for (index, (rule, m)) in policy.rules(direction).iter().zip(matches).enumerate() {
+                if rule.ports.resolve(named_ports).contains(protocol, port)
+                    && self.cluster_rule_matches(m, peer)
+                {
+                    let rule_ref = ClusterRuleRef {
+                        kind: policy.kind(),
+                        name: policy.name().to_string(),
+                        tier,
+                        priority: policy.priority(),
+                        direction,
+                        index,
+                        rule_name: rule.name.clone(),
+                    };
+                    return Some((rule_ref, rule.action));
+                }
+            }
+        }
+        None
+    }
+
+    /// The NetworkPolicy tier's verdict for class `c`.
+    fn np_verdict(
+        &self,
+        c: usize,
+        peer: Endpoint,
+        direction: Direction,
+        dest_ports: &[NamedPort],
+        protocol: Protocol,
+        port: u16,
+    ) -> Verdict {
         let selected = match direction {
             Direction::Ingress => &self.selected_ingress[c],
             Direction::Egress => &self.selected_egress[c],
@@ -830,7 +1229,9 @@ impl Analysis {
         }
     }
 
-    /// Does a rule of `policy` match `peer`? Direct evaluation, used by `explain`.
+    /// Does a rule of `policy` match `peer`? Direct evaluation, used by `explain`
+    /// (NetworkPolicyIngressRule.from / EgressRule.to in types.go: empty matches all,
+    /// otherwise any peer).
     fn rule_matches(&self, policy: &CompiledPolicy, rule: &Rule, peer: Endpoint) -> bool {
         let Some(peers) = &rule.peers else {
             return true;
@@ -895,11 +1296,14 @@ impl Analysis {
             return false;
         }
         let ns = &self.namespaces[self.class_ns[c.index()]];
-        let ns_ok = match namespaces {
-            Some(sel) => sel.matches(&ns.labels),
-            None => ns.name == policy.namespace,
-        };
-        ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(&class.labels))
+        pods_peer_matches(
+            namespaces.as_ref(),
+            pods.as_ref(),
+            &policy.namespace,
+            &ns.name,
+            &ns.labels,
+            &class.labels,
+        )
     }
 
     /// Does an ipBlock match pods under the analysis' options (see `Options::pod_cidrs`)?
@@ -970,13 +1374,14 @@ impl Analysis {
                     None => true,
                     Some(peers) => peers.iter().any(|p| match p {
                         Peer::IpBlock { addresses, .. } => block_covers_pods(addresses, &self.pod_ranges),
-                        Peer::Pods { namespaces, pods } => {
-                            let ns_ok = match namespaces {
-                                Some(sel) => sel.matches(ns_labels),
-                                None => ns_name == policy.namespace,
-                            };
-                            ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(labels))
-                        }
+                        Peer::Pods { namespaces, pods } => pods_peer_matches(
+                            namespaces.as_ref(),
+                            pods.as_ref(),
+                            &policy.namespace,
+                            ns_name,
+                            ns_labels,
+                            labels,
+                        ),
                     }),
                 };
                 if matches {
@@ -986,6 +1391,142 @@ impl Analysis {
         }
         out
     }
+}
+
+/// The namespace half of a pod/namespace peer: a `namespaceSelector` selects by namespace
+/// labels, and without one the peer is the policy's own namespace
+/// (`k8s.io/api/networking/v1/types.go` NetworkPolicyPeer: "Otherwise it selects the pods
+/// matching podSelector in the policy's own namespace"). The one place this rule lives.
+pub(crate) fn peer_selects_namespace(
+    namespaces: Option<&Selector>,
+    policy_namespace: &str,
+    ns_name: &str,
+    ns_labels: &BTreeMap<String, String>,
+) -> bool {
+    match namespaces {
+        Some(selector) => selector.matches(ns_labels),
+        None => ns_name == policy_namespace,
+    }
+}
+
+/// A whole pod/namespace peer against a pod described by its namespace and labels: the
+/// namespace half ([`peer_selects_namespace`]) and, when present, the `podSelector`
+/// (absent: every pod of the selected namespaces; NetworkPolicyPeer in types.go).
+pub(crate) fn pods_peer_matches(
+    namespaces: Option<&Selector>,
+    pods: Option<&Selector>,
+    policy_namespace: &str,
+    ns_name: &str,
+    ns_labels: &BTreeMap<String, String>,
+    pod_labels: &BTreeMap<String, String>,
+) -> bool {
+    peer_selects_namespace(namespaces, policy_namespace, ns_name, ns_labels)
+        && pods.is_none_or(|selector| selector.matches(pod_labels))
+}
+
+/// Do two sorted id lists share an element?
+fn sorted_intersect(a: &[u32], b: &[u32]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// Orders the cluster policies for evaluation, resolves what each rule's peers match (into
+/// the peer sets NetworkPolicy peers use) and which classes each subject selects.
+fn build_cluster_layer(builder: &mut SideBuilder<'_>, cluster: &Cluster, class_count: usize) -> ClusterLayer {
+    let mut policies = cluster.cluster_policies.clone();
+    // Lower priority values first within a tier; equal priorities are the API's tie
+    // ("the implementation can apply any of the matching policies"): we go by name, and
+    // `Analysis::priority_ties` reports them.
+    policies.sort_by(|a, b| {
+        (a.tier(), a.priority(), a.name(), a.kind()).cmp(&(b.tier(), b.priority(), b.name(), b.kind()))
+    });
+    let mut layer = ClusterLayer {
+        selected: [vec![Vec::new(); class_count], vec![Vec::new(); class_count]],
+        accepts_all: [vec![false; class_count], vec![false; class_count]],
+        accept_sets: [vec![Vec::new(); class_count], vec![Vec::new(); class_count]],
+        ..ClusterLayer::default()
+    };
+    let node_addresses = |selector: &Selector| -> IpSet {
+        let mut set = IpSet::empty();
+        for node in cluster.nodes.iter().filter(|n| selector.matches(&n.labels)) {
+            for ip in &node.addresses {
+                set = set.union(&IpSet::from_net(&IpNet::from(*ip)));
+            }
+        }
+        set
+    };
+    for (pi, policy) in policies.iter().enumerate() {
+        let mut per_direction: [Vec<ClusterRuleMatch>; 2] = [Vec::new(), Vec::new()];
+        for direction in [Direction::Ingress, Direction::Egress] {
+            for rule in policy.rules(direction) {
+                let mut m = ClusterRuleMatch::default();
+                for peer in &rule.peers {
+                    match peer {
+                        ClusterPeer::Pods(p) => {
+                            match builder.peer_match(&Some(p.namespaces.clone()), &p.pods, 0) {
+                                PeerMatch::AllPods => m.all_pods = true,
+                                PeerMatch::Set(None) => {}
+                                PeerMatch::Set(Some(set)) => m.sets.push(set),
+                            }
+                        }
+                        ClusterPeer::Networks(addresses) => {
+                            m.all_pods |= block_covers_pods(addresses, builder.pod_ranges);
+                            m.addresses = m.addresses.union(addresses);
+                        }
+                        ClusterPeer::Nodes(selector) => {
+                            m.addresses = m.addresses.union(&node_addresses(selector))
+                        }
+                    }
+                }
+                m.sets.sort_unstable();
+                m.sets.dedup();
+                per_direction[dir_index(direction)].push(m);
+            }
+        }
+        // The subject: the same selection as a peer (ClusterNetworkPolicySubject).
+        let subject = &policy.subject;
+        let subject_classes: Vec<ClassId> =
+            match builder.peer_match(&Some(subject.namespaces.clone()), &subject.pods, 0) {
+                PeerMatch::AllPods => (0..class_count as u32)
+                    .map(ClassId)
+                    .filter(|c| !builder.classes[c.index()].host_network)
+                    .collect(),
+                PeerMatch::Set(None) => Vec::new(),
+                PeerMatch::Set(Some(set)) => builder.peer_sets[set as usize].clone(),
+            };
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let di = dir_index(direction);
+            if policy.rules(direction).is_empty() {
+                // "CNPs with no ingress (egress) rules do not affect ingress (egress) traffic."
+                continue;
+            }
+            for &c in &subject_classes {
+                layer.selected[di][c.index()].push(pi);
+                if policy.tier() == Tier::Admin {
+                    for (rule, m) in policy.rules(direction).iter().zip(&per_direction[di]) {
+                        if rule.action == Action::Accept {
+                            layer.accepts_all[di][c.index()] |= m.all_pods;
+                            layer.accept_sets[di][c.index()].extend_from_slice(&m.sets);
+                        }
+                    }
+                }
+            }
+        }
+        layer.matches.push(per_direction);
+    }
+    for list in layer.accept_sets.iter_mut().flatten() {
+        list.sort_unstable();
+        list.dedup();
+    }
+    layer.policies = policies;
+    layer
 }
 
 /// The pod CIDRs as one address set per family present.
@@ -1119,14 +1660,23 @@ impl SideBuilder<'_> {
         }
         let pod_ok =
             |c: ClassId| pods.as_ref().is_none_or(|sel| sel.matches(&self.classes[c.index()].labels));
+        let policy_ns_name = self.namespaces.get(policy_ns).map_or("", |n| n.name.as_str());
+        let ns_ok = |i: usize| {
+            let ns = &self.namespaces[i];
+            peer_selects_namespace(namespaces.as_ref(), policy_ns_name, &ns.name, &ns.labels)
+        };
         let mut list: Vec<ClassId> = match namespaces {
-            None => self.classes_by_ns[policy_ns].iter().copied().filter(|&c| pod_ok(c)).collect(),
+            None => self.classes_by_ns[policy_ns]
+                .iter()
+                .copied()
+                .filter(|&c| ns_ok(policy_ns) && pod_ok(c))
+                .collect(),
             Some(ns_sel) => {
                 let ns_list = match self.ns_cache.get(ns_sel) {
                     Some(list) => list.clone(),
                     None => {
                         let list = candidates_by_label(ns_sel, &self.ns_label_index, self.namespaces.len())
-                            .filter(|&i| ns_sel.matches(&self.namespaces[i].labels))
+                            .filter(|&i| ns_ok(i))
                             .collect::<Vec<_>>();
                         self.ns_cache.insert(ns_sel.clone(), list.clone());
                         list
@@ -1210,5 +1760,67 @@ fn candidates_by_label<'i>(
             Box::new(v.into_iter())
         }
         None => Box::new(0..count),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_peer_without_namespace_selector_is_the_policy_namespace() {
+        let team = labels(&[("team", "a")]);
+        assert!(peer_selects_namespace(None, "lab-1", "lab-1", &team));
+        assert!(!peer_selects_namespace(None, "lab-1", "lab-2", &team));
+    }
+
+    #[test]
+    fn a_namespace_selector_ignores_the_policy_namespace() {
+        let team_a = Selector::from_labels([("team", "a")]);
+        assert!(peer_selects_namespace(Some(&team_a), "lab-1", "lab-2", &labels(&[("team", "a")])));
+        assert!(!peer_selects_namespace(Some(&team_a), "lab-1", "lab-1", &labels(&[("team", "b")])));
+        // An empty namespaceSelector selects every namespace.
+        assert!(peer_selects_namespace(Some(&Selector::everything()), "x", "y", &BTreeMap::new()));
+    }
+
+    #[test]
+    fn a_whole_peer_needs_both_halves() {
+        let web = Selector::from_labels([("app", "web")]);
+        let ns = labels(&[]);
+        assert!(pods_peer_matches(None, Some(&web), "a", "a", &ns, &labels(&[("app", "web")])));
+        assert!(!pods_peer_matches(None, Some(&web), "a", "a", &ns, &labels(&[("app", "db")])));
+        assert!(!pods_peer_matches(None, Some(&web), "a", "b", &ns, &labels(&[("app", "web")])));
+        // No podSelector: every pod of the selected namespaces.
+        assert!(pods_peer_matches(None, None, "a", "a", &ns, &labels(&[("app", "db")])));
+    }
+
+    #[test]
+    fn blocks_match_pods_only_when_covering_a_whole_family() {
+        let pods: IpNet = "10.244.0.0/16".parse().unwrap();
+        let ranges = pod_ranges(&[pods]);
+        assert_eq!(ranges.len(), 1);
+        let wide = IpSet::from_net(&"10.0.0.0/8".parse().unwrap());
+        let narrow = IpSet::from_net(&"10.244.1.0/24".parse().unwrap());
+        assert!(block_covers_pods(&wide, &ranges));
+        assert!(!block_covers_pods(&narrow, &ranges));
+        // No pod CIDRs known: no block matches pods.
+        assert!(!block_covers_pods(&wide, &pod_ranges(&[])));
+    }
+
+    #[test]
+    fn the_label_index_narrows_to_the_smallest_bucket() {
+        let a = labels(&[("app", "web"), ("tier", "front")]);
+        let b = labels(&[("app", "web"), ("tier", "back")]);
+        let index = label_index([(0usize, &a), (1usize, &b)].into_iter());
+        let selector = Selector::from_labels([("app", "web"), ("tier", "back")]);
+        let bucket = smallest_label_bucket(&selector, &index).unwrap();
+        assert_eq!(&*bucket, &[1]);
+        // A selector with no `In` requirement cannot use the index.
+        assert!(smallest_label_bucket(&Selector::everything(), &index).is_none());
+        assert_eq!(candidates_by_label(&Selector::everything(), &index, 2).collect::<Vec<_>>(), vec![0, 1]);
     }
 }

@@ -11,6 +11,10 @@ pub enum NetpolError {
     /// A pod (or pod template) whose container ports the API server would reject.
     #[error("Pod {namespace}/{name}: {field}: {message}")]
     InvalidPod { namespace: String, name: String, field: String, message: String },
+    /// A ClusterNetworkPolicy / AdminNetworkPolicy / BaselineAdminNetworkPolicy that the API
+    /// server would refuse (CRD schema, CEL rules, strict decoding) or that cannot be analysed.
+    #[error("{kind} {name}: {field}: {message}")]
+    InvalidClusterPolicy { kind: String, name: String, field: String, message: String },
     /// A pod id that does not belong to this analysis.
     #[error("unknown pod id {0}")]
     UnknownPod(usize),

@@ -32,6 +32,21 @@
 //!   does. Namespaces referenced but not supplied exist with just their
 //!   `kubernetes.io/metadata.name` label.
 //!
+//! # Cluster-wide policies (network-policy-api)
+//!
+//! [`Cluster::cluster_policies`] holds `ClusterNetworkPolicy` (v1alpha2) and
+//! `AdminNetworkPolicy` / `BaselineAdminNetworkPolicy` (v1alpha1), decoded strictly by
+//! [`ClusterPolicy::from_value`]. Each side of a connection goes through the tiers Admin →
+//! NetworkPolicy → Baseline (`ClusterNetworkPolicySpec.Tier`): in a tier, policies by
+//! ascending priority (equal priorities by name; [`Analysis::priority_ties`] reports them),
+//! rules in order, the first matching rule decides; Accept/Allow and Deny end evaluation,
+//! Pass (or no match) goes on; NetworkPolicy decides for the pods it isolates; what no tier
+//! decides is allowed. `networks` peers match pods only when they cover the pod range (as
+//! `ipBlock` does, see [`Options::pod_cidrs`]); `nodes` peers match the addresses of
+//! [`Cluster::nodes`]; pods and namespaces peers never match hostNetwork pods. A pod may
+//! always reach itself. [`Analysis::openable_by_namespace_owners`] answers what a
+//! NetworkPolicy added in the source or destination namespace could still open.
+//!
 //! # Scale
 //!
 //! Pods that share namespace, labels, named ports and `hostNetwork` form one [`Class`];
@@ -49,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 mod analysis;
+mod cluster;
 mod connset;
 mod error;
 pub mod findings;
@@ -58,7 +74,12 @@ mod model;
 mod policy;
 pub mod synthetic;
 
-pub use analysis::{Analysis, Class, ClassId, Endpoint, Explanation, PodId, PolicyRef, RuleRef, Verdict};
+pub use analysis::{
+    Analysis, Class, ClassId, Endpoint, Explanation, PodId, PolicyRef, PriorityTie, RuleRef, Verdict,
+};
+pub use cluster::{
+    Action, CLUSTER_POLICY_GROUP, ClusterPolicy, ClusterPolicyKind, ClusterRuleRef, Node, Tier,
+};
 pub use connset::{ConnSet, MAX_PORT, MIN_PORT, Protocol};
 pub use error::NetpolError;
 pub use ipnet::IpNet;

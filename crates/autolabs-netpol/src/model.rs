@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use autolabs_k8s::k8s;
 use ipnet::IpNet;
 
+use crate::cluster::{ClusterPolicy, Node};
 use crate::connset::Protocol;
 use crate::error::NetpolError;
 
@@ -168,6 +169,11 @@ pub struct Cluster {
     pub namespaces: Vec<Namespace>,
     pub pods: Vec<Pod>,
     pub policies: Vec<k8s::NetworkPolicy>,
+    /// Cluster-wide policies of the network-policy-api (either version), already decoded
+    /// with [`ClusterPolicy::from_value`].
+    pub cluster_policies: Vec<ClusterPolicy>,
+    /// Nodes, for the `nodes` egress peer of cluster-wide policies.
+    pub nodes: Vec<Node>,
 }
 
 /// How pods with `hostNetwork: true` are treated. Kubernetes leaves it to the network

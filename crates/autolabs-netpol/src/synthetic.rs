@@ -12,6 +12,7 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicySpec,
 };
 
+use crate::cluster::ClusterPolicy;
 use crate::connset::Protocol;
 use crate::model::{Cluster, NAMESPACE_NAME_LABEL, Namespace, Pod};
 
@@ -244,5 +245,63 @@ pub fn generate(params: SyntheticParams) -> Cluster {
     for k in 0..params.policies {
         policies.push(nth_policy(k % n, k / n));
     }
-    Cluster { namespaces, pods, policies }
+    Cluster { namespaces, pods, policies, ..Default::default() }
+}
+
+/// `count` cluster-wide policies over a cluster from [`generate`] with `namespaces`
+/// namespaces: per team, an Admin-tier guardrail (Pass DNS to kube-system, Deny the data
+/// tier of other teams, Accept the team's own namespaces) at its own priority; every
+/// fourth one a v1alpha1 AdminNetworkPolicy; and one Baseline policy that denies ingress
+/// from other tiers. The same arguments always give the same policies.
+pub fn cluster_policies(namespaces: usize, count: usize) -> Vec<ClusterPolicy> {
+    let teams = namespaces.max(1).div_ceil(10);
+    let mut out = Vec::with_capacity(count);
+    for k in 0..count {
+        let team = format!("team-{}", k % teams);
+        let name = format!("guardrail-{k}");
+        let value = if k == count - 1 {
+            serde_json::json!({
+                "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+                "metadata": {"name": "baseline-tiers"},
+                "spec": {"tier": "Baseline", "priority": 0, "subject": {"namespaces": {"matchLabels": {"tier": "data"}}},
+                    "ingress": [
+                        {"action": "Accept", "from": [{"namespaces": {"matchLabels": {"tier": "backend"}}}]},
+                        {"action": "Deny", "from": [{"namespaces": {}}]}
+                    ]}
+            })
+        } else if k % 4 == 3 {
+            serde_json::json!({
+                "apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+                "metadata": {"name": name},
+                "spec": {"priority": k % 1000, "subject": {"pods": {
+                        "namespaceSelector": {"matchLabels": {"team": team}},
+                        "podSelector": {"matchLabels": {"app": APPS[k % 4]}}}},
+                    "egress": [
+                        {"action": "Deny", "to": [{"networks": ["169.254.169.254/32"]}]},
+                        {"action": "Allow", "to": [{"pods": {"namespaceSelector": {"matchLabels": {"team": team}},
+                            "podSelector": {"matchLabels": {"app": "db"}}}}], "ports": [{"namedPort": "pg"}]}
+                    ]}
+            })
+        } else {
+            serde_json::json!({
+                "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+                "metadata": {"name": name},
+                "spec": {"tier": "Admin", "priority": k % 1000, "subject": {"namespaces": {"matchLabels": {"team": team}}},
+                    "egress": [
+                        {"action": "Pass", "to": [{"namespaces": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}}}],
+                         "protocols": [{"udp": {"destinationPort": {"number": 53}}}, {"tcp": {"destinationPort": {"number": 53}}}]},
+                        {"action": "Deny", "to": [{"namespaces": {"matchExpressions": [
+                            {"key": "team", "operator": "NotIn", "values": [team]},
+                            {"key": "tier", "operator": "In", "values": ["data"]}]}}]},
+                        {"action": "Accept", "to": [{"namespaces": {"matchLabels": {"team": team}}}],
+                         "protocols": [{"tcp": {"destinationPort": {"range": {"start": 8000, "end": 9999}}}}]}
+                    ],
+                    "ingress": [
+                        {"action": "Deny", "from": [{"pods": {"namespaceSelector": {"matchLabels": {"tier": "frontend"}}, "podSelector": {"matchLabels": {"track": "canary"}}}}]}
+                    ]}
+            })
+        };
+        out.push(ClusterPolicy::from_value(&value).expect("synthetic cluster policies are valid"));
+    }
+    out
 }

@@ -86,7 +86,7 @@ fn run_cases(text: &str, source: &str) -> (usize, usize, Vec<String>) {
             .filter(|d| !d.trim().is_empty())
             .map(|d| serde_saphyr::from_str(d).unwrap_or_else(|e| panic!("{}: {e}", case.name)))
             .collect();
-        let cluster = Cluster { namespaces, pods: pods.clone(), policies };
+        let cluster = Cluster { namespaces, pods: pods.clone(), policies, ..Default::default() };
         let analysis = Analysis::new(&cluster, Options::default())
             .unwrap_or_else(|e| panic!("{}: invalid policies: {e:?}", case.name));
         let mut mismatches = Vec::new();

@@ -74,6 +74,7 @@ fn two_pods(labels_a: &[(&str, &str)], labels_b: &[(&str, &str)], policy_yaml: &
         namespaces: vec![],
         pods: vec![pod("p1", labels_a), pod("p2", labels_b), Pod::new("y", "client").label("role", "client")],
         policies: policies(policy_yaml),
+        ..Default::default()
     };
     analyse(&cluster, Options::default())
 }

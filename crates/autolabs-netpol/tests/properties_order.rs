@@ -208,7 +208,7 @@ proptest! {
         policies in prop::collection::vec(arb_policy(), 0..5),
         extra in arb_policy(),
     ) {
-        let mut cluster = Cluster { namespaces: namespaces(), pods, policies: name_policies(policies, "p") };
+        let mut cluster = Cluster { namespaces: namespaces(), pods, policies: name_policies(policies, "p"), ..Default::default() };
         for ns in NAMESPACES {
             cluster.policies.push(default_deny(ns, &["Ingress", "Egress"]));
         }
@@ -237,7 +237,7 @@ proptest! {
     ) {
         let policies: Vec<Value> =
             policies.into_iter().filter(|p| p["metadata"]["namespace"] != target).collect();
-        let mut cluster = Cluster { namespaces: namespaces(), pods, policies: name_policies(policies, "p") };
+        let mut cluster = Cluster { namespaces: namespaces(), pods, policies: name_policies(policies, "p"), ..Default::default() };
         cluster.policies.push(default_deny(target, &["Ingress"]));
         let a = analyse(&cluster);
         let ends = endpoints(&a);
@@ -266,12 +266,12 @@ proptest! {
             .prop_flat_map(|p| (Just(p.clone()), Just(p).prop_shuffle())),
         reverse_namespaces in any::<bool>(),
     ) {
-        let original = analyse(&Cluster { namespaces: namespaces(), pods, policies });
+        let original = analyse(&Cluster { namespaces: namespaces(), pods, policies, ..Default::default() });
         let mut ns = namespaces();
         if reverse_namespaces {
             ns.reverse();
         }
-        let shuffled = analyse(&Cluster { namespaces: ns, pods: shuffled_pods, policies: shuffled_policies });
+        let shuffled = analyse(&Cluster { namespaces: ns, pods: shuffled_pods, policies: shuffled_policies, ..Default::default() });
         prop_assert_eq!(original.namespace_matrix(), shuffled.namespace_matrix());
         prop_assert_eq!(all_allowed(&original), all_allowed(&shuffled));
     }
@@ -286,7 +286,7 @@ fn the_laws_hold_on_a_hand_written_case() {
         Pod::new("b", "db").label("app", "db"),
         Pod::new("c", "api").label("app", "api"),
     ];
-    let mut cluster = Cluster { namespaces: namespaces(), pods, policies: Vec::new() };
+    let mut cluster = Cluster { namespaces: namespaces(), pods, policies: Vec::new(), ..Default::default() };
     for ns in NAMESPACES {
         cluster.policies.push(default_deny(ns, &["Ingress", "Egress"]));
     }

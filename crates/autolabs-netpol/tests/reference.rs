@@ -400,7 +400,7 @@ fn arb_cluster() -> impl Strategy<Value = (Cluster, bool)> {
                     spec: Some(spec),
                 })
                 .collect();
-            (Cluster { namespaces, pods, policies }, with_pod_cidrs)
+            (Cluster { namespaces, pods, policies, ..Default::default() }, with_pod_cidrs)
         })
 }
 

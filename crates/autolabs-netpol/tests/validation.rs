@@ -120,7 +120,9 @@ fn error_fields(errors: &[NetpolError]) -> Vec<String> {
     errors
         .iter()
         .map(|e| match e {
-            NetpolError::InvalidPolicy { field, .. } | NetpolError::InvalidPod { field, .. } => field.clone(),
+            NetpolError::InvalidPolicy { field, .. }
+            | NetpolError::InvalidPod { field, .. }
+            | NetpolError::InvalidClusterPolicy { field, .. } => field.clone(),
             NetpolError::UnknownPod(_) => String::new(),
         })
         .collect()

@@ -392,6 +392,20 @@ pub fn to_dot(list: &ConnList) -> String {
     out
 }
 
+/// A cluster-wide policy rule as JSON (`kind`, `name`, `tier`, `priority`, `field`).
+fn cluster_rule_json(rule: &autolabs_netpol::ClusterRuleRef) -> Value {
+    json!({
+        "kind": rule.kind.as_str(),
+        "name": rule.name,
+        "tier": rule.tier.as_str(),
+        "priority": rule.priority,
+        "direction": rule.direction.as_str(),
+        "index": rule.index,
+        "field": format!("spec.{}[{}]", rule.direction.as_str(), rule.index),
+        "ruleName": rule.rule_name,
+    })
+}
+
 /// One side of an explanation as JSON: `{"verdict", "allowed", "reason"}` plus the `rules`
 /// that allow it or the `policies` that isolate without a matching rule.
 fn verdict_json(verdict: &Verdict) -> Value {
@@ -429,6 +443,11 @@ fn verdict_json(verdict: &Verdict) -> Value {
                     .collect::<Vec<_>>(),
             )),
         ),
+        Verdict::Cluster { rule, accepted } => (
+            if *accepted { "cluster-accepted" } else { "cluster-denied" },
+            Some(("rules", vec![cluster_rule_json(rule)])),
+        ),
+        Verdict::Passed { by, .. } => ("passed", Some(("rules", vec![cluster_rule_json(by)]))),
     };
     let mut out = json!({"verdict": name, "allowed": verdict.allows(), "reason": verdict.to_string()});
     if let (Some((key, items)), Some(map)) = (extra, out.as_object_mut()) {

@@ -8,6 +8,13 @@
 //!    intend must be empty; otherwise an error gives a counter-example (pod pair and port)
 //!    and the rules that admit it.
 //!
+//! 3. Robust isolation (only when the input has cluster-wide policies —
+//!    ClusterNetworkPolicy, AdminNetworkPolicy): a flow the matrix forbids must stay
+//!    forbidden whatever NetworkPolicies the owners of the source or the destination
+//!    namespace add; otherwise an error names the pair, the ports, and says which side could
+//!    open it ([`Analysis::openable_by_namespace_owners`]). Traffic from addresses outside
+//!    the cluster is not judged: the API's ingress peers cannot name addresses.
+//!
 //! Pods that an intended flow talks about but that no input object runs (lab pods, kube-dns,
 //! ingress-nginx when it is installed by its own chart) are stood in for by **probe pods**
 //! carrying exactly the flow's labels, named `probe:…`; each namespace also gets one probe pod
@@ -400,6 +407,11 @@ pub fn prove_with(set: &ObjectSet, intent: &Intent, options: Options) -> Proof {
         }
     }
 
+    // 3. Robust isolation, when cluster-wide policies are in force.
+    if !a.cluster_policies().is_empty() {
+        robust_isolation(a, intent, &reps, &externals, &mut proof, &locate);
+    }
+
     // What the flows intend, namespace by namespace (address ranges other than the internet
     // are not namespaces and stay out of the picture).
     let mut intended_ns: BTreeMap<(String, String), ConnSet> = BTreeMap::new();
@@ -444,4 +456,98 @@ pub fn prove_with(set: &ObjectSet, intent: &Intent, options: Options) -> Proof {
         }
     }
     proof
+}
+
+/// Check 3: every flow the matrix forbids, between governed pods and towards or from the
+/// flows' addresses, that a NetworkPolicy in the source or destination namespace could
+/// open under the cluster-wide policies in force.
+fn robust_isolation(
+    a: &Analysis,
+    intent: &Intent,
+    reps: &[(ClassId, autolabs_netpol::PodId)],
+    externals: &[Ipv4Addr],
+    proof: &mut Proof,
+    locate: &dyn Fn(Finding, autolabs_netpol::PodId) -> Finding,
+) {
+    let governed = |ns: &str| intent.namespaces.contains(ns);
+    let side_of = |id: autolabs_netpol::PodId| a.pod(id).map(|p| (p.namespace.clone(), p.labels.clone()));
+    let name = |id: autolabs_netpol::PodId| {
+        a.pod(id).map(|p| format!("{}/{}", p.namespace, p.name)).unwrap_or_default()
+    };
+    for (ci, from_id) in reps {
+        let Some((from_ns, from_labels)) = side_of(*from_id) else { continue };
+        let from_side = Side::Pod { namespace: &from_ns, labels: &from_labels };
+        for (cj, to_id) in reps {
+            let Some((to_ns, to_labels)) = side_of(*to_id) else { continue };
+            if !governed(&from_ns) && !governed(&to_ns) {
+                continue;
+            }
+            if ci == cj && a.class(*ci).is_none_or(|c| c.members.len() < 2) {
+                continue;
+            }
+            let to_side = Side::Pod { namespace: &to_ns, labels: &to_labels };
+            let (want, _) = intended(&intent.flows, &from_side, &to_side, &intent.network);
+            proof.pairs_checked += 1;
+            let open = a
+                .openable_by_namespace_owners(*ci, *cj)
+                .difference(&want)
+                .difference(&a.class_connection(*ci, *cj));
+            if open.is_empty() {
+                continue;
+            }
+            let owners = if from_ns == to_ns { from_ns.clone() } else { format!("{from_ns} or {to_ns}") };
+            let f = Finding::new(
+                "intent",
+                "not-robust",
+                Severity::Error,
+                format!(
+                    "{} → {} is forbidden by the matrix, but a NetworkPolicy in {owners} could open {open}: \
+                     no cluster-wide policy denies it",
+                    name(*from_id),
+                    name(*to_id)
+                ),
+            );
+            proof.findings.push(locate(f, *from_id));
+        }
+        if !governed(&from_ns) {
+            continue;
+        }
+        for ip in externals {
+            let net = IpNet::from(ipnet::Ipv4Net::from(*ip));
+            let ip_side = Side::Ip(*ip);
+            // Outbound only: the API's ingress peers are namespaces and pods, never
+            // addresses, so no cluster-wide policy can guard traffic from outside.
+            for outbound in [true] {
+                let (src, dst) = if outbound { (&from_side, &ip_side) } else { (&ip_side, &from_side) };
+                let (want, _) = intended(&intent.flows, src, dst, &intent.network);
+                let now = if outbound {
+                    a.allowed(Endpoint::Pod(*from_id), Endpoint::External(net))
+                } else {
+                    a.allowed(Endpoint::External(net), Endpoint::Pod(*from_id))
+                };
+                proof.pairs_checked += 1;
+                let open =
+                    a.openable_with_external(*from_id, &net, outbound).difference(&want).difference(&now);
+                if open.is_empty() {
+                    continue;
+                }
+                let target = if *ip == INTERNET_PROBE { "the internet".to_string() } else { ip.to_string() };
+                let what = if outbound {
+                    format!("{} → {target}", name(*from_id))
+                } else {
+                    format!("{target} → {}", name(*from_id))
+                };
+                let f = Finding::new(
+                    "intent",
+                    "not-robust",
+                    Severity::Error,
+                    format!(
+                        "{what} is forbidden by the matrix, but a NetworkPolicy in {from_ns} could open {open}: \
+                         no cluster-wide policy denies it"
+                    ),
+                );
+                proof.findings.push(locate(f, *from_id));
+            }
+        }
+    }
 }

@@ -98,9 +98,14 @@ impl Engine {
                 ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
             ],
             Engine::Resources => vec![("", "LimitRange"), ("", "ResourceQuota"), ("", "Node")],
-            Engine::Netpol | Engine::Intent => {
-                vec![("networking.k8s.io", "NetworkPolicy"), ("", "Namespace"), ("", "Node")]
-            }
+            Engine::Netpol | Engine::Intent => vec![
+                ("networking.k8s.io", "NetworkPolicy"),
+                ("policy.networking.k8s.io", "ClusterNetworkPolicy"),
+                ("policy.networking.k8s.io", "AdminNetworkPolicy"),
+                ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
+                ("", "Namespace"),
+                ("", "Node"),
+            ],
             Engine::Hygiene => {
                 vec![("", "LimitRange"), ("", "PersistentVolumeClaim"), ("storage.k8s.io", "StorageClass")]
             }
@@ -393,6 +398,12 @@ mod tests {
         let declared: BTreeSet<(&str, &str)> = Engine::ALL.iter().flat_map(|e| e.reads()).collect();
         let mut expected: BTreeSet<(&str, &str)> = LISTED_BEFORE.into_iter().collect();
         expected.extend([("", "Service"), ("snapshot.storage.k8s.io", "VolumeSnapshotClass")]);
+        // The network-policy-api's cluster-wide policies, read by the netpol engine since issue 12.
+        expected.extend([
+            ("policy.networking.k8s.io", "ClusterNetworkPolicy"),
+            ("policy.networking.k8s.io", "AdminNetworkPolicy"),
+            ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
+        ]);
         assert_eq!(declared, expected);
     }
 

@@ -20,6 +20,7 @@ use crate::topology::{MANAGED_BY, PLATFORM_LABEL};
 mod alerting;
 mod backup;
 mod cluster;
+mod cluster_policies;
 mod controlplane;
 mod dashboard;
 mod monitoring;
@@ -65,9 +66,11 @@ impl Manifest {
 }
 
 fn is_builtin_group(group: &str) -> bool {
-    group.is_empty()
-        || group.ends_with(".k8s.io") && !group.starts_with("snapshot.storage")
-        || !group.contains('.')
+    // The network-policy-api's kinds come from CRDs, though their group ends in .k8s.io.
+    group != "policy.networking.k8s.io"
+        && (group.is_empty()
+            || group.ends_with(".k8s.io") && !group.starts_with("snapshot.storage")
+            || !group.contains('.'))
 }
 
 /// A file for the control-plane nodes, not a Kubernetes object.
@@ -120,6 +123,7 @@ pub fn render(platform: &Platform) -> Rendered {
     namespaces::render(&ctx, &mut out);
     cluster::render(&ctx, &mut out);
     network::render(&ctx, &mut out);
+    cluster_policies::render(&ctx, &mut out);
     rbac::render(&ctx, &mut out);
     workloads::render(&ctx, &mut out);
     backup::render(&ctx, &mut out);

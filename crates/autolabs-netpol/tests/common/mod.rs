@@ -42,6 +42,7 @@ pub fn fixture(policy_yaml: &str) -> Cluster {
             Pod::new("z", "a").label("app", "a"),
         ],
         policies: policies(policy_yaml),
+        ..Default::default()
     }
 }
 

@@ -192,6 +192,9 @@ pub fn build(set: &ObjectSet) -> Built<'_> {
             }
             continue;
         }
+        if add_cluster_wide(&mut cluster, &mut problems, set, o) {
+            continue;
+        }
         let Some(t) = template else { continue };
         let workload = match place(o, &runners) {
             Placement::Owned { by } => {
@@ -217,6 +220,31 @@ pub fn build(set: &ObjectSet) -> Built<'_> {
         }
     }
     Built { cluster, sources, workloads, stand_ins, problems }
+}
+
+/// Cluster-wide inputs of the analysis: ClusterNetworkPolicy / AdminNetworkPolicy /
+/// BaselineAdminNetworkPolicy (any object of `policy.networking.k8s.io`, strictly decoded;
+/// one the engine cannot read is an error finding, never skipped) and Nodes (for the
+/// `nodes` egress peer). Returns whether the object was one of them.
+fn add_cluster_wide(cluster: &mut Cluster, problems: &mut Vec<Finding>, set: &ObjectSet, o: &Object) -> bool {
+    if o.group() == autolabs_netpol::CLUSTER_POLICY_GROUP {
+        match autolabs_netpol::ClusterPolicy::from_value(&o.value) {
+            Ok(policy) => cluster.cluster_policies.push(policy),
+            Err(e) => problems.push(error_finding(set, &e)),
+        }
+        return true;
+    }
+    if o.kind == "Node" && o.api_version == "v1" {
+        let addresses = o.value["status"]["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["address"].as_str()?.parse().ok())
+            .collect();
+        cluster.nodes.push(autolabs_netpol::Node { name: o.name.clone(), labels: o.labels(), addresses });
+        return true;
+    }
+    false
 }
 
 /// Findings about how the input was modelled, once the analysis exists: pods one workload
@@ -380,6 +408,12 @@ pub fn error_finding(set: &ObjectSet, e: &NetpolError) -> Finding {
                         .unwrap_or_default();
                     f.at(o, &path)
                 }
+                None => f,
+            }
+        }
+        NetpolError::InvalidClusterPolicy { kind, name, field, .. } => {
+            match set.objects.iter().find(|o| &o.kind == kind && &o.name == name) {
+                Some(o) => f.at(o, field),
                 None => f,
             }
         }

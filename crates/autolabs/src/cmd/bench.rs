@@ -53,6 +53,9 @@ enum What {
         namespaces: usize,
         #[arg(long, default_value_t = 10_000)]
         policies: usize,
+        /// Cluster-wide policies (ClusterNetworkPolicy/AdminNetworkPolicy) added on top.
+        #[arg(long, default_value_t = 0)]
+        cluster_policies: usize,
     },
 }
 
@@ -106,10 +109,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )?;
         }
         What::Read { namespaces, pods, policies, out } => return read(namespaces, pods, policies, out),
-        What::Netpol { pods, namespaces, policies } => {
+        What::Netpol { pods, namespaces, policies, cluster_policies } => {
             use autolabs_netpol::synthetic::{SyntheticParams, generate as gen_netpol};
             let t = Instant::now();
-            let cluster = gen_netpol(SyntheticParams { namespaces, pods, policies });
+            let mut cluster = gen_netpol(SyntheticParams { namespaces, pods, policies });
+            cluster.cluster_policies =
+                autolabs_netpol::synthetic::cluster_policies(namespaces, cluster_policies);
             let gen_s = secs(t);
             let t = Instant::now();
             let analysis = autolabs_netpol::Analysis::new(&cluster, Default::default())
@@ -119,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let pairs = analysis.connections().count();
             let conn_s = secs(t);
             outln!(
-                "autolabs bench netpol: {pods} pods, {namespaces} namespaces, {policies} policies → {} classes",
+                "autolabs bench netpol: {pods} pods, {namespaces} namespaces, {policies} policies, {cluster_policies} cluster policies → {} classes",
                 analysis.classes().len()
             )?;
             outln!(
@@ -166,19 +171,19 @@ fn read(
     if !keep {
         let _ = std::fs::remove_file(&path);
     }
-    println!(
+    outln!(
         "autolabs bench read: {objects} objects ({namespaces} namespaces, {pods} pods, {policies} policies), {:.1} MB of YAML",
         bytes as f64 / 1e6
-    );
-    println!(
+    )?;
+    outln!(
         "  read (files → object set, strict decoding): {read_s:.3} s; {errors} input errors; peak memory {peak:.0} MiB"
-    );
-    println!(
+    )?;
+    outln!(
         "  whole `autolabs verify FILE --format json` (child process): {verify_s:.3} s wall, exit {}",
         status.code().map(|c| c.to_string()).unwrap_or_else(|| "by signal".into())
-    );
+    )?;
     if keep {
-        println!("  peak memory of the whole verify: /usr/bin/time -v autolabs verify {}", path.display());
+        outln!("  peak memory of the whole verify: /usr/bin/time -v autolabs verify {}", path.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }
