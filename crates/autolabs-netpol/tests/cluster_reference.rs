@@ -142,7 +142,11 @@ fn walk_tier(
 ) -> Outcome {
     let mut ordered: Vec<&(String, GenCluster)> =
         clusters.iter().filter(|(_, c)| (c.flavour == 1 || c.flavour == 3) == baseline).collect();
-    ordered.sort_by(|a, b| (a.1.priority, &a.0).cmp(&(b.1.priority, &b.0)));
+    // A BaselineAdminNetworkPolicy has no priority: beside ClusterNetworkPolicies of the
+    // Baseline tier (upstream does not order the two versions against each other) the engine
+    // puts it at priority 0, and so does this reference.
+    let priority = |c: &GenCluster| if c.flavour == 3 { 0 } else { c.priority };
+    ordered.sort_by(|a, b| (priority(&a.1), &a.0).cmp(&(priority(&b.1), &b.0)));
     for (_, c) in ordered {
         if !peer_matches(&c.subject, None, subject) {
             continue;
