@@ -681,26 +681,19 @@ fn compile_v1alpha2(raw: &v1alpha2::Object, p: &mut Problems<'_>) -> Option<Clus
         let mut peers = Vec::new();
         for (j, peer) in rule.to.iter().enumerate() {
             let f = format!("{path}.to[{j}]");
-            let set = usize::from(peer.namespaces.is_some())
-                + usize::from(peer.pods.is_some())
-                + usize::from(peer.networks.is_some())
-                + usize::from(peer.nodes.is_some())
-                + usize::from(peer.domain_names.is_some());
-            if set != 1 {
-                p.push(f, "Invalid value: exactly one of the fields must be set");
-                continue;
-            }
-            address_peer |= peer.networks.is_some() || peer.nodes.is_some() || peer.domain_names.is_some();
-            let pods = peer.pods.as_ref().map(|pods| namespaced_pod_v2(p, &format!("{f}.pods"), pods));
-            peers.push(egress_peer(
+            let found = egress_peer(
                 p,
                 &f,
                 peer.namespaces.as_ref(),
-                pods,
+                peer.pods.as_ref().map(|pods| (pods, namespaced_pod_v2 as PodsOf<_>)),
                 peer.networks.as_deref(),
                 peer.nodes.as_ref(),
                 peer.domain_names.as_deref(),
-            ));
+            );
+            if let Some((peer, names_addresses)) = found {
+                address_peer |= names_addresses;
+                peers.push(peer);
+            }
         }
         let (ports, has_named) = protocols_v2(p, &path, rule.protocols.as_deref());
         if address_peer && has_named {
@@ -735,7 +728,38 @@ fn namespaced_pod_v2(p: &mut Problems<'_>, path: &str, raw: &v1alpha2::Namespace
     }
 }
 
-fn egress_peer(
+/// How one API version's `NamespacedPod` becomes a [`PodsPeer`].
+type PodsOf<P> = fn(&mut Problems<'_>, &str, &P) -> PodsPeer;
+
+/// One egress peer of either version (`AdminNetworkPolicyEgressPeer`,
+/// `ClusterNetworkPolicyEgressPeer`: "Exactly one of the fields must be set"); `None` after
+/// reporting a peer that sets none or several. The flag says whether the peer names addresses
+/// (networks, nodes, domainNames), which the CRDs forbid beside named ports.
+fn egress_peer<P>(
+    p: &mut Problems<'_>,
+    path: &str,
+    namespaces: Option<&RawSelector>,
+    pods: Option<(&P, PodsOf<P>)>,
+    networks: Option<&[String]>,
+    nodes: Option<&RawSelector>,
+    domain_names: Option<&[String]>,
+) -> Option<(ClusterPeer, bool)> {
+    let set = usize::from(namespaces.is_some())
+        + usize::from(pods.is_some())
+        + usize::from(networks.is_some())
+        + usize::from(nodes.is_some())
+        + usize::from(domain_names.is_some());
+    if set != 1 {
+        p.push(path, "Invalid value: exactly one of the fields must be set");
+        return None;
+    }
+    let names_addresses = networks.is_some() || nodes.is_some() || domain_names.is_some();
+    let pods = pods.map(|(raw, to_pods)| to_pods(p, &format!("{path}.pods"), raw));
+    Some((egress_peer_of_one(p, path, namespaces, pods, networks, nodes, domain_names), names_addresses))
+}
+
+/// The [`ClusterPeer`] of an egress peer that sets exactly one field.
+fn egress_peer_of_one(
     p: &mut Problems<'_>,
     path: &str,
     namespaces: Option<&RawSelector>,
@@ -903,26 +927,19 @@ fn compile_v1alpha1(
                 p.push(format!("{f}.domainNames"), "strict decoding error: unknown field");
                 continue;
             }
-            let set = usize::from(peer.namespaces.is_some())
-                + usize::from(peer.pods.is_some())
-                + usize::from(peer.networks.is_some())
-                + usize::from(peer.nodes.is_some())
-                + usize::from(peer.domain_names.is_some());
-            if set != 1 {
-                p.push(f, "Invalid value: exactly one of the fields must be set");
-                continue;
-            }
-            address_peer |= peer.networks.is_some() || peer.nodes.is_some() || peer.domain_names.is_some();
-            let pods = peer.pods.as_ref().map(|pods| namespaced_pod_v1(p, &format!("{f}.pods"), pods));
-            peers.push(egress_peer(
+            let found = egress_peer(
                 p,
                 &f,
                 peer.namespaces.as_ref(),
-                pods,
+                peer.pods.as_ref().map(|pods| (pods, namespaced_pod_v1 as PodsOf<_>)),
                 peer.networks.as_deref(),
                 peer.nodes.as_ref(),
                 peer.domain_names.as_deref(),
-            ));
+            );
+            if let Some((peer, names_addresses)) = found {
+                address_peer |= names_addresses;
+                peers.push(peer);
+            }
         }
         let (ports, has_named) = ports_v1(p, &path, rule.ports.as_deref());
         if address_peer && has_named {
