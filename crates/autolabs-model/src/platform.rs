@@ -164,6 +164,28 @@ pub struct PlatformSpec {
     pub control_plane: ControlPlaneSpec,
     #[serde(default)]
     pub images: Images,
+    /// `autolabs probe`'s opt-in RBAC.
+    #[serde(default, skip_serializing_if = "ProbeSpec::is_default")]
+    pub probe: ProbeSpec,
+}
+
+/// `autolabs probe` (checking on the wire that the cluster enforces the matrix): whether the
+/// rendered baseline carries the RBAC it needs to probe in the real namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeSpec {
+    /// Render the ServiceAccount `platform/autolabs-probe` with a Role and RoleBinding in each
+    /// namespace of the matrix (pods create/list/patch/deletecollection, pods/log get). Off by
+    /// default: pod creation in a namespace lets its holder run pods as that namespace's
+    /// ServiceAccounts, which `verify` reports.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+impl ProbeSpec {
+    fn is_default(&self) -> bool {
+        *self == ProbeSpec::default()
+    }
 }
 
 pub const DEFAULT_KUBERNETES_VERSION: &str = "1.30";

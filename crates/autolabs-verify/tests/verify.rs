@@ -50,6 +50,25 @@ fn the_rendered_baseline_has_no_errors_for_any_profile_and_provider() {
 }
 
 #[test]
+fn the_opt_in_probe_rbac_adds_no_error_and_only_the_pod_creation_it_needs() {
+    let mut p = Platform::default();
+    p.spec.probe.enabled = true;
+    let set = rendered(&p);
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let findings = all_findings(&set, Some(&p));
+    let e = errors(&findings);
+    assert!(e.is_empty(), "{}", e.join("\n"));
+    let probe: Vec<&Finding> =
+        findings.iter().filter(|f| f.engine == "rbac" && f.message.contains("autolabs-probe")).collect();
+    assert!(!probe.is_empty(), "pod creation in the matrix's namespaces is reported");
+    for f in probe {
+        // Creating probe pods lets it run pods as each namespace's ServiceAccounts: said, and
+        // nothing else (no Secrets, exec, RBAC, wildcards).
+        assert_eq!((f.rule.as_str(), f.severity), ("workloads-create", Severity::Warning), "{}", f.message);
+    }
+}
+
+#[test]
 fn the_design_documents_yaml_is_reported_with_numbers() {
     let text = include_str!("fixtures/design-document.yaml");
     let mut set = ObjectSet::default();

@@ -57,15 +57,44 @@ fn input_errors_exit_2_without_touching_a_cluster() {
     std::fs::write(&intent, "kind: IsolationIntent\nflows: 3\n").expect("write");
     let bad = autolabs().args(["probe", "--intent"]).arg(&intent).output().expect("runs");
     assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
-    let rbac = autolabs().args(["probe", "--print-rbac", "ops/prober"]).output().expect("runs");
-    assert_eq!(rbac.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&rbac.stdout);
-    assert!(
-        text.contains("kind: ClusterRole") && text.contains("pods/log") && text.contains("name: prober"),
-        "{text}"
-    );
-    let wrong = autolabs().args(["probe", "--print-rbac", "prober"]).output().expect("runs");
-    assert_eq!(wrong.status.code(), Some(2));
+    // --print-rbac prints what `spec.probe.enabled` renders: namespaced Roles only.
+    let platform = dir.path().join("platform.yaml");
+    std::fs::write(
+        &platform,
+        "apiVersion: autolabs.io/v1alpha1\nkind: Platform\nspec:\n  probe: {enabled: true}\n",
+    )
+    .expect("write");
+    let rbac = autolabs().args(["probe", "--print-rbac", "-f"]).arg(&platform).output().expect("runs");
+    assert_eq!(rbac.status.code(), Some(0), "{}", String::from_utf8_lossy(&rbac.stderr));
+    let printed = String::from_utf8_lossy(&rbac.stdout).into_owned();
+    assert!(printed.contains("kind: Role\n") && printed.contains("pods/log"), "{printed}");
+    assert!(!printed.contains("ClusterRole"), "{printed}");
+    let render_dir = dir.path().join("rendered");
+    let rendered =
+        autolabs().args(["render", "-f"]).arg(&platform).arg("-o").arg(&render_dir).output().expect("runs");
+    assert_eq!(rendered.status.code(), Some(0), "{}", String::from_utf8_lossy(&rendered.stderr));
+    let mut from_render = 0;
+    for entry in walk(&render_dir) {
+        let text = std::fs::read_to_string(&entry).expect("read");
+        if text.contains("name: autolabs-probe\n") {
+            from_render += 1;
+            assert!(printed.contains(&text), "--print-rbac prints the rendered {}", entry.display());
+        }
+    }
+    assert_eq!(printed.matches("---\n").count(), from_render, "{printed}");
+    let sandbox =
+        autolabs().args(["probe", "--print-rbac", "--namespace-prefix", "x"]).output().expect("runs");
+    assert!(String::from_utf8_lossy(&sandbox.stdout).contains("kind: ClusterRole\n"));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
 }
 
 #[tokio::test]

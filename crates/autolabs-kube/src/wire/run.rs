@@ -5,7 +5,9 @@
 //!    the input's NetworkPolicies of `N` are created in it, their namespace selectors on
 //!    `kubernetes.io/metadata.name` renamed the same way, so the sandbox enforces the same
 //!    matrix. Without a prefix the probe pods go into the real namespaces, under the policies
-//!    the cluster has (a namespace that does not exist is made, and deleted afterwards).
+//!    the cluster has: they must exist (the applied baseline), and nothing but probe pods is
+//!    made or deleted in them, which is all the rendered opt-in RBAC
+//!    (`autolabs_model::render::probe`) grants.
 //! 2. One probe pod per class (`sleep`-ing busybox), labelled like the class, its named ports
 //!    declared, never Ready (a readiness probe that fails) so no Service sends real traffic to
 //!    it. Once every pod has its address, each gets its script through the annotation
@@ -44,15 +46,6 @@ fn pod_key(pod: &Pod) -> (String, String) {
 
 /// The label on everything a probe run makes: its run id.
 pub const RUN_LABEL: &str = "autolabs.io/probe-run";
-
-/// What the probe needs, as RBAC rules `(apiGroup, resource, verbs)`: the opt-in ClusterRole
-/// [`rbac_manifests`] renders.
-pub const PROBE_RULES: &[(&str, &str, &[&str])] = &[
-    ("", "namespaces", &["get", "create", "delete"]),
-    ("", "pods", &["get", "list", "create", "patch", "delete", "deletecollection"]),
-    ("", "pods/log", &["get"]),
-    ("networking.k8s.io", "networkpolicies", &["create"]),
-];
 
 /// How a run goes.
 #[derive(Debug, Clone)]
@@ -100,6 +93,14 @@ pub enum ProbeError {
     PodFailed { pod: String, detail: String },
     #[error("the sandbox namespace {0} already exists: choose another --namespace-prefix")]
     SandboxExists(String),
+    #[error(
+        "cannot create probe pods in namespace {namespace}: {source} (probing the real namespaces needs each to exist, as the applied baseline makes them, with the probe's Role in it: spec.probe.enabled; or probe a sandbox with --namespace-prefix)"
+    )]
+    RealNamespace {
+        namespace: String,
+        #[source]
+        source: kube::Error,
+    },
 }
 
 fn api_error(what: impl Into<String>) -> impl FnOnce(kube::Error) -> ProbeError {
@@ -425,9 +426,9 @@ impl Runner {
         let api: Api<Namespace> = Api::all(self.client.clone());
         let name = self.namespace(namespace);
         let sandbox = self.config.namespace_prefix.is_some();
-        if !sandbox
-            && api.get_opt(&name).await.map_err(api_error(format!("read namespace {name}")))?.is_some()
-        {
+        if !sandbox {
+            // The real namespaces are the cluster's: never read, made or deleted here (the
+            // rendered probe RBAC grants pods in them, nothing cluster-wide).
             self.used_namespaces.lock().unwrap_or_else(|e| e.into_inner()).insert(name);
             return Ok(());
         }
@@ -524,10 +525,16 @@ impl Runner {
         let mut creates = futures::stream::iter(pods.iter().map(|pod| async move {
             let namespace = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
+            let sandbox = self.config.namespace_prefix.is_some();
             Api::<Pod>::namespaced(self.client.clone(), &namespace)
                 .create(&PostParams::default(), pod)
                 .await
-                .map_err(api_error(format!("create probe pod {namespace}/{name}")))
+                .map_err(|source| match &source {
+                    kube::Error::Api(status) if !sandbox && matches!(status.code, 403 | 404) => {
+                        ProbeError::RealNamespace { namespace: namespace.clone(), source }
+                    }
+                    _ => api_error(format!("create probe pod {namespace}/{name}"))(source),
+                })
         }))
         .buffer_unordered(self.config.parallel.max(1));
         while let Some(created) = creates.next().await {
@@ -612,11 +619,14 @@ impl Runner {
         let selector = format!("{RUN_LABEL}={}", self.run_id);
         for namespace in &used {
             let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-            if let Err(e) = api
+            match api
                 .delete_collection(&DeleteParams::background(), &ListParams::default().labels(&selector))
                 .await
             {
-                eprintln!("warning: could not delete the probe pods in {namespace}: {e}");
+                Ok(_) => {}
+                // Nothing of this run can be in a namespace that does not exist.
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(e) => eprintln!("warning: could not delete the probe pods in {namespace}: {e}"),
             }
         }
         let api: Api<Namespace> = Api::all(self.client.clone());
@@ -654,32 +664,4 @@ fn stuck(pod: &Pod) -> Option<String> {
         )
         .then(|| format!("{reason}: {}", waiting.message.clone().unwrap_or_default()))
     })
-}
-
-/// The opt-in RBAC of `autolabs probe` for ServiceAccount `namespace/name`: a ClusterRole
-/// with [`PROBE_RULES`] (namespaces are cluster-scoped, and probe pods go into every
-/// namespace of the matrix) and its binding.
-pub fn rbac_manifests(namespace: &str, name: &str) -> Vec<Value> {
-    let rules: Vec<Value> = PROBE_RULES
-        .iter()
-        .map(
-            |(group, resource, verbs)| json!({"apiGroups": [group], "resources": [resource], "verbs": verbs}),
-        )
-        .collect();
-    let role_name = "autolabs-probe";
-    vec![
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": role_name, "labels": {"app.kubernetes.io/managed-by": "autolabs"}},
-            "rules": rules,
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": role_name, "labels": {"app.kubernetes.io/managed-by": "autolabs"}},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
-            "subjects": [{"kind": "ServiceAccount", "namespace": namespace, "name": name}],
-        }),
-    ]
 }

@@ -279,11 +279,22 @@ fn a_sender_script_runs_its_probes_in_bounded_batches_and_its_log_parses() {
 }
 
 #[test]
-fn the_probe_rbac_is_a_cluster_role_with_exactly_the_probe_rules() {
-    let manifests = run::rbac_manifests("ops", "prober");
-    assert_eq!(manifests[0]["kind"], "ClusterRole");
-    assert_eq!(manifests[0]["rules"].as_array().map(Vec::len), Some(run::PROBE_RULES.len()));
-    assert_eq!(manifests[1]["subjects"][0]["name"], "prober");
+fn the_rendered_probe_rbac_has_a_role_in_every_namespace_the_baseline_plan_probes() {
+    use autolabs_model::render::probe::{PROBE_SA, probe_namespaces, rbac};
+    let (_, plan) = baseline();
+    let platform = autolabs_model::Platform::default();
+    let namespaces = probe_namespaces(&platform);
+    let manifests = rbac(&platform);
+    for pod in &plan.pods {
+        assert!(namespaces.contains(&pod.namespace), "{} has no probe Role", pod.namespace);
+        assert!(
+            manifests.iter().any(|m| m.kind == "Role"
+                && m.name == PROBE_SA
+                && m.namespace.as_deref() == Some(&pod.namespace)),
+            "Role in {}",
+            pod.namespace
+        );
+    }
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod dashboard;
 mod monitoring;
 mod namespaces;
 mod network;
+pub mod probe;
 mod rbac;
 mod workloads;
 
@@ -125,6 +126,7 @@ pub fn render(platform: &Platform) -> Rendered {
     network::render(&ctx, &mut out);
     cluster_policies::render(&ctx, &mut out);
     rbac::render(&ctx, &mut out);
+    probe::render(&ctx, &mut out);
     workloads::render(&ctx, &mut out);
     backup::render(&ctx, &mut out);
     monitoring::render(&ctx, &mut out);

@@ -53,10 +53,11 @@ pub struct Args {
     sctp: bool,
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Print the opt-in RBAC the probe needs (a ClusterRole and its binding) for ServiceAccount
-    /// NAMESPACE/NAME, and exit.
-    #[arg(long, value_name = "NAMESPACE/NAME")]
-    print_rbac: Option<String>,
+    /// Print the RBAC the probe needs, and exit: what `spec.probe.enabled` renders (the
+    /// ServiceAccount platform/autolabs-probe, a Role and RoleBinding in each namespace of the
+    /// matrix); with --namespace-prefix, the ClusterRole a sandbox run needs instead.
+    #[arg(long)]
+    print_rbac: bool,
     /// kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -94,16 +95,18 @@ impl Progress {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(account) = &args.print_rbac {
-        let Some((namespace, name)) = account.split_once('/') else {
-            anyhow::bail!("--print-rbac {account:?}: give the ServiceAccount as NAMESPACE/NAME");
+    let (platform, _) = super::config::load(args.config.as_deref())?;
+    if args.print_rbac {
+        // One source: what `render` writes when `spec.probe.enabled` is set.
+        let manifests = match args.namespace_prefix {
+            Some(_) => autolabs_model::render::probe::sandbox_rbac(&platform),
+            None => autolabs_model::render::probe::rbac(&platform),
         };
-        for manifest in run::rbac_manifests(namespace, name) {
-            out!("---\n{}", serde_saphyr::to_string(&manifest)?)?;
+        for manifest in &manifests {
+            out!("---\n{}", autolabs_model::output::to_yaml(manifest))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (platform, _) = super::config::load(args.config.as_deref())?;
     let intent = match &args.intent {
         Some(path) => super::netpol_args::read_intent_file(path)?,
         None => Intent::of_platform(&platform),
