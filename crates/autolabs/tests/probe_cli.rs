@@ -57,6 +57,11 @@ fn input_errors_exit_2_without_touching_a_cluster() {
     std::fs::write(&intent, "kind: IsolationIntent\nflows: 3\n").expect("write");
     let bad = autolabs().args(["probe", "--intent"]).arg(&intent).output().expect("runs");
     assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    let nowhere = autolabs().args(["probe", "--namespaces", "labs,nowhere"]).output().expect("runs");
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("--namespaces nowhere"));
+    let protocol = autolabs().args(["probe", "--protocols", "tcp,icmp"]).output().expect("runs");
+    assert_eq!(protocol.status.code(), Some(2), "{}", String::from_utf8_lossy(&protocol.stderr));
     // --print-rbac prints what `spec.probe.enabled` renders: namespaced Roles only.
     let platform = dir.path().join("platform.yaml");
     std::fs::write(
@@ -101,7 +106,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn json_on_the_local_node_says_the_cni_does_not_enforce_and_exits_1() {
     let Some(cluster) = autolabs_testenv::shared_with_node("probe_cli json").await else { return };
     let prefix = autolabs_testenv::unique_name("pj");
-    let output = probe(&cluster, &prefix, &["--format", "json"]).output().expect("runs");
+    // Part of the matrix (the whole one is probe_node_e2e's): what the CLI adds is the
+    // exit code, the JSON, SCTP where asked, and the cleanup.
+    let output = probe(
+        &cluster,
+        &prefix,
+        &["--format", "json", "--namespaces", "labs,platform", "--protocols", "tcp,udp,sctp"],
+    )
+    .output()
+    .expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
@@ -116,6 +129,26 @@ async fn json_on_the_local_node_says_the_cni_does_not_enforce_and_exits_1() {
     assert!(report["allowedButPredictedDenied"].as_u64().is_some_and(|n| n > 0), "{report:#}");
     let conclusion = report["conclusions"][0].as_str().unwrap_or_default();
     assert!(conclusion.starts_with("this cluster's CNI does not enforce NetworkPolicy"), "{conclusion}");
+    let results = report["results"].as_array().expect("results");
+    assert!(
+        results.iter().all(|r| {
+            let namespaces = [&r["from"], &r["to"]].map(|v| v.as_str().unwrap_or_default().split('/').next());
+            namespaces.iter().all(|ns| matches!(ns, Some("labs" | "platform")))
+        }),
+        "only labs and platform were probed"
+    );
+    let sctp = results.iter().filter(|r| r["protocol"] == "SCTP").count();
+    assert!(
+        sctp > 0 && results.iter().filter(|r| r["protocol"] == "SCTP").all(|r| r["verdict"] == "not_probed")
+    );
+    assert_eq!(report["notProbed"].as_u64(), Some(sctp as u64));
+    let said = report["conclusions"].as_array().into_iter().flatten().filter_map(|c| c.as_str());
+    assert!(
+        said.clone().any(|c| c
+            .starts_with(&format!("{sctp} SCTP probe(s) not probed: the probe image has no SCTP client"))),
+        "{:?}",
+        said.collect::<Vec<_>>()
+    );
     eprintln!(
         "autolabs probe --format json: {} probes in {} s",
         report["results"].as_array().map_or(0, Vec::len),
@@ -128,8 +161,11 @@ async fn json_on_the_local_node_says_the_cni_does_not_enforce_and_exits_1() {
 async fn ctrl_c_mid_run_deletes_the_probe_pods_and_namespaces_and_exits_2() {
     let Some(cluster) = autolabs_testenv::shared_with_node("probe_cli ctrl-c").await else { return };
     let prefix = autolabs_testenv::unique_name("pc");
-    let child =
-        probe(&cluster, &prefix, &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let child = probe(&cluster, &prefix, &["--namespaces", "labs"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     // Interrupt once the first probe pods exist.
     let pods: Api<Pod> = Api::all(cluster.client());
     let selector = "autolabs.io/probe-run";

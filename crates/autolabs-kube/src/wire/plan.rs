@@ -360,8 +360,19 @@ fn conclusions(results: &[Judged]) -> Vec<String> {
             }
         ));
     }
+    // Cells not probed, by protocol and reason: a verdict that is silent about them would
+    // read as covering them.
+    let mut not_probed: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for r in results {
+        if let Outcome::NotRun(why) = &r.outcome {
+            *not_probed.entry((r.protocol.as_str(), why.as_str())).or_default() += 1;
+        }
+    }
     if out.is_empty() && results.iter().any(|r| r.verdict == Verdict::AsPredicted) {
         out.push("every probed cell is as predicted: the cluster enforces what the policies say".into());
+    }
+    for ((protocol, why), count) in &not_probed {
+        out.push(format!("{count} {protocol} probe(s) not probed: {why}"));
     }
     out
 }

@@ -39,6 +39,12 @@ use super::plan::{Outcome, ProbePlan};
 /// The annotation that hands a probe pod its script, once every pod's address is known.
 pub const SCRIPT_ANNOTATION: &str = "autolabs.io/probe-script";
 
+/// Why SCTP cells are "not probed": the probe pods' clients (busybox `nc` and `nslookup`)
+/// speak TCP and UDP only, so no SCTP connection is ever attempted, whatever the kernel and the
+/// CNI support.
+pub const SCTP_NOT_PROBED: &str =
+    "the probe image has no SCTP client (busybox nc and nslookup speak TCP and UDP only)";
+
 /// A pod's namespace and name.
 fn pod_key(pod: &Pod) -> (String, String) {
     (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name.clone().unwrap_or_default())
@@ -331,7 +337,7 @@ impl Runner {
         let mut per_sender: BTreeMap<usize, Vec<(usize, Protocol, String, u16)>> = BTreeMap::new();
         for (index, probe) in plan.probes.iter().enumerate() {
             if probe.protocol == Protocol::Sctp {
-                outcomes[index] = Some(Outcome::NotRun("the probe runs TCP and UDP clients only".into()));
+                outcomes[index] = Some(Outcome::NotRun(SCTP_NOT_PROBED.into()));
                 continue;
             }
             per_sender.entry(probe.from).or_default().push((

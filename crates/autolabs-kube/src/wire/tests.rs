@@ -4,6 +4,7 @@
 use super::plan::{Outcome, ProbePlan, Sample, Verdict, judge, sample_ports};
 use super::*;
 use autolabs_netpol::{ConnSet, Endpoint};
+use std::collections::BTreeSet;
 
 /// What a fake CNI enforces.
 #[derive(Clone, Copy)]
@@ -14,6 +15,10 @@ enum FakeCni {
     Nothing,
     /// TCP only: UDP traffic is never filtered.
     NoUdp,
+    /// TCP and UDP: SCTP traffic is never filtered.
+    NoSctp,
+    /// Enforces everything, but the connector has no SCTP client (busybox).
+    NoSctpClient,
 }
 
 /// The fake connector: a probe reaches its target when the CNI lets it through.
@@ -26,7 +31,13 @@ fn connect(plan: &ProbePlan, cni: FakeCni, enforced: &Analysis) -> Vec<Outcome> 
             let through = match cni {
                 FakeCni::Nothing => true,
                 FakeCni::NoUdp if probe.protocol == Protocol::Udp => true,
-                FakeCni::Everything | FakeCni::NoUdp => enforced.allows(from, to, probe.protocol, probe.port),
+                FakeCni::NoSctp if probe.protocol == Protocol::Sctp => true,
+                FakeCni::NoSctpClient if probe.protocol == Protocol::Sctp => {
+                    return Outcome::NotRun(run::SCTP_NOT_PROBED.into());
+                }
+                FakeCni::Everything | FakeCni::NoUdp | FakeCni::NoSctp | FakeCni::NoSctpClient => {
+                    enforced.allows(from, to, probe.protocol, probe.port)
+                }
             };
             if through { Outcome::Reached } else { Outcome::Blocked("timed out".into()) }
         })
@@ -75,6 +86,10 @@ spec:
 "#;
 
 fn small(text: &str) -> (Analysis, ProbePlan) {
+    small_with(text, &[Protocol::Tcp, Protocol::Udp])
+}
+
+fn small_with(text: &str, protocols: &[Protocol]) -> (Analysis, ProbePlan) {
     let mut set = ObjectSet::default();
     set.add_text(text, "small.yaml");
     let intent = Intent {
@@ -82,7 +97,104 @@ fn small(text: &str) -> (Analysis, ProbePlan) {
         namespaces: ["a", "b"].into_iter().map(String::from).collect(),
         network: autolabs_model::Platform::default().spec.network.clone(),
     };
-    plan_for(&set, &intent, &[Protocol::Tcp, Protocol::Udp]).expect("the small set plans")
+    plan_for(&set, &intent, protocols).expect("the small set plans")
+}
+
+/// [`SMALL`] with an SCTP port open too, probed on all three protocols.
+fn small_sctp() -> (Analysis, ProbePlan) {
+    let text = SMALL.replace(
+        "    - {protocol: UDP, port: 5353}",
+        "    - {protocol: UDP, port: 5353}\n    - {protocol: SCTP, port: 9899}",
+    );
+    assert!(text.contains("SCTP"));
+    small_with(&text, &[Protocol::Tcp, Protocol::Udp, Protocol::Sctp])
+}
+
+#[test]
+fn sctp_cells_are_planned_when_asked_and_judged_like_the_others() {
+    let (analysis, plan) = small_sctp();
+    let sctp: Vec<(u16, bool)> = plan
+        .probes
+        .iter()
+        .filter(|p| p.protocol == Protocol::Sctp && plan.pods[p.to].namespace == "b")
+        .map(|p| (p.port, p.predicted_allowed))
+        .collect();
+    assert!(sctp.contains(&(9899, true)) && sctp.contains(&(9898, false)), "{sctp:?}");
+    let (_, without) = small(SMALL);
+    assert!(without.probes.iter().all(|p| p.protocol != Protocol::Sctp), "SCTP only where asked");
+
+    // A connector that speaks SCTP, on a CNI that enforces it: as predicted.
+    let report = judge(&plan, &connect(&plan, FakeCni::Everything, &analysis));
+    assert!(report.passed() && report.not_probed == 0, "{:?}", report.conclusions);
+    // A CNI that filters TCP and UDP but not SCTP is named for SCTP.
+    let report = judge(&plan, &connect(&plan, FakeCni::NoSctp, &analysis));
+    assert!(!report.passed());
+    for result in &report.results {
+        let wrong = result.protocol == Protocol::Sctp && !result.predicted_allowed;
+        assert_eq!(result.verdict == Verdict::AllowedButPredictedDenied, wrong, "{result:?}");
+    }
+    assert_eq!(report.conclusions.len(), 1, "{:?}", report.conclusions);
+    assert!(
+        report.conclusions[0].contains("does not enforce NetworkPolicy for SCTP"),
+        "{:?}",
+        report.conclusions
+    );
+}
+
+#[test]
+fn sctp_cells_without_an_sctp_client_are_not_probed_with_the_reason_in_the_verdict() {
+    let (analysis, plan) = small_sctp();
+    let report = judge(&plan, &connect(&plan, FakeCni::NoSctpClient, &analysis));
+    let sctp = plan.probes.iter().filter(|p| p.protocol == Protocol::Sctp).count();
+    assert!(sctp > 0);
+    assert_eq!(report.not_probed, sctp);
+    for result in report.results.iter().filter(|r| r.protocol == Protocol::Sctp) {
+        assert_eq!(result.verdict, Verdict::NotProbed);
+        assert_eq!(result.outcome, Outcome::NotRun(run::SCTP_NOT_PROBED.into()));
+    }
+    // The probed cells pass; the verdict says what was not probed, and why.
+    assert!(report.passed());
+    assert_eq!(
+        report.conclusions,
+        vec![
+            "every probed cell is as predicted: the cluster enforces what the policies say".to_string(),
+            format!("{sctp} SCTP probe(s) not probed: {}", run::SCTP_NOT_PROBED),
+        ]
+    );
+}
+
+#[test]
+fn a_plan_restricted_to_some_namespaces_keeps_their_pods_and_the_probes_among_them() {
+    let (_, whole) = baseline();
+    let only: BTreeSet<String> = ["labs".to_string(), "platform".to_string()].into();
+    let part = whole.restricted_to(&only);
+    assert!(!part.pods.is_empty() && part.pods.len() < whole.pods.len());
+    assert!(part.pods.iter().all(|p| only.contains(&p.namespace)));
+    let key = |plan: &ProbePlan, p: &plan::Probe| {
+        (
+            plan.pods[p.from].stands_for.clone(),
+            plan.pods[p.to].stands_for.clone(),
+            p.protocol,
+            p.port,
+            p.predicted_allowed,
+        )
+    };
+    let expected: Vec<_> = whole
+        .probes
+        .iter()
+        .filter(|p| {
+            only.contains(&whole.pods[p.from].namespace) && only.contains(&whole.pods[p.to].namespace)
+        })
+        .map(|p| key(&whole, p))
+        .collect();
+    let got: Vec<_> = part.probes.iter().map(|p| key(&part, p)).collect();
+    assert_eq!(got, expected);
+    assert!(
+        part.probes.iter().any(|p| p.predicted_allowed) && part.probes.iter().any(|p| !p.predicted_allowed)
+    );
+    for (n, pod) in part.pods.iter().enumerate() {
+        assert_eq!(pod.key, format!("p{n}"), "pod names stay p0, p1, …");
+    }
 }
 
 #[test]
