@@ -68,6 +68,7 @@ spec:
   #   alerting:
   #     telegram: {{chatId: -1001234567890}}   # bot token: key telegram-bot-token of Secret monitoring/autolabs-alerting
   #     email: {{to: ops@example.org, from: alertmanager@example.org, smarthost: "smtp.example.org:587", username: alertmanager}}
+  # probe: {{enabled: true}}   # RBAC for `autolabs probe` in the real namespaces: a Role in each
   oidc:                       # kube-apiserver OIDC against Zitadel
     # issuerUrl: https://auth.autolabs.example.com
     clientId: kubernetes
