@@ -12,30 +12,6 @@ use std::time::Duration;
 
 use super::status::Status;
 
-/// xorshift64: tiny, fast and deterministic; not for anything but test doubles.
-#[derive(Debug, Clone)]
-pub struct XorShift(u64);
-
-impl XorShift {
-    pub fn new(seed: u64) -> Self {
-        XorShift(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// The API verbs, as RBAC and audit name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
@@ -151,7 +127,8 @@ impl FaultConfig {
 #[derive(Debug)]
 struct FaultState {
     config: FaultConfig,
-    rng: XorShift,
+    /// Seeded from the config: the same seed fails the same requests.
+    rng: fastrand::Rng,
     hits: Vec<u32>,
     injected: u64,
 }
@@ -172,7 +149,7 @@ pub struct Decision {
 impl Faults {
     pub fn new(config: FaultConfig) -> Self {
         let hits = vec![0; config.rules.len()];
-        let rng = XorShift::new(config.seed);
+        let rng = fastrand::Rng::with_seed(config.seed);
         Faults { state: Arc::new(Mutex::new(FaultState { config, rng, hits, injected: 0 })) }
     }
 
@@ -184,7 +161,7 @@ impl Faults {
     pub fn set(&self, config: FaultConfig) {
         let mut state = self.lock();
         state.hits = vec![0; config.rules.len()];
-        state.rng = XorShift::new(config.seed);
+        state.rng = fastrand::Rng::with_seed(config.seed);
         state.config = config;
     }
 
@@ -217,7 +194,7 @@ impl Faults {
             if !rule.applies(verb, plural) || rule.max_hits.is_some_and(|max| state.hits[index] >= max) {
                 continue;
             }
-            let roll = state.rng.next_f64();
+            let roll = state.rng.f64();
             if roll < rule.rate {
                 state.hits[index] += 1;
                 failure = Some(match rule.error {
@@ -245,14 +222,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn xorshift_is_deterministic_and_uniformish() {
-        let mut a = XorShift::new(42);
-        let mut b = XorShift::new(42);
-        let draws: Vec<f64> = (0..1000).map(|_| a.next_f64()).collect();
-        assert!(draws.iter().zip((0..1000).map(|_| b.next_f64())).all(|(x, y)| *x == y));
-        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
-        assert!((0.4..0.6).contains(&mean), "{mean}");
-        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
+    fn a_seed_replays_the_same_failures_at_about_the_rate() {
+        let config = |seed| {
+            FaultConfig { seed, ..FaultConfig::none() }
+                .with_rule(FaultRule::always(InjectedError::InternalError).rate(0.5))
+        };
+        let fates = |faults: &Faults| -> Vec<bool> {
+            (0..1000).map(|_| faults.decide(Verb::Get, "pods", "p", "").failure.is_some()).collect()
+        };
+        let first = fates(&Faults::new(config(42)));
+        assert_eq!(first, fates(&Faults::new(config(42))), "same seed, same failures");
+        assert_ne!(first, fates(&Faults::new(config(43))), "another seed, other failures");
+        let failed = first.iter().filter(|f| **f).count();
+        assert!((400..600).contains(&failed), "{failed} of 1000 at rate 0.5");
     }
 
     #[test]

@@ -919,6 +919,10 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
                         let Action::Apply { body, before, .. } = &step.action else {
                             unreachable!("a plain apply")
                         };
+                        #[allow(
+                            clippy::expect_used,
+                            reason = "plain_apply_batch takes only steps of served kinds"
+                        )]
                         let kind = served.get(&step.api_version, &step.key.kind).expect("served: checked");
                         send_apply(client, kind, step, body, before.as_ref(), options).await
                     }

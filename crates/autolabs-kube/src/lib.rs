@@ -14,6 +14,9 @@
 //! Errors: `live::ClusterError` for cluster reads and apply, `labs::LabsError` for the
 //! provisioner (each maps to an HTTP answer).
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod apply;
 pub mod labs;

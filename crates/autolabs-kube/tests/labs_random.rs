@@ -10,23 +10,6 @@ use autolabs_fake::{FakeConfig, FaultConfig, FaultRule, InjectedError, KubeletCo
 use autolabs_kube::labs::{LabsError, ListFilter};
 use labs_common::*;
 
-/// splitmix64: the test's own reproducible choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 #[derive(Debug, Clone)]
 enum Op {
     Create(String, &'static str),
@@ -50,19 +33,20 @@ async fn random_operations_with_faults_leave_only_complete_labs() {
     .await;
     env.server.faults().set(faults);
 
-    let mut rng = Rng(7);
+    // The test's own reproducible choices.
+    let mut rng = fastrand::Rng::with_seed(7);
     let mut outcomes: std::collections::BTreeMap<&'static str, usize> = Default::default();
     let mut done = 0;
     while done < 1000 {
         // A batch of up to 4 operations runs concurrently, as a busy backend would send them.
         let batch: Vec<Op> = (0..4)
             .map(|_| {
-                let id = format!("lab{}", rng.below(30));
-                match rng.below(100) {
-                    0..50 => Op::Create(id, TEMPLATES[rng.below(3) as usize]),
+                let id = format!("lab{}", rng.u64(..30));
+                match rng.u64(..100) {
+                    0..50 => Op::Create(id, TEMPLATES[rng.usize(..TEMPLATES.len())]),
                     50..75 => Op::Delete(id),
-                    75..92 => Op::Extend(id, 600 + rng.below(3600)),
-                    _ => Op::Expire(rng.below(3 * 3600)),
+                    75..92 => Op::Extend(id, 600 + rng.u64(..3600)),
+                    _ => Op::Expire(rng.u64(..3 * 3600)),
                 }
             })
             .collect();

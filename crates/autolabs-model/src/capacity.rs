@@ -6,6 +6,7 @@
 
 use autolabs_k8s::Quantity;
 
+use crate::lab::quota;
 use crate::platform::{PlatformSpec, Profile};
 use crate::topology::{AUTH, INFRASTRUCTURE, INGRESS_NGINX, MESSAGING, PLATFORM, app};
 
@@ -153,19 +154,20 @@ pub fn labs_fit(spec: &PlatformSpec) -> LabsFit {
     }
     let lab_cpu = spec.labs.requests.cpu.0.milli_value().max(1);
     let lab_mem = (spec.labs.requests.memory.0.value() >> 20).max(1);
+    let (lab_cpu_qty, lab_mem_qty) = (Quantity::from_milli(lab_cpu), Quantity::from_bytes(lab_mem << 20));
+    let labs_in = |free: Quantity, per_lab: Quantity| i128::from(quota::labs_in(free, per_lab).unwrap_or(0));
     let (mut by_cpu, mut by_mem, mut fit) = (0i128, 0i128, 0i128);
     for (c, m) in &free {
-        let (c, m) = ((*c).max(0), (*m).max(0));
-        by_cpu += c / lab_cpu;
-        by_mem += m / lab_mem;
-        fit += (c / lab_cpu).min(m / lab_mem);
+        let (c, m) = (Quantity::from_milli(*c), Quantity::from_bytes(*m << 20));
+        by_cpu += labs_in(c, lab_cpu_qty);
+        by_mem += labs_in(m, lab_mem_qty);
+        fit += i128::from(quota::labs_on_node(c, m, lab_cpu_qty, lab_mem_qty));
     }
     if unplaced > 0 {
         fit = 0;
     }
     let free_cpu: i128 = free.iter().map(|f| f.0.max(0)).sum();
     let free_mem: i128 = free.iter().map(|f| f.1.max(0)).sum();
-    let students = spec.students() as i128;
     let reason = if unplaced > 0 {
         format!("{unplaced} platform pods do not fit on the nodes at all")
     } else if by_cpu <= by_mem {
@@ -175,8 +177,8 @@ pub fn labs_fit(spec: &PlatformSpec) -> LabsFit {
     };
     LabsFit {
         labs_that_fit: fit,
-        labs_cpu: Quantity::from_milli(lab_cpu * students),
-        labs_memory: Quantity::from_bytes((lab_mem * students) << 20),
+        labs_cpu: quota::for_students(lab_cpu_qty, spec.students()),
+        labs_memory: quota::for_students(lab_mem_qty, spec.students()),
         free_cpu: Quantity::from_milli(free_cpu),
         free_memory: Quantity::from_bytes(free_mem << 20),
         reason,

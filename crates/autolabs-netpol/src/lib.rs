@@ -62,6 +62,9 @@
 //!   about pod-to-pod and pod-to-IP traffic, which is what NetworkPolicy governs.
 //! - An external endpoint that falls inside the pod CIDRs is still treated as external.
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod analysis;
 mod cluster;

@@ -253,6 +253,7 @@ pub fn generate(params: SyntheticParams) -> Cluster {
 /// tier of other teams, Accept the team's own namespaces) at its own priority; every
 /// fourth one a v1alpha1 AdminNetworkPolicy; and one Baseline policy that denies ingress
 /// from other tiers. The same arguments always give the same policies.
+#[allow(clippy::expect_used, reason = "the policies are literals of this function, checked by its tests")]
 pub fn cluster_policies(namespaces: usize, count: usize) -> Vec<ClusterPolicy> {
     let teams = namespaces.max(1).div_ceil(10);
     let mut out = Vec::with_capacity(count);

@@ -99,6 +99,10 @@ impl Cluster {
     }
 
     /// A new admin client (bound to the current tokio runtime, as every kube client is).
+    #[allow(
+        clippy::expect_used,
+        reason = "the config was loaded from a kubeconfig in from_kubeconfig, which panics when it is unusable"
+    )]
     pub fn client(&self) -> kube::Client {
         kube::Client::try_from(self.config.clone()).expect("a client from a usable kubeconfig")
     }
@@ -112,6 +116,10 @@ impl Cluster {
     }
 
     /// Runs kubectl with `args` and returns its stdout; panics with stderr when it fails.
+    #[allow(
+        clippy::expect_used,
+        reason = "a test helper: a missing kubectl fails the calling test with this message"
+    )]
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let output = self.kubectl().args(args).output().expect("kubectl runs (it is on PATH)");
         assert!(
@@ -176,6 +184,10 @@ impl Cluster {
     }
 
     /// A client acting as ServiceAccount `namespace/name`.
+    #[allow(
+        clippy::expect_used,
+        reason = "the admin config with a bearer token is as usable as the admin config"
+    )]
     pub async fn service_account_client(&self, namespace: &str, name: &str) -> kube::Client {
         let token = self.service_account_token(namespace, name).await;
         kube::Client::try_from(self.config_with_token(&token)).expect("client from token")
@@ -183,6 +195,10 @@ impl Cluster {
 
     /// Writes a kubeconfig for this cluster that authenticates with `token`, for child
     /// processes (`autolabs serve --kubeconfig`).
+    #[allow(
+        clippy::expect_used,
+        reason = "a test helper: the admin kubeconfig was read in from_kubeconfig, and a Kubeconfig serialises"
+    )]
     pub fn write_token_kubeconfig(&self, token: &str, path: &Path) {
         let mut kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("admin kubeconfig readable");
         for named in &mut kubeconfig.auth_infos {
@@ -193,6 +209,7 @@ impl Cluster {
     }
 }
 
+#[allow(clippy::expect_used, reason = "an AuthInfo of only a token is valid by construction")]
 fn token_auth(token: &str) -> AuthInfo {
     serde_json::from_value(serde_json::json!({ "token": token })).expect("an AuthInfo with a token")
 }
@@ -340,11 +357,19 @@ impl OwnCluster {
     }
 
     /// Stops the API server, etcd and the controller-manager, keeping the stored objects.
+    #[allow(
+        clippy::expect_used,
+        reason = "a test helper: a control plane that does not stop fails the calling test with this message"
+    )]
     pub fn stop(&self) {
         OwnCluster::run_script(self.port, &self.dir, &["down"]).expect("cluster down");
     }
 
     /// Starts it again after [`stop`](Self::stop).
+    #[allow(
+        clippy::expect_used,
+        reason = "a test helper: a control plane that does not start fails the calling test with this message"
+    )]
     pub fn start_again(&self) {
         OwnCluster::run_script(self.port, &self.dir, &["up"]).expect("cluster up again");
     }

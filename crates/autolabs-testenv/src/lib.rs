@@ -25,6 +25,9 @@
 //! `cluster` feature, this crate is only that (no kube client, no runtime), so the pure crates'
 //! tests do not compile an HTTP stack.
 #![forbid(unsafe_code)]
+// A panic in a library is a silent way to fail: non-test code returns errors, or says with an
+// allowed `expect` why it cannot fail.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use std::path::PathBuf;
 

@@ -8,18 +8,8 @@ use autolabs_model::platform::ClusterPolicies;
 use autolabs_verify::intent::{Intent, prove};
 use autolabs_verify::{Finding, ObjectSet, Severity};
 
-fn rendered(p: &Platform) -> ObjectSet {
-    let r = autolabs_model::render(p);
-    let mut set = ObjectSet::default();
-    for m in &r.manifests {
-        set.add_text(
-            &autolabs_model::output::to_yaml(m),
-            &format!("{}/{}", autolabs_model::output::folder(m), m.file_name()),
-        );
-    }
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    set
-}
+mod support;
+use support::rendered;
 
 fn with(version: ClusterPolicies) -> Platform {
     let mut p = Platform::default();

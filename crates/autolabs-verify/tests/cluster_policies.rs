@@ -3,10 +3,12 @@
 //! located error, never skipped.
 
 use autolabs_netpol::{Endpoint, Options, Protocol};
-use autolabs_verify::ObjectSet;
-use autolabs_verify::connlist::{self, ConnList};
+use autolabs_verify::connlist;
 use autolabs_verify::diff::{self, Change};
 use autolabs_verify::engines::netpol::analyse;
+
+mod support;
+use support::{list_of, set_of};
 
 const BASE: &str = r#"
 apiVersion: v1
@@ -40,19 +42,6 @@ spec:
   egress:
   - {name: no-infra, action: Deny, to: [{namespaces: {matchLabels: {role: infra}}}]}
 "#;
-
-fn set_of(text: &str) -> ObjectSet {
-    let mut set = ObjectSet::default();
-    set.add_text(text, "lab.yaml");
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    set
-}
-
-fn list_of(set: &ObjectSet) -> ConnList {
-    let (analysis, built) = analyse(set, Options::default());
-    let Some(analysis) = analysis else { panic!("analysis failed: {:?}", built.problems) };
-    connlist::connlist(&analysis, &built)
-}
 
 #[test]
 fn connlist_and_diff_show_the_guardrail() {

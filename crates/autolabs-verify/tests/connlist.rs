@@ -4,11 +4,13 @@
 
 use autolabs_model::Platform;
 use autolabs_netpol::{ConnSet, Endpoint, IpNet, Options, Protocol};
-use autolabs_verify::ObjectSet;
-use autolabs_verify::connlist::{self, ConnList, Peer};
+use autolabs_verify::connlist::{self, Peer};
 use autolabs_verify::diff::{self, Change};
 use autolabs_verify::engines::netpol::analyse;
 use autolabs_verify::intent::{Intent, analyse_with_probes};
+
+mod support;
+use support::{list_of, rendered, set_of};
 
 /// `shop`: Deployment `web` (2 replicas, named port http=8080), StatefulSet `db`, and a Pod of
 /// ReplicaSet `web-7d9f` (not among the inputs) with web's labels; `tools`: a bare Pod `debug`
@@ -107,31 +109,6 @@ tools/debug[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections
 tools/debug[Pod] => shop/web-7d9f[ReplicaSet] : TCP 8080
 tools/debug[Pod] => shop/web[Deployment] : TCP 8080
 ";
-
-fn set_of(text: &str) -> ObjectSet {
-    let mut set = ObjectSet::default();
-    set.add_text(text, "shop.yaml");
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    set
-}
-
-fn list_of(set: &ObjectSet) -> ConnList {
-    let (analysis, built) = analyse(set, Options::default());
-    let Some(analysis) = analysis else { panic!("analysis failed: {:?}", built.problems) };
-    connlist::connlist(&analysis, &built)
-}
-
-fn rendered(p: &Platform) -> ObjectSet {
-    let r = autolabs_model::render(p);
-    let mut set = ObjectSet::default();
-    for m in &r.manifests {
-        set.add_text(
-            &autolabs_model::output::to_yaml(m),
-            &format!("{}/{}", autolabs_model::output::folder(m), m.file_name()),
-        );
-    }
-    set
-}
 
 #[test]
 fn the_fixture_lists_exactly_the_expected_lines() {

@@ -5,12 +5,8 @@
 use autolabs_verify::engines;
 use autolabs_verify::{Finding, ObjectSet, Severity};
 
-fn set_of(yaml: &str) -> ObjectSet {
-    let mut set = ObjectSet::default();
-    set.add_text(yaml, "input.yaml");
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    set
-}
+mod support;
+use support::{rendered, set_of};
 
 fn design_document() -> ObjectSet {
     set_of(include_str!("fixtures/design-document.yaml"))
@@ -348,12 +344,7 @@ fn nodes_in_the_inputs_take_precedence_and_bad_quantities_are_located() {
 // ---------------------------------------------------------------------------------------
 
 fn rendered_baseline() -> ObjectSet {
-    let p = autolabs_model::Platform::default();
-    let mut set = ObjectSet::default();
-    for m in &autolabs_model::render(&p).manifests {
-        set.add_text(&autolabs_model::output::to_yaml(m), &m.file_name());
-    }
-    set
+    rendered(&autolabs_model::Platform::default())
 }
 
 /// An ingress-nginx controller Deployment as its chart labels it, running as `sa` in `ns`.

@@ -3,18 +3,11 @@
 //! own Kubernetes version (or any version up to 1.35) stops serving.
 
 use autolabs_model::platform::{Platform, Profile, Provider, S3Target};
-use autolabs_model::{output, render};
+use autolabs_verify::Severity;
 use autolabs_verify::engines::{backup, deprecations};
-use autolabs_verify::{ObjectSet, Severity};
 
-fn rendered_set(p: &Platform) -> ObjectSet {
-    let mut set = ObjectSet::default();
-    for m in &render(p).manifests {
-        set.add_text(&output::to_yaml(m), &format!("{}/{}", output::folder(m), m.file_name()));
-    }
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    set
-}
+mod support;
+use support::rendered;
 
 fn variants() -> Vec<(String, Platform)> {
     let mut out = Vec::new();
@@ -46,7 +39,7 @@ fn baseline_passes_backup_check() {
             control_plane_backup_expected: true,
             snapshots_supported: p.spec.snapshots_supported(),
         };
-        let findings = backup::check(&rendered_set(&p), opts);
+        let findings = backup::check(&rendered(&p), opts);
         let errors: Vec<String> = findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
@@ -76,7 +69,7 @@ fn baseline_passes_backup_check() {
 #[test]
 fn baseline_restore_plan_restores_both_databases_after_etcd() {
     let p = Platform::default();
-    let steps = backup::restore_plan(&rendered_set(&p));
+    let steps = backup::restore_plan(&rendered(&p));
     let pos = |needle: &str| steps.iter().position(|s| s.contains(needle));
     let (stop, etcd, app_db, auth_db) = (
         pos("Stop writers").unwrap(),
@@ -93,7 +86,7 @@ fn baseline_restore_plan_restores_both_databases_after_etcd() {
 #[test]
 fn baseline_serves_no_removed_api() {
     for (variant, p) in variants() {
-        let set = rendered_set(&p);
+        let set = rendered(&p);
         for target in p.spec.kubernetes_minor()..=35 {
             let errors: Vec<_> = deprecations::check(&set, target)
                 .into_iter()

@@ -6,17 +6,8 @@ use autolabs_verify::engines;
 use autolabs_verify::intent::{Intent, prove};
 use autolabs_verify::{Finding, ObjectSet, Severity};
 
-fn rendered(p: &Platform) -> ObjectSet {
-    let r = autolabs_model::render(p);
-    let mut set = ObjectSet::default();
-    for m in &r.manifests {
-        set.add_text(
-            &autolabs_model::output::to_yaml(m),
-            &format!("{}/{}", autolabs_model::output::folder(m), m.file_name()),
-        );
-    }
-    set
-}
+mod support;
+use support::rendered;
 
 fn all_findings(set: &ObjectSet, p: Option<&Platform>) -> Vec<Finding> {
     let mut f = engines::pss::check(set, Default::default());

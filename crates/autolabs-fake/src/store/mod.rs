@@ -36,7 +36,6 @@ use tokio::sync::watch;
 use super::admission::{Admission, AdmissionCtx, Operation};
 use super::apply::{Conflict, FieldPath, conflict_status, leaves, merge_applied, remove_at, value_at};
 use super::defaults::set_defaults;
-use super::faults::XorShift;
 use super::fields::{FieldValidation, Warnings, check_applied, check_patched};
 use super::inputs::{self, InputCache, LimitRangeInputs, QuotaInputs};
 pub use super::key::ObjectKey;
@@ -174,7 +173,7 @@ pub struct Store {
     /// `history`).
     oldest_servable: u64,
     history_limit: usize,
-    rng: XorShift,
+    rng: fastrand::Rng,
     notify: watch::Sender<u64>,
     admission: Vec<Arc<dyn Admission>>,
     quota_accounting: bool,
@@ -293,7 +292,7 @@ impl Store {
             history: VecDeque::new(),
             oldest_servable: 0,
             history_limit: settings.history_limit.max(1),
-            rng: XorShift::new(settings.seed),
+            rng: fastrand::Rng::with_seed(settings.seed),
             notify,
             admission: settings.admission,
             quota_accounting: settings.quota_accounting,
@@ -360,8 +359,8 @@ impl Store {
     }
 
     fn new_uid(&mut self) -> String {
-        let a = self.rng.next_u64();
-        let b = self.rng.next_u64();
+        let a = self.rng.u64(..);
+        let b = self.rng.u64(..);
         format!(
             "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
             a >> 32,
@@ -383,7 +382,7 @@ impl Store {
         }
         let mut name = prefix[..cut].to_string();
         for _ in 0..5 {
-            name.push(ALPHABET[(self.rng.next_u64() % ALPHABET.len() as u64) as usize] as char);
+            name.push(ALPHABET[self.rng.usize(..ALPHABET.len())] as char);
         }
         name
     }

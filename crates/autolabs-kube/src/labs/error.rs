@@ -1,7 +1,7 @@
 //! [`LabsError`]: every way a lab operation can fail, with the HTTP status and stable code the
 //! lab API answers with and a message in English or Russian.
 
-use autolabs_model::lab::{LabError, Lang};
+use autolabs_model::lab::{LabError, Lang, quota};
 use serde::Serialize;
 
 /// Why a lab cannot be created right now: a quota of the `labs` namespace has no room for
@@ -39,34 +39,17 @@ pub struct StaleCharge {
 }
 
 impl ClusterFull {
-    /// The numbers of an API server's quota rejection, worded by
-    /// `k8s.io/apiserver/pkg/admission/plugin/resourcequota/controller.go` CheckRequest:
-    /// `exceeded quota: <name>, requested: <r>=<q>,…, used: <r>=<q>,…, limited: <r>=<q>,…`
-    /// (only the exceeded resources are listed); the first resource is reported.
+    /// The numbers of an API server's quota rejection ([`quota::QuotaRefusal::parse`] reads
+    /// them); the first exceeded resource is reported.
     pub fn from_quota_message(template: &str, message: &str) -> Option<ClusterFull> {
-        let rest = message.split_once("exceeded quota: ")?.1;
-        let (quota, rest) = rest.split_once(", requested: ")?;
-        let (requested, rest) = rest.split_once(", used: ")?;
-        let (used, limited) = rest.split_once(", limited: ")?;
-        let first = |list: &str| -> Option<(String, String)> {
-            let (name, value) = list.split(',').next()?.split_once('=')?;
-            Some((name.trim().to_string(), value.trim().to_string()))
-        };
-        let (resource, per_lab) = first(requested)?;
-        let find = |list: &str| {
-            list.split(',')
-                .filter_map(|item| item.split_once('='))
-                .find(|(name, _)| name.trim() == resource)
-                .map(|(_, value)| value.trim().to_string())
-                .unwrap_or_default()
-        };
+        let refusal = quota::QuotaRefusal::parse(message)?;
         Some(ClusterFull {
             template: template.to_string(),
-            quota: quota.trim().to_string(),
-            used: find(used),
-            hard: find(limited),
-            resource,
-            per_lab,
+            quota: refusal.quota,
+            resource: refusal.resource,
+            used: refusal.used,
+            hard: refusal.limited,
+            per_lab: refusal.requested,
             stale: Vec::new(),
         })
     }

@@ -46,16 +46,10 @@ impl ChildKind {
         }
     }
 
-    /// Object-count quota names that one object of this kind is charged to
-    /// (`k8s.io/kubernetes/pkg/quota/v1/evaluator/core/services.go` charges `services`;
-    /// `k8s.io/apiserver/pkg/quota/v1/generic/evaluator.go` ObjectCountQuotaResourceNameFor
-    /// charges `count/<resource>.<group>`).
+    /// Object-count quota names that one object of this kind is charged to (the labs quota's
+    /// [`lab::quota::OBJECT_COUNT_RESOURCES`]).
     fn count_resources(self) -> &'static [&'static str] {
-        match self {
-            ChildKind::Service => &["services", "count/services"],
-            ChildKind::NetworkPolicy => &["count/networkpolicies.networking.k8s.io"],
-            ChildKind::Ingress => &["count/ingresses.networking.k8s.io"],
-        }
+        lab::quota::object_count_resources(self.as_str())
     }
 }
 
@@ -199,13 +193,7 @@ fn consider_quota(
 ) {
     let Some(hard) = quota.hard.get(resource).copied() else { return };
     let used = quota.used.get(resource).copied().unwrap_or(Quantity::ZERO);
-    let remaining = hard.checked_sub(used).filter(|r| !r.is_negative()).unwrap_or(Quantity::ZERO);
-    // k8s.io/apiserver/pkg/quota/v1/resources.go LessThanOrEqual: used + requested <= hard.
-    let fits = if per_lab.is_zero() {
-        u64::MAX
-    } else {
-        remaining.fits(per_lab).map_or(u64::MAX, |n| u64::try_from(n.max(0)).unwrap_or(u64::MAX))
-    };
+    let fits = lab::quota::labs_admitted(hard, used, per_lab).unwrap_or(u64::MAX);
     consider(
         fits,
         ClusterFull {

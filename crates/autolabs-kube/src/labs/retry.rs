@@ -1,13 +1,23 @@
 //! Retrying Kubernetes API calls: 429 and 5xx answers and connection failures are retried
-//! with exponential backoff and full jitter until a deadline; everything else is returned at
+//! with exponential backoff and jitter until a deadline; everything else is returned at
 //! once. A 429's `Retry-After` is honoured as the least wait (within the deadline).
+//!
+//! The loop is backon's (`Retryable::retry` with `when` and `adjust`). Its jitter adds a
+//! random `[0, delay)` to each delay instead of drawing the whole wait from `[0, cap]`, so
+//! our policy follows it: the delays start at half of [`Backoff::base`] and stop growing at
+//! half of [`Backoff::max`], which makes each wait uniform in `[cap/2, cap)` with
+//! `cap = min(max, base·2ⁿ)` ("equal jitter": the same upper bound as before, and never a
+//! retry at once). The deadline is wall time since the operation started, calls included,
+//! which backon's `total_delay` (the sum of its sleeps) cannot say: `adjust` checks it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
+
 use super::error::LabsError;
 
-/// Exponential backoff with full jitter (each wait uniform in `[0, min(max, base·2ⁿ)]`).
+/// Exponential backoff with jitter (each wait uniform in `[cap/2, cap)`, `cap = min(max, base·2ⁿ)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     pub base: Duration,
@@ -27,12 +37,17 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// The wait before retry number `attempt` (0-based), jittered.
-    pub fn wait(&self, attempt: u32) -> Duration {
-        let cap = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
-        // Full jitter (uniform in [0, cap]) from fastrand, already locked through backon:
-        // backon's own jitter adds [0, delay) on top of the delay, which is not this policy.
-        cap.mul_f64(fastrand::f64())
+    /// The waits between attempts, as backon draws them: each uniform in `[cap/2, cap)` for
+    /// `cap = min(max, base·2ⁿ)` (see the module's doc), without end; [`retry`] stops at the
+    /// deadline.
+    pub fn waits(&self) -> ExponentialBuilder {
+        let first = self.base.min(self.max);
+        ExponentialBuilder::default()
+            .with_min_delay(first / 2)
+            .with_max_delay(self.max / 2)
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
     }
 }
 
@@ -88,25 +103,25 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,
 {
-    let mut attempt = 0u32;
-    loop {
-        match call().await {
-            Ok(value) => return Ok(value),
-            Err(error) => {
-                observe(&error);
-                if !is_retriable(&error) {
-                    return Err(error);
-                }
-                let wait =
-                    backoff.wait(attempt).max(retry_after(&error).unwrap_or_default().min(backoff.max));
-                if started.elapsed() + wait > backoff.deadline {
-                    return Err(error);
-                }
-                tokio::time::sleep(wait).await;
-                attempt = attempt.saturating_add(1);
+    let calls = || {
+        let attempt = call();
+        async move {
+            let result = attempt.await;
+            if let Err(error) = &result {
+                observe(error);
             }
+            result
         }
-    }
+    };
+    calls
+        .retry(backoff.waits())
+        .sleep(tokio::time::sleep)
+        .when(is_retriable)
+        .adjust(|error, next| {
+            let wait = next?.max(retry_after(error).unwrap_or_default().min(backoff.max));
+            (started.elapsed() + wait <= backoff.deadline).then_some(wait)
+        })
+        .await
 }
 
 #[cfg(test)]
@@ -140,18 +155,57 @@ mod tests {
     }
 
     #[test]
-    fn waits_grow_and_stay_under_the_cap() {
+    fn waits_grow_and_stay_between_half_the_cap_and_the_cap() {
+        use backon::BackoffBuilder;
         let backoff = Backoff {
             base: Duration::from_millis(10),
             max: Duration::from_millis(100),
             deadline: Duration::from_secs(1),
         };
-        for attempt in 0..20 {
+        for (attempt, wait) in backoff.waits().build().take(20).enumerate() {
             let cap = Duration::from_millis(10)
                 .saturating_mul(1 << attempt.min(16))
                 .min(Duration::from_millis(100));
-            assert!(backoff.wait(attempt) <= cap);
+            // backon computes in f32 seconds: a microsecond of slack.
+            let slack = Duration::from_micros(1);
+            assert!(wait + slack >= cap / 2 && wait <= cap + slack, "{attempt}: {wait:?} of {cap:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_deadline_is_wall_time_and_every_error_is_observed() {
+        let backoff = Backoff {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+            deadline: Duration::from_millis(50),
+        };
+        // An operation that started long ago has no time left to retry in.
+        let long_ago = Instant::now() - Duration::from_secs(1);
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let observe = |_: &kube::Error| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        let result: Result<(), _> = retry(&backoff, long_ago, &observe, || async { Err(status(503)) }).await;
+        assert!(result.is_err());
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1, "one call, observed, no retry");
+        // A 429's Retry-After beyond the deadline ends the retries too (it is the least wait).
+        let throttled = || async {
+            Err::<(), _>(kube::Error::Api(Box::new(kube::core::Status {
+                code: 429,
+                details: Some(kube::core::response::StatusDetails {
+                    name: String::new(),
+                    group: String::new(),
+                    kind: String::new(),
+                    uid: String::new(),
+                    causes: Vec::new(),
+                    retry_after_seconds: 1,
+                }),
+                ..Default::default()
+            })))
+        };
+        let slow = Backoff { max: Duration::from_secs(2), ..backoff };
+        assert!(retry(&slow, Instant::now(), &observe, throttled).await.is_err());
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 
     #[tokio::test]

@@ -9,6 +9,9 @@
 //! created and when it expires, so [`expires_at`], [`is_expired`], [`extend`] and [`phase`]
 //! need nothing but the Pod and the current time. Nothing here reads a clock or a file.
 //!
+//! [`quota`] holds the labs quota's arithmetic, which render, capacity and the provisioner
+//! share.
+//!
 //! Errors a student or the backend sees are [`LabError`]s, in English and Russian; problems
 //! in template files are located [`ConfigErrors`](crate::ConfigErrors) like `platform.yaml`'s.
 
@@ -16,6 +19,7 @@ mod decide;
 mod desired;
 mod error;
 mod load;
+pub mod quota;
 mod request;
 mod template;
 pub mod time;

@@ -7,33 +7,39 @@
 
 use std::fmt;
 
+use k8s_openapi::jiff::SignedDuration;
+use k8s_openapi::jiff::civil::DateTime;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The last second RFC 3339 can write with a four-digit year: 9999-12-31T23:59:59Z.
 pub const MAX_TIMESTAMP: u64 = 253_402_300_799;
 
-const SECONDS_PER_DAY: u64 = 86_400;
+/// 1970-01-01T00:00:00, UTC's civil time at unix second 0.
+const UNIX_EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 
 /// `secs` since the unix epoch as RFC 3339 UTC (`2026-11-25T18:56:02Z`); `None` past year 9999.
 pub fn format_rfc3339(secs: u64) -> Option<String> {
     if secs > MAX_TIMESTAMP {
         return None;
     }
-    let days = (secs / SECONDS_PER_DAY) as i64;
-    let rem = secs % SECONDS_PER_DAY;
-    let (year, month, day) = civil_from_days(days);
-    Some(format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60))
+    // Civil time, not jiff's `Timestamp`: that ends a day early so that every offset of it
+    // is a valid date, and the last second of 9999 is ours to write.
+    let utc = UNIX_EPOCH.checked_add(SignedDuration::from_secs(i64::try_from(secs).ok()?)).ok()?;
+    Some(utc.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// Parses RFC 3339 (`2026-11-25T18:56:02Z`, `…+03:00`, fractional seconds truncated) to unix
-/// seconds; `None` for anything malformed or before 1970.
+/// seconds; `None` for anything malformed or before 1970. The grammar is RFC 3339's
+/// `date-time` (section 5.6), checked here; the calendar (days in a month, leap years, days
+/// since the epoch) is jiff's.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let b = text.as_bytes();
     if b.len() < 20 {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+    let num = |range: std::ops::Range<usize>| -> Option<i16> {
         let part = text.get(range)?;
         if !part.bytes().all(|c| c.is_ascii_digit()) {
             return None;
@@ -46,15 +52,11 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     {
         return None;
     }
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
+    let small = |n: i16| i8::try_from(n).ok();
+    // Refuses a day the month does not have, hour 24 and leap second 60.
+    let local =
+        DateTime::new(year, small(month)?, small(day)?, small(hour)?, small(minute)?, small(second)?, 0)
+            .ok()?;
     let mut rest = &text[19..];
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
@@ -86,47 +88,7 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
             sign * (oh * 3600 + om * 60)
         }
     };
-    let local =
-        days_from_civil(year, month, day) * SECONDS_PER_DAY as i64 + hour * 3600 + minute * 60 + second;
-    u64::try_from(local - offset_secs).ok()
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    u64::try_from(local.duration_since(UNIX_EPOCH).as_secs() - offset_secs).ok()
 }
 
 /// A lab lifetime in whole seconds, written in YAML as `90m`, `2h`, `1h30m`, `3600s` or a
@@ -279,6 +241,20 @@ mod tests {
             assert_eq!(parse_rfc3339(text), Some(secs), "{text}");
         }
         assert_eq!(format_rfc3339(MAX_TIMESTAMP + 1), None);
+        // Past the last writable second through an offset: a number, as before jiff.
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59-01:00"), Some(MAX_TIMESTAMP + 3600));
+    }
+
+    #[test]
+    fn every_written_timestamp_reads_back() {
+        // A stride prime to days and hours walks every time of day, month and leap rule.
+        let mut secs = 0;
+        while secs <= MAX_TIMESTAMP {
+            let text = format_rfc3339(secs).expect("in range");
+            assert_eq!(text.len(), 20, "{text}");
+            assert_eq!(parse_rfc3339(&text), Some(secs), "{text}");
+            secs += 9_999_991;
+        }
     }
 
     #[test]

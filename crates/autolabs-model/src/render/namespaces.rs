@@ -98,22 +98,9 @@ pub fn quota(spec: &PlatformSpec, namespace: &str) -> BTreeMap<String, Quantity>
             set("pods", q("20"));
         }
         LABS => {
-            // The document: 50 students × 500m / 512Mi requests, × 1 / 1Gi limits, 100 pods.
-            let n = spec.students() as i128;
-            let l = &spec.labs;
-            let times = |x: Quantity| x.checked_mul(n).unwrap_or(x);
-            set("requests.cpu", times(l.requests.cpu.0));
-            set("requests.memory", times(l.requests.memory.0));
-            set("limits.cpu", times(l.limits.cpu.0));
-            set("limits.memory", times(l.limits.memory.0));
-            let pods = n * l.pods_per_student as i128;
-            set("pods", Quantity::from_units(pods));
-            // One Service and Ingress per lab pod; nothing that opens the labs to the outside.
-            set("services", Quantity::from_units(pods));
-            set("count/ingresses.networking.k8s.io", Quantity::from_units(pods));
-            set("services.nodeports", Quantity::ZERO);
-            set("services.loadbalancers", Quantity::ZERO);
-            set("persistentvolumeclaims", Quantity::ZERO);
+            for (resource, limit) in crate::lab::quota::hard(&spec.labs, spec.students()) {
+                set(&resource, limit);
+            }
         }
         topology::INGRESS_NGINX => {
             set("requests.cpu", q("2"));
