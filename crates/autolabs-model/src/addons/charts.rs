@@ -10,6 +10,8 @@
 //! baseline to these facts; `docs/addons.md` is generated from this table and checked
 //! against it.
 
+use serde_json::{Map, Value, json};
+
 use crate::platform::{PlatformSpec, Profile, Provider};
 use crate::topology::{AUTH, INGRESS_NGINX, MONITORING};
 
@@ -56,10 +58,11 @@ pub struct ChartContainer {
     pub name: &'static str,
     /// `containerPort`s.
     pub ports: &'static [u16],
-    /// Default `resources.requests` (cpu, memory); `None` when the chart sets none (the
-    /// namespace's LimitRange then fills them in).
+    /// `resources.requests` (cpu, memory): the chart's default, or our values' where the
+    /// workload's `note` says so; `None` when neither sets any (the namespace's LimitRange
+    /// then fills them in).
     pub requests: Option<(&'static str, &'static str)>,
-    /// Default `resources.limits` (cpu, memory; "" for none).
+    /// `resources.limits` (cpu, memory), as `requests`.
     pub limits: Option<(&'static str, &'static str)>,
     pub security: Security,
 }
@@ -91,6 +94,95 @@ impl ChartWorkload {
     /// Every label the pods carry: the chart's and ours.
     pub fn pod_labels(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
         self.chart_labels.iter().chain(self.labels_from_values).copied()
+    }
+
+    /// The workload as the facts describe it (labels, ServiceAccount, ports, requests,
+    /// securityContext, host access): what the agreement tests and `verify` read in place of
+    /// `helm template` output. Not the chart's whole manifest (no images' flags, probes or
+    /// volumes beyond a hostPath), only what the baseline's engines look at.
+    pub fn manifest(&self) -> Value {
+        let labels: Map<String, Value> =
+            self.pod_labels().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+        let template_labels = Value::Object(labels.clone());
+        let selector: Map<String, Value> =
+            self.chart_labels.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+        let containers: Vec<Value> = self.containers.iter().map(ChartContainer::manifest).collect();
+        let mut pod = json!({
+            "serviceAccountName": self.service_account,
+            "containers": containers,
+        });
+        if self.host_network {
+            pod["hostNetwork"] = json!(true);
+        }
+        if self.host_path {
+            pod["volumes"] = json!([{"name": "host", "hostPath": {"path": "/var/lib"}}]);
+        }
+        if self
+            .containers
+            .iter()
+            .all(|c| matches!(c.security, Security::Restricted | Security::RestrictedBindService))
+        {
+            pod["securityContext"] =
+                json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}});
+        }
+        if self.kind == "Job" {
+            pod["restartPolicy"] = json!("OnFailure");
+        }
+        let template = json!({"metadata": {"labels": labels}, "spec": pod});
+        let selector = json!({"matchLabels": selector});
+        let (api_version, spec) = match self.kind {
+            "Job" => ("batch/v1", json!({"template": template})),
+            "DaemonSet" => ("apps/v1", json!({"selector": selector, "template": template})),
+            "StatefulSet" => (
+                "apps/v1",
+                json!({
+                    "replicas": self.replicas, "serviceName": self.name, "selector": selector, "template": template,
+                }),
+            ),
+            _ => ("apps/v1", json!({"replicas": self.replicas, "selector": selector, "template": template})),
+        };
+        json!({
+            "apiVersion": api_version,
+            "kind": self.kind,
+            "metadata": {"name": self.name, "namespace": self.namespace, "labels": template_labels},
+            "spec": spec,
+        })
+    }
+}
+
+impl ChartContainer {
+    fn manifest(&self) -> Value {
+        let mut c = json!({"name": self.name, "image": format!("{}:pinned", self.name)});
+        if !self.ports.is_empty() {
+            c["ports"] = Value::Array(
+                self.ports.iter().map(|p| json!({"containerPort": p, "protocol": "TCP"})).collect(),
+            );
+        }
+        let mut resources = Map::new();
+        if let Some((cpu, memory)) = self.requests {
+            resources.insert("requests".into(), json!({"cpu": cpu, "memory": memory}));
+        }
+        if let Some((cpu, memory)) = self.limits {
+            resources.insert("limits".into(), json!({"cpu": cpu, "memory": memory}));
+        }
+        if !resources.is_empty() {
+            c["resources"] = Value::Object(resources);
+        }
+        let restricted = |add: &[&str]| {
+            json!({
+                "runAsNonRoot": true, "allowPrivilegeEscalation": false,
+                "capabilities": {"drop": ["ALL"], "add": add},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            })
+        };
+        match self.security {
+            Security::Restricted => c["securityContext"] = restricted(&[]),
+            Security::RestrictedBindService => c["securityContext"] = restricted(&["NET_BIND_SERVICE"]),
+            Security::NonRootOnly => c["securityContext"] = json!({"runAsNonRoot": true, "runAsUser": 1000}),
+            Security::Privileged => c["securityContext"] = json!({"privileged": true}),
+            Security::Unset => {}
+        }
+        c
     }
 }
 
@@ -131,6 +223,12 @@ pub struct ChartPin {
 }
 
 impl ChartPin {
+    /// The Pod Security level a namespace this chart runs pods in enforces: node-exporter's
+    /// own namespace is privileged, every other the chart's.
+    pub fn pod_security_for(&self, namespace: &str) -> &'static str {
+        if namespace == NODE_EXPORTER_NS { "privileged" } else { self.pod_security }
+    }
+
     /// Whether this chart is part of the platform `spec` describes.
     pub fn applies(&self, spec: &PlatformSpec) -> bool {
         match self.when {
@@ -220,6 +318,11 @@ pub const KUBE_SYSTEM: &str = crate::topology::KUBE_SYSTEM;
 /// The label our values put on chart pods that need the API server, selected by the
 /// `monitoring-to-apiserver` flow.
 pub const API_CLIENT_LABEL: (&str, &str) = ("autolabs.io/api-client", "true");
+
+/// Prometheus's and Loki's resources (requests, limits) as our values set them: the charts set
+/// none, and the LimitRange's default limit (512Mi) would OOM-kill both.
+pub const PROMETHEUS_RESOURCES: ((&str, &str), (&str, &str)) = (("500m", "2Gi"), ("2", "4Gi"));
+pub const LOKI_RESOURCES: ((&str, &str), (&str, &str)) = (("200m", "512Mi"), ("1", "2Gi"));
 
 /// The table. Install order.
 pub const CHARTS: &[ChartPin] = &[
@@ -754,7 +857,13 @@ pub const CHARTS: &[ChartPin] = &[
                 host_network: false,
                 host_path: false,
                 containers: &[
-                    container("prometheus", &[9090], None, Security::Restricted),
+                    ChartContainer {
+                        name: "prometheus",
+                        ports: &[9090],
+                        requests: Some(PROMETHEUS_RESOURCES.0),
+                        limits: Some(PROMETHEUS_RESOURCES.1),
+                        security: Security::Restricted,
+                    },
                     container("config-reloader", &[8080], None, Security::Restricted),
                 ],
                 api_client: true,
@@ -852,7 +961,7 @@ pub const CHARTS: &[ChartPin] = &[
         note: "values: our Alertmanager configuration Secret, rules and dashboards selected by our labels \
                (ruleSelectorNilUsesHelmValues off, the Grafana sidecar on our dashboard label), pod labels \
                app=prometheus/grafana for the isolation matrix, node-exporter in node-exporter, the \
-               operator's admission certificates from cert-manager",
+               operator's admission certificates from cert-manager, Prometheus's resources (PROMETHEUS_RESOURCES)",
     },
     ChartPin {
         component: "loki",
@@ -884,12 +993,18 @@ pub const CHARTS: &[ChartPin] = &[
             labels_from_values: &[("app", crate::topology::app::LOKI)],
             host_network: false,
             host_path: false,
-            containers: &[container("loki", &[3100, 9095, 7946], None, Security::Restricted)],
+            containers: &[ChartContainer {
+                name: "loki",
+                ports: &[3100, 9095, 7946],
+                requests: Some(LOKI_RESOURCES.0),
+                limits: Some(LOKI_RESOURCES.1),
+                security: Security::Restricted,
+            }],
             api_client: false,
         }],
         when: When::Monitoring,
         note: "values: deploymentMode SingleBinary on the filesystem; chunksCache (memcached, 9830Mi \
                requested by default), resultsCache, gateway, canary and self-test off: the chunks cache \
-               alone is more than the monitoring quota",
+               alone is more than the monitoring quota; Loki's resources (LOKI_RESOURCES)",
     },
 ];

@@ -49,6 +49,11 @@ fn added_labels(chart: &ChartPin, workload: &str) -> Value {
     Value::Object(map)
 }
 
+/// A `resources` value from (requests, limits) pairs of (cpu, memory).
+fn resources(((rc, rm), (lc, lm)): ((&str, &str), (&str, &str))) -> Value {
+    json!({"requests": {"cpu": rc, "memory": rm}, "limits": {"cpu": lc, "memory": lm}})
+}
+
 /// The IP pool's encapsulation and whether BGP runs, per provider.
 pub fn calico_encapsulation(provider: Provider) -> (&'static str, &'static str) {
     match provider {
@@ -233,6 +238,7 @@ fn kube_prometheus_stack(chart: &ChartPin) -> Value {
             "serviceMonitorSelectorNilUsesHelmValues": false,
             "podMonitorSelectorNilUsesHelmValues": false,
             "priorityClassName": PLATFORM_PRIORITY,
+            "resources": resources(charts::PROMETHEUS_RESOURCES),
         }},
         "alertmanager": {"alertmanagerSpec": {
             "podMetadata": {"labels": labels("alertmanager-kube-prometheus-stack-alertmanager")},
@@ -262,7 +268,11 @@ fn loki(chart: &ChartPin) -> Value {
                 "schema": "v13", "index": {"prefix": "index_", "period": "24h"},
             }]},
         },
-        "singleBinary": {"replicas": 1, "podLabels": added_labels(chart, "loki")},
+        "singleBinary": {
+            "replicas": 1,
+            "podLabels": added_labels(chart, "loki"),
+            "resources": resources(charts::LOKI_RESOURCES),
+        },
         "read": {"replicas": 0},
         "write": {"replicas": 0},
         "backend": {"replicas": 0},
