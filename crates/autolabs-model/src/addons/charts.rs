@@ -1008,3 +1008,98 @@ pub const CHARTS: &[ChartPin] = &[
                alone is more than the monitoring quota; Loki's resources (LOKI_RESOURCES)",
     },
 ];
+
+/// `docs/addons.md`: the table as a page (a test keeps the file equal to this).
+pub fn markdown() -> String {
+    let mut s = String::from(
+        "# Add-ons: pinned charts and the facts the baseline agrees with\n\n\
+         Generated from `crates/autolabs-model/src/addons/charts.rs` (`CHARTS`); \
+         `AUTOLABS_REGEN_DOCS=1 cargo test -p autolabs-model --test addons_docs` rewrites it. \
+         Every fact was read in the chart's templates and values at the tag named, and holds for the \
+         values `autolabs render` writes to `addons/values/`. The agreement tests \
+         (`crates/autolabs-verify/tests/addons_agreement.rs`) check the baseline against them.\n\n\
+         | component | chart | version (app) | repository | read at | namespace | Pod Security | RBAC owner | installed when |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for c in CHARTS {
+        s.push_str(&format!(
+            "| {} | {} | {} ({}) | {} | {} `{}` | {} | {} | {} | {} |\n",
+            c.component,
+            c.chart,
+            c.version,
+            c.app_version,
+            c.repo_url,
+            c.source,
+            c.source_ref,
+            c.namespace,
+            c.pod_security,
+            match c.rbac_owner {
+                RbacOwner::Chart => "chart",
+                RbacOwner::Autolabs => "autolabs render",
+            },
+            match c.when {
+                When::Always => "always".to_string(),
+                When::Snapshots => "a VolumeSnapshotClass is rendered".to_string(),
+                When::Provisioner(p) => format!("the StorageClass uses `{p}`"),
+                When::Monitoring => "`monitoring.enabled`".to_string(),
+            }
+        ));
+    }
+    for c in CHARTS {
+        s.push_str(&format!("\n## {} ({} {})\n\n", c.component, c.chart, c.version));
+        s.push_str(&format!("- Pod Security `{}`: {}.\n", c.pod_security, c.pod_security_reason));
+        let list = |xs: &[&str]| {
+            if xs.is_empty() {
+                "none".to_string()
+            } else {
+                xs.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+            }
+        };
+        s.push_str(&format!("- ClusterRoles the chart creates: {}.\n", list(c.cluster_roles)));
+        s.push_str(&format!("- Roles the chart creates: {}.\n", list(c.roles)));
+        s.push_str(&format!("- Our values: {}.\n\n", c.note));
+        s.push_str("| workload | namespace | ServiceAccount | pod labels (chart) | labels from our values | ports | requests | host |\n|---|---|---|---|---|---|---|---|\n");
+        for w in c.workloads {
+            let pairs = |xs: &[(&str, &str)]| {
+                if xs.is_empty() {
+                    "-".to_string()
+                } else {
+                    xs.iter().map(|(k, v)| format!("`{k}={v}`")).collect::<Vec<_>>().join(" ")
+                }
+            };
+            let ports: Vec<String> =
+                w.containers.iter().flat_map(|c| c.ports.iter().map(u16::to_string)).collect();
+            let requests: Vec<String> = w
+                .containers
+                .iter()
+                .map(|c| match c.requests {
+                    Some((cpu, mem)) => format!("{}: {cpu}/{mem}", c.name),
+                    None => format!("{}: none", c.name),
+                })
+                .collect();
+            let host = match (w.host_network, w.host_path) {
+                (true, true) => "network, path",
+                (true, false) => "network",
+                (false, true) => "path",
+                (false, false) => "-",
+            };
+            s.push_str(&format!(
+                "| {} {} | {} | `{}` | {} | {} | {} | {} | {} |\n",
+                w.kind,
+                w.name,
+                w.namespace,
+                w.service_account,
+                pairs(w.chart_labels),
+                pairs(w.labels_from_values),
+                if ports.is_empty() { "-".to_string() } else { ports.join(", ") },
+                requests.join("; "),
+                host
+            ));
+        }
+    }
+    s.push_str("\n## Storage provisioners without a chart\n\n");
+    for u in UNCHARTED {
+        s.push_str(&format!("- `{}`: {}.\n", u.provisioner, u.how));
+    }
+    s
+}
