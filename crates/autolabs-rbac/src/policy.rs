@@ -182,12 +182,9 @@ fn validate_rule(rule: &PolicyRule, namespaced: bool, path: &str, problems: &mut
             "resource rules must supply at least one resource",
         ));
     }
-    if !names.is_empty() && resources.len() > 1 {
-        problems.push(FieldProblem::new(
-            format!("{path}.resourceNames"),
-            "resource names cannot apply to multiple resources",
-        ));
-    }
+    // No rule ties resourceNames to a single resource: the API server admits a rule naming two
+    // resources and a name (tigera-operator's ClusterRole has one), and the authorizer matches
+    // the name against whichever resource the request is for.
 }
 
 /// The subject's API group after v1 defaulting (User and Group default to the RBAC group).

@@ -393,7 +393,6 @@ pub const CHARTS: &[ChartPin] = &[
         roles: &[
             "cert-manager/cert-manager:leaderelection",
             "cert-manager/cert-manager-cainjector:leaderelection",
-            "cert-manager/cert-manager-cainjector:dynamic-serving",
             "cert-manager/cert-manager-webhook:dynamic-serving",
         ],
         workloads: &[
@@ -835,11 +834,11 @@ pub const CHARTS: &[ChartPin] = &[
         cluster_roles: &[
             "kube-prometheus-stack-operator",
             "kube-prometheus-stack-prometheus",
-            "kube-prometheus-stack-admission",
             "kube-prometheus-stack-grafana-clusterrole",
             "kube-prometheus-stack-kube-state-metrics",
         ],
-        roles: &["monitoring/kube-prometheus-stack-admission", "monitoring/kube-prometheus-stack-grafana"],
+        // With the operator's admission certificates from cert-manager, no patch Job and no Role.
+        roles: &[],
         workloads: &[
             ChartWorkload {
                 kind: "StatefulSet",
@@ -993,13 +992,16 @@ pub const CHARTS: &[ChartPin] = &[
             labels_from_values: &[("app", crate::topology::app::LOKI)],
             host_network: false,
             host_path: false,
-            containers: &[ChartContainer {
-                name: "loki",
-                ports: &[3100, 9095, 7946],
-                requests: Some(LOKI_RESOURCES.0),
-                limits: Some(LOKI_RESOURCES.1),
-                security: Security::Restricted,
-            }],
+            containers: &[
+                ChartContainer {
+                    name: "loki",
+                    ports: &[3100, 9095, 7946],
+                    requests: Some(LOKI_RESOURCES.0),
+                    limits: Some(LOKI_RESOURCES.1),
+                    security: Security::Restricted,
+                },
+                container("loki-sc-rules", &[], None, Security::Restricted),
+            ],
             api_client: false,
         }],
         when: When::Monitoring,

@@ -186,6 +186,10 @@ fn zitadel(chart: &ChartPin, spec: &PlatformSpec) -> Value {
                 "ExternalPort": 443,
                 "ExternalSecure": true,
                 "TLS": {"Enabled": false},
+                // No machine user and no login client: the setup Job would write their keys to
+                // Secrets through the API server (a Role of the chart, and a flow from `auth` to
+                // the API server that the isolation matrix does not have).
+                "FirstInstance": {"Org": {"Machine": null, "LoginClient": null}},
                 "Database": {"Postgres": {
                     // The baseline's PostgreSQL of ZITADEL, in the same namespace.
                     "Host": format!("{}.{}.svc.cluster.local", topology::app::ZITADEL_POSTGRES, topology::AUTH),
@@ -198,6 +202,8 @@ fn zitadel(chart: &ChartPin, spec: &PlatformSpec) -> Value {
         // The v4 Login UI listens on 3000, which the isolation matrix does not open; the
         // built-in login on 8080 serves instead.
         "login": {"enabled": false},
+        // The database is the baseline's zitadel-postgres, not the chart's bundled one.
+        "postgresql": {"enabled": false},
         "env": env,
         "podAdditionalLabels": labels,
         "initJob": {"podAdditionalLabels": added_labels(chart, "zitadel-init")},
