@@ -479,6 +479,8 @@ fn missing_kind_hint(group: &str) -> &'static str {
         "monitoring.coreos.com" => {
             "install the Prometheus Operator, or load the rendered rules file into Prometheus"
         }
+        // The ingress's default certificate and its issuer (addons/: the cert-manager chart).
+        "cert-manager.io" => "install cert-manager (addons/helmfile.yaml), then apply again",
         _ => "install the CustomResourceDefinition that defines it",
     }
 }

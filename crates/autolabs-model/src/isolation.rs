@@ -159,6 +159,9 @@ pub fn document_matrix(spec: &PlatformSpec) -> Vec<Flow> {
             vec![PortSpec::tcp(80), PortSpec::tcp(443)],
         ),
     ];
+    if spec.monitoring.enabled {
+        flows.extend(monitoring_stack(spec));
+    }
     if let Some(s3) = &spec.backup.target.s3 {
         let target = match &s3.cidr {
             Some(c) => Endpoint::cidr(c),
@@ -179,6 +182,48 @@ pub fn document_matrix(spec: &PlatformSpec) -> Vec<Flow> {
         ));
     }
     flows
+}
+
+/// The flows inside the monitoring stack the charts install (`monitoring.enabled`): alerts
+/// to Alertmanager, scrapes of kube-state-metrics, Grafana's queries, the operator's
+/// admission webhook, and the API server for the pods our values label as its clients
+/// (`addons::charts::API_CLIENT_LABEL`: the operator, Grafana's sidecars, kube-state-metrics).
+fn monitoring_stack(spec: &PlatformSpec) -> Vec<Flow> {
+    let nodes = || Endpoint::cidr(&spec.network.node_cidr);
+    let tcp = |p: u16| vec![PortSpec::tcp(p)];
+    vec![
+        flow(
+            "monitoring-to-apiserver",
+            Endpoint::pods(MONITORING, &[crate::addons::charts::API_CLIENT_LABEL]),
+            nodes(),
+            tcp(port::API_SERVER),
+        ),
+        flow(
+            "apiserver-to-prometheus-operator",
+            nodes(),
+            pod(MONITORING, app::PROMETHEUS_OPERATOR),
+            tcp(port::PROMETHEUS_OPERATOR_WEBHOOK),
+        ),
+        flow(
+            "prometheus-to-alertmanager",
+            pod(MONITORING, app::PROMETHEUS),
+            pod(MONITORING, app::ALERTMANAGER),
+            tcp(port::ALERTMANAGER),
+        ),
+        flow(
+            "prometheus-to-kube-state-metrics",
+            pod(MONITORING, app::PROMETHEUS),
+            pod(MONITORING, app::KUBE_STATE_METRICS),
+            tcp(port::KUBE_STATE_METRICS),
+        ),
+        flow(
+            "grafana-to-prometheus",
+            pod(MONITORING, app::GRAFANA),
+            pod(MONITORING, app::PROMETHEUS),
+            tcp(port::PROMETHEUS),
+        ),
+        flow("grafana-to-loki", pod(MONITORING, app::GRAFANA), pod(MONITORING, app::LOKI), tcp(port::LOKI)),
+    ]
 }
 
 /// The port of an `http(s)://host[:port]` endpoint.

@@ -4,6 +4,8 @@
 //! - [`platform`]: the typed config, every field defaulted to the design document;
 //! - [`load`]: YAML → [`Platform`] with every error at once, each with file:line and field;
 //! - [`isolation`]: the Namespace Isolation Matrix as flows (the intent verify proves);
+//! - [`addons`]: the pinned upstream charts (CNI, ingress, cert-manager, ZITADEL, CSI,
+//!   monitoring), the facts the baseline agrees with, and `addons/` (helmfile, Argo CD);
 //! - [`render`]: [`Platform`] → every Kubernetes object and control-plane file, in a
 //!   deterministic order; [`output`] writes them as YAML or a kustomize directory;
 //! - [`capacity`]: how many labs the nodes hold; [`plan`]: how many students a cluster can
@@ -22,6 +24,7 @@
 // allowed `expect` why it cannot fail.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod addons;
 pub mod capacity;
 pub mod error;
 pub mod init;

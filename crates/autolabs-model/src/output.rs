@@ -1,6 +1,7 @@
 //! Writing rendered objects: one multi-document YAML stream, or a kustomize directory
 //! (`kustomization.yaml` at the top, `cluster/` for cluster-scoped objects, a folder per
-//! namespace, `control-plane/` for node files that are not Kubernetes objects).
+//! namespace, `control-plane/` for node files that are not Kubernetes objects, `addons/` for
+//! the pinned upstream charts: helmfile, Argo CD `Application`s and values).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -57,7 +58,7 @@ pub fn directory(r: &Rendered) -> BTreeMap<String, String> {
         files.insert(format!("{dir}/kustomization.yaml"), k);
     }
     let mut top = String::from(
-        "# Rendered by `autolabs render`. Apply with `autolabs apply`, `kubectl apply -k .`,\n# or point Argo CD / Flux at this folder. control-plane/ holds node files, not objects.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
+        "# Rendered by `autolabs render`. Apply with `autolabs apply`, `kubectl apply -k .`,\n# or point Argo CD / Flux at this folder. control-plane/ holds node files, not objects;\n# addons/ the upstream charts (helmfile or Argo CD), installed after this baseline.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
     );
     for dir in &order {
         top.push_str(&format!("- {dir}\n"));
@@ -65,6 +66,10 @@ pub fn directory(r: &Rendered) -> BTreeMap<String, String> {
     files.insert("kustomization.yaml".into(), top);
     for f in &r.files {
         files.insert(format!("control-plane/{}", f.path), f.contents.clone());
+    }
+    // Not part of the kustomization: helmfile and Argo CD read these, not kubectl.
+    for f in &r.addons {
+        files.insert(format!("addons/{}", f.path), f.contents.clone());
     }
     if !r.files.is_empty() {
         let mut readme = String::from(

@@ -158,6 +158,9 @@ pub struct PlatformSpec {
     pub backup: BackupSpec,
     #[serde(default)]
     pub monitoring: MonitoringSpec,
+    /// The ingress controller's TLS and rate limits (the ingress-nginx chart's values).
+    #[serde(default)]
+    pub ingress: IngressSpec,
     #[serde(default)]
     pub oidc: OidcSpec,
     #[serde(default)]
@@ -741,12 +744,63 @@ fn default_region() -> String {
     "us-east-1".into()
 }
 
-/// Monitoring: where the rendered alerts are sent.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+/// Monitoring: the stack's charts, and where the rendered alerts are sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MonitoringSpec {
+    /// Installs kube-prometheus-stack and Loki through their charts (`addons/`); off, the
+    /// rendered rules, dashboard and Alertmanager configuration wait for a stack of yours.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
     #[serde(default)]
     pub alerting: AlertingSpec,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        MonitoringSpec { enabled: true, alerting: AlertingSpec::default() }
+    }
+}
+
+/// The ingress controller: TLS termination with a default certificate, and per-client rate
+/// limits applied to every server it serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressSpec {
+    /// The cert-manager ClusterIssuer of the default certificate; unset, `render` writes a
+    /// self-signed one (`autolabs-selfsigned`): replace it with ACME for a public domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_issuer: Option<String>,
+    /// Requests per second one client address may send (nginx `limit_req`).
+    #[serde(default = "default_rate_limit_rps")]
+    pub rate_limit_rps: u32,
+    /// Requests above the rate a client may queue before getting 429.
+    #[serde(default = "default_rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// Concurrent connections per client address (nginx `limit_conn`).
+    #[serde(default = "default_rate_limit_connections")]
+    pub rate_limit_connections: u32,
+}
+
+impl Default for IngressSpec {
+    fn default() -> Self {
+        IngressSpec {
+            cluster_issuer: None,
+            rate_limit_rps: default_rate_limit_rps(),
+            rate_limit_burst: default_rate_limit_burst(),
+            rate_limit_connections: default_rate_limit_connections(),
+        }
+    }
+}
+
+fn default_rate_limit_rps() -> u32 {
+    20
+}
+fn default_rate_limit_burst() -> u32 {
+    40
+}
+fn default_rate_limit_connections() -> u32 {
+    50
 }
 
 /// Alertmanager's receivers and routing: critical alerts to every receiver listed under

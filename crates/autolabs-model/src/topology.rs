@@ -100,6 +100,12 @@ pub mod app {
     pub const ZITADEL_POSTGRES_BACKUP: &str = "zitadel-postgres-backup";
     pub const PROMETHEUS: &str = "prometheus";
     pub const GRAFANA: &str = "grafana";
+    /// The monitoring charts' pods (kube-prometheus-stack, Loki), labelled by our values or
+    /// by the chart (the operator).
+    pub const ALERTMANAGER: &str = "alertmanager";
+    pub const KUBE_STATE_METRICS: &str = "kube-state-metrics";
+    pub const LOKI: &str = "loki";
+    pub const PROMETHEUS_OPERATOR: &str = "kube-prometheus-stack-operator";
 }
 
 /// ingress-nginx's own pod labels (from its Helm chart).
@@ -128,6 +134,12 @@ pub mod port {
     pub const API_SERVER: u16 = 6443;
     pub const KUBELET: u16 = 10250;
     pub const NODE_EXPORTER: u16 = 9100;
+    pub const PROMETHEUS: u16 = 9090;
+    pub const ALERTMANAGER: u16 = 9093;
+    pub const KUBE_STATE_METRICS: u16 = 8080;
+    pub const LOKI: u16 = 3100;
+    /// The prometheus-operator's admission webhook (it serves it itself, on its HTTPS port).
+    pub const PROMETHEUS_OPERATOR_WEBHOOK: u16 = 10250;
 }
 
 /// Private, link-local, CGNAT and loopback ranges: never "the internet".

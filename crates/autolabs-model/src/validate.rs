@@ -248,6 +248,15 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
             Ok(_) => {}
         }
     }
+    // nginx refuses `rate=0r/s` and `limit_conn … 0` at reload: the controller would keep its old config.
+    for (field, value) in [
+        ("spec.ingress.rateLimitRps", s.ingress.rate_limit_rps),
+        ("spec.ingress.rateLimitConnections", s.ingress.rate_limit_connections),
+    ] {
+        if value == 0 {
+            bad(field, "must be at least 1".into(), "");
+        }
+    }
     if s.backup.retention_days == 0 {
         bad("spec.backup.retentionDays", "must be at least 1".into(), "");
     }

@@ -34,8 +34,22 @@ fn rendering_is_deterministic() {
 #[test]
 fn every_namespace_has_default_deny_and_pod_security_labels() {
     for (p, r) in all() {
-        let namespaces: Vec<Namespace> = r.typed();
+        let (namespaces, addon_namespaces): (Vec<Namespace>, Vec<Namespace>) = r
+            .typed::<Namespace>()
+            .into_iter()
+            .partition(|ns| topology::is_platform_namespace(ns.metadata.name.as_deref().unwrap()));
         assert_eq!(namespaces.len(), 7, "{:?}", p.spec.profile);
+        // The add-ons' own namespaces: a pinned level, and the reason for it written down.
+        for ns in &addon_namespaces {
+            let name = ns.metadata.name.as_deref().unwrap();
+            let labels = ns.metadata.labels.as_ref().unwrap();
+            assert!(labels.contains_key("pod-security.kubernetes.io/enforce-version"), "{name}");
+            let annotations = ns.metadata.annotations.as_ref().unwrap();
+            assert!(
+                annotations.get(autolabs_model::render::POD_SECURITY_REASON).is_some_and(|r| r.len() > 20),
+                "{name}: no reason for its Pod Security level"
+            );
+        }
         let policies: Vec<NetworkPolicy> = r.typed();
         for ns in &namespaces {
             let name = ns.metadata.name.as_deref().unwrap();

@@ -182,12 +182,9 @@ fn validate_rule(rule: &PolicyRule, namespaced: bool, path: &str, problems: &mut
             "resource rules must supply at least one resource",
         ));
     }
-    if !names.is_empty() && resources.len() > 1 {
-        problems.push(FieldProblem::new(
-            format!("{path}.resourceNames"),
-            "resource names cannot apply to multiple resources",
-        ));
-    }
+    // No rule ties resourceNames to a single resource (kubernetes/kubernetes#44659 proposed one
+    // and was closed): the API server admits a name with several resources, as in
+    // tigera-operator's ClusterRole, and the authorizer matches it for whichever resource.
 }
 
 /// The subject's API group after v1 defaulting (User and Group default to the RBAC group).
@@ -357,15 +354,6 @@ mod tests {
                 "clusterRoles[0].rules[0].resources",
             ),
             (
-                "validatePolicyRule: resourceNames with several resources",
-                Policy::new().with_object(role(
-                    "ns",
-                    "r",
-                    vec![named_rule(&["get"], &[""], &["pods", "secrets"], &["x"])],
-                )),
-                "roles[0].rules[0].resourceNames",
-            ),
-            (
                 "validatePolicyRule: namespaced rules cannot use non-resource URLs",
                 Policy::new().with_object(url_in_role),
                 "roles[0].rules[0].nonResourceURLs",
@@ -413,6 +401,19 @@ mod tests {
                 "{name}: expected a problem at {field}, got {problems:?}"
             );
         }
+    }
+
+    /// A name with several resources is valid (kubernetes/kubernetes#44659 proposed refusing it
+    /// and was closed: "Specifying a resource name with multiple resources is a valid
+    /// scenario"); the real API server admits tigera-operator's ClusterRole, which has one.
+    #[test]
+    fn resource_names_may_apply_to_several_resources() {
+        let policy = Policy::new().with_object(role(
+            "ns",
+            "r",
+            vec![named_rule(&["get"], &[""], &["pods", "secrets"], &["x"])],
+        ));
+        assert_eq!(validate(&policy), vec![]);
     }
 
     #[test]

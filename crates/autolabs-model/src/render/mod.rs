@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::platform::Platform;
 use crate::topology::{MANAGED_BY, PLATFORM_LABEL};
 
+mod addons;
 mod alerting;
 mod backup;
 mod cluster;
@@ -30,6 +31,7 @@ pub mod probe;
 mod rbac;
 mod workloads;
 
+pub use addons::POD_SECURITY_REASON;
 pub use alerting::{ALERTMANAGER_CONFIG, ALERTMANAGER_CONFIG_KEY};
 pub use dashboard::{DASHBOARD, DASHBOARD_KEY, DASHBOARD_LABEL};
 pub use namespaces::{quota, tracks_compute};
@@ -89,6 +91,8 @@ pub struct ControlPlaneFile {
 pub struct Rendered {
     pub manifests: Vec<Manifest>,
     pub files: Vec<ControlPlaneFile>,
+    /// `addons/`: the pinned upstream charts and their values (`crate::addons`).
+    pub addons: Vec<crate::addons::AddonFile>,
 }
 
 impl Rendered {
@@ -133,6 +137,8 @@ pub fn render(platform: &Platform) -> Rendered {
     alerting::render(&ctx, &mut out);
     dashboard::render(&ctx, &mut out);
     controlplane::render(&ctx, &mut out);
+    addons::render(&ctx, &mut out);
+    out.addons = crate::addons::files(ctx.spec());
     out.manifests.sort_by(|a, b| {
         (apply_rank(&a.kind), &a.namespace, &a.kind, &a.name).cmp(&(
             apply_rank(&b.kind),
@@ -143,6 +149,11 @@ pub fn render(platform: &Platform) -> Rendered {
     });
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// The CSI provisioner of the data tier's StorageClass (which CSI chart the platform needs).
+pub fn provider_provisioner(spec: &crate::platform::PlatformSpec) -> &'static str {
+    cluster::provider_class(spec).1
 }
 
 /// Apply order: namespaces and cluster-scoped prerequisites first, RBAC next, then

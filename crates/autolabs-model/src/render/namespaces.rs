@@ -109,6 +109,16 @@ pub fn quota(spec: &PlatformSpec, namespace: &str) -> BTreeMap<String, Quantity>
             set("limits.memory", q("4Gi"));
             set("pods", q("10"));
         }
+        // The monitoring charts (kube-prometheus-stack, Loki): ten containers, Prometheus and
+        // Loki sized by our values, the rest at the LimitRange's defaults (addons::charts).
+        topology::MONITORING if spec.monitoring.enabled => {
+            set("requests.cpu", q("4"));
+            set("requests.memory", q("8Gi"));
+            set("limits.cpu", q("8"));
+            set("limits.memory", q("16Gi"));
+            set("persistentvolumeclaims", q("5"));
+            set("pods", q("20"));
+        }
         _ => {
             set("requests.cpu", q("2"));
             set("requests.memory", q("4Gi"));

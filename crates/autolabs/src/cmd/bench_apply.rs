@@ -76,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let work = tempdir()?;
     let kustomize_dir = work.join("baseline");
-    output::write_dir(&Rendered { manifests: applied.clone(), files: Vec::new() }, &kustomize_dir)
+    output::write_dir(&Rendered { manifests: applied.clone(), ..Default::default() }, &kustomize_dir)
         .with_context(|| format!("cannot write {}", kustomize_dir.display()))?;
     // The child `autolabs apply` reads the same platform.yaml (by absolute path) or, without
     // one, the built-in default (it runs in the work directory, which has no platform.yaml).
