@@ -3,10 +3,12 @@
 //! # Model: effects as data
 //!
 //! 1. [`read_state`] (async) asks the server what it serves (discovery), reads the live
-//!    version of every desired object, and — with `--prune` — lists every object labelled
-//!    as this platform's. That is a [`ClusterState`].
+//!    version of every desired object — one LIST per kind, all kinds at once, a GET only for
+//!    what the lists cannot answer — and, with `--prune`, every object labelled as this
+//!    platform's. That is a [`ClusterState`].
 //! 2. [`plan`] (pure) turns the desired manifests and that state into a [`Plan`]: one
-//!    [`Step`] per object — apply, skip (its CRD is absent), prune, keep — in dependency
+//!    [`Step`] per object — apply, up to date (our last apply still holds, field for field:
+//!    nothing is sent), skip (its CRD is absent), prune, keep — in dependency
 //!    order: `autolabs_model::render::apply_rank` (CRDs, namespaces and cluster-scoped
 //!    kinds, RBAC, policies and quotas, then workloads), prunes last in reverse order.
 //! 3. [`execute`] (async, thin) sends each step (a rank's applies concurrently): a server-side apply patch with field
@@ -40,7 +42,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::discovery::{Discovery, Scope};
@@ -52,7 +54,8 @@ use autolabs_model::render::apply_rank;
 use autolabs_model::topology::{MANAGED_BY, PLATFORM_LABEL};
 
 use crate::live::{
-    ClusterError, api_version, describe_error, error_code, list_all, resource_name, strip_managed_fields,
+    ClusterError, api_version, describe_error, error_code, list_all, list_with_managed_fields, resource_name,
+    strip_managed_fields,
 };
 
 /// The field manager of every apply, so the server records which fields autolabs owns.
@@ -221,6 +224,9 @@ pub struct ClusterState {
     pub served: ServedKinds,
     /// The live version of each desired object that exists (without `managedFields`).
     pub live: BTreeMap<ObjectKey, Value>,
+    /// What our own last server-side apply of a live desired object set (its `managedFields`
+    /// entry), where the server keeps one: [`plan`] skips an object it proves up to date.
+    pub applied: BTreeMap<ObjectKey, AppliedFields>,
     /// Desired objects whose live version could not be read, with the server's message.
     pub read_errors: BTreeMap<ObjectKey, String>,
     /// Objects carrying this platform's labels, of the kinds prune considers (read only for
@@ -241,6 +247,10 @@ pub enum Action {
         /// The CRD (by name) this run applies and that must be established first.
         awaits_crd: Option<String>,
     },
+    /// Not sent: the live object already holds exactly this apply configuration, every field
+    /// of it owned by us and no other field ours ([`is_up_to_date`]), so applying it would
+    /// change nothing.
+    UpToDate,
     /// Dry run only: the object would be created, but the server cannot check it because
     /// what it needs (its namespace, its CRD) is created by this same run.
     CreateUnchecked { because: String },
@@ -393,6 +403,185 @@ pub fn outcome_of_apply(before: Option<&Value>, after: &Value) -> Outcome {
         Some(before) if comparable(before) == comparable(after) => Outcome::Unchanged,
         Some(_) => Outcome::Configured,
     }
+}
+
+/// Our own record in a live object's `managedFields`: the apiVersion of our last server-side
+/// apply and the fields (`fieldsV1`) it set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedFields {
+    pub api_version: String,
+    pub fields: Value,
+}
+
+/// The `managedFields` entry of our last server-side apply on `object` (manager
+/// [`FIELD_MANAGER`], operation `Apply`, the main resource), if the server keeps one.
+// k8s.io/apimachinery/pkg/apis/meta/v1/types.go ManagedFieldsEntry
+pub fn applied_fields(object: &Value) -> Option<AppliedFields> {
+    let entries = object.pointer("/metadata/managedFields")?.as_array()?;
+    let ours = entries.iter().find(|entry| {
+        entry["manager"] == FIELD_MANAGER
+            && entry["operation"] == "Apply"
+            && entry["fieldsType"] == "FieldsV1"
+            && entry.get("subresource").and_then(Value::as_str).is_none_or(str::is_empty)
+    })?;
+    Some(AppliedFields {
+        api_version: ours.get("apiVersion")?.as_str()?.to_string(),
+        fields: ours.get("fieldsV1")?.clone(),
+    })
+}
+
+/// Whether a server-side apply of `body` (apiVersion `api_version`) would leave `live` as it
+/// is, so it need not be sent: our last apply used the same apiVersion and set exactly the
+/// fields `body` sets, and every one of them still has `body`'s value. Anything it cannot
+/// prove (a value the server normalised, a defaulted list key, a field another manager took
+/// over or removed, an object being deleted) answers `false`, and the apply is sent.
+// sigs.k8s.io/structured-merge-diff/v4/fieldpath/serialize-pe.go (fieldsV1 path elements
+// `f:` field, `k:` associative-list key, `v:` set value, `.` the element itself);
+// sigs.k8s.io/structured-merge-diff/v4/merge/update.go Updater.Apply (an apply whose merged
+// object equals the live one changes nothing)
+pub fn is_up_to_date(body: &Value, live: &Value, applied: &AppliedFields, api_version: &str) -> bool {
+    if applied.api_version != api_version || live.pointer("/metadata/deletionTimestamp").is_some() {
+        return false;
+    }
+    let (Some(desired), Some(fields)) = (body.as_object(), applied.fields.as_object()) else {
+        return false;
+    };
+    // apiVersion, kind, name and namespace identify the object; fieldsV1 never lists them.
+    let mut desired = desired.clone();
+    desired.remove("apiVersion");
+    desired.remove("kind");
+    if let Some(Value::Object(metadata)) = desired.get_mut("metadata") {
+        metadata.remove("name");
+        metadata.remove("namespace");
+        if metadata.is_empty() {
+            desired.remove("metadata");
+        }
+    }
+    if body.get("kind").and_then(Value::as_str) == Some("StatefulSet") {
+        default_claim_templates(&mut desired);
+    }
+    let live = with_string_data(&desired, live);
+    same_as_applied(&Value::Object(desired), &live, fields)
+}
+
+/// A StatefulSet's `volumeClaimTemplates` is one atomic value, and the server defaults each
+/// template as it defaults a claim: `spec.volumeMode: Filesystem`, `status.phase: Pending`.
+/// The desired templates get the same defaults, so an unchanged StatefulSet compares equal.
+// k8s.io/kubernetes/pkg/apis/apps/v1/zz_generated.defaults.go SetObjectDefaults_StatefulSet →
+// pkg/apis/core/v1/defaults.go SetDefaults_PersistentVolumeClaim, SetDefaults_PersistentVolumeClaimSpec
+fn default_claim_templates(desired: &mut serde_json::Map<String, Value>) {
+    let Some(Value::Array(templates)) =
+        desired.get_mut("spec").and_then(|spec| spec.get_mut("volumeClaimTemplates"))
+    else {
+        return;
+    };
+    for template in templates.iter_mut().filter_map(Value::as_object_mut) {
+        if let Some(Value::Object(spec)) = template.get_mut("spec") {
+            spec.entry("volumeMode").or_insert_with(|| Value::String("Filesystem".into()));
+        }
+        let status = template.entry("status").or_insert_with(|| Value::Object(Default::default()));
+        if let Value::Object(status) = status {
+            status.entry("phase").or_insert_with(|| Value::String("Pending".into()));
+        }
+    }
+}
+
+/// A Secret's `stringData` is write-only: the server stores each value base64-encoded in
+/// `data` and keeps no `stringData`. So the live Secret gets back, for comparison, each
+/// desired `stringData` entry whose encoding is what `data` holds.
+// k8s.io/kubernetes/pkg/apis/core/v1/conversion.go Convert_v1_Secret_To_core_Secret
+fn with_string_data(desired: &serde_json::Map<String, Value>, live: &Value) -> Value {
+    use base64::Engine as _;
+    let Some(Value::Object(string_data)) = desired.get("stringData") else { return live.clone() };
+    if live.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return live.clone();
+    }
+    let stored: serde_json::Map<String, Value> = string_data
+        .iter()
+        .filter_map(|(key, value)| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_str()?);
+            let held = live.pointer(&format!("/data/{}", key.replace('~', "~0").replace('/', "~1")))?;
+            (held.as_str() == Some(encoded.as_str())).then(|| (key.clone(), value.clone()))
+        })
+        .collect();
+    let mut live = live.clone();
+    if let Value::Object(map) = &mut live {
+        map.insert("stringData".into(), Value::Object(stored));
+    }
+    live
+}
+
+/// Whether a value is what Go's `omitempty` leaves out of JSON: `false`, `0` or `""`.
+// encoding/json: "omitempty ... false, 0, a nil pointer, a nil interface value, and any empty array, slice, map, or string"
+fn is_omitted_zero(value: &Value) -> bool {
+    match value {
+        Value::Bool(flag) => !flag,
+        Value::Number(number) => number.as_f64() == Some(0.0),
+        Value::String(text) => text.is_empty(),
+        _ => false,
+    }
+}
+
+/// [`is_up_to_date`] below one node: `desired` is what we apply there, `live` what the server
+/// holds, `fields` the fieldsV1 node of our last apply.
+fn same_as_applied(desired: &Value, live: &Value, fields: &serde_json::Map<String, Value>) -> bool {
+    let mut children = Vec::new();
+    for (path, child) in fields.iter().filter(|(path, _)| path.as_str() != ".") {
+        let Some(child) = child.as_object() else { return false };
+        children.push((path.as_str(), child));
+    }
+    // A leaf, or an atomic value (`f:selector: {}`): the server keeps it whole, as applied.
+    if children.is_empty() {
+        return desired == live;
+    }
+    match (desired, live) {
+        (Value::Object(want), Value::Object(have)) => {
+            children.len() == want.len()
+                && children.iter().all(|(path, child)| {
+                    let Some(name) = path.strip_prefix("f:") else { return false };
+                    match (want.get(name), have.get(name)) {
+                        (Some(want), Some(have)) => same_as_applied(want, have, child),
+                        // We set a zero value; the server stores it and omits it from JSON.
+                        (Some(want), None) => is_omitted_zero(want) && is_leaf(child),
+                        _ => false,
+                    }
+                })
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            children.len() == want.len()
+                && children.iter().all(|(path, child)| {
+                    if let Some(key) = path.strip_prefix("k:") {
+                        // An associative list: the one element with these key values, on both sides.
+                        let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else { return false };
+                        let keyed = |element: &&Value| {
+                            key.iter().all(|(field, value)| element.get(field) == Some(value))
+                        };
+                        match (only(want.iter().filter(keyed)), only(have.iter().filter(keyed))) {
+                            (Some(want), Some(have)) => same_as_applied(want, have, child),
+                            _ => false,
+                        }
+                    } else if let Some(value) = path.strip_prefix("v:") {
+                        // A set: the value once in ours, and present on the server.
+                        let Ok(value) = serde_json::from_str::<Value>(value) else { return false };
+                        want.iter().filter(|element| **element == value).count() == 1 && have.contains(&value)
+                    } else {
+                        false
+                    }
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Whether a fieldsV1 node has no children (besides the element itself, `.`).
+fn is_leaf(fields: &serde_json::Map<String, Value>) -> bool {
+    fields.keys().all(|path| path == ".")
+}
+
+/// The single item of an iterator; `None` for none or several.
+fn only<T>(mut items: impl Iterator<Item = T>) -> Option<T> {
+    let first = items.next()?;
+    items.next().is_none().then_some(first)
 }
 
 fn labels(object: &Value) -> BTreeMap<&str, &str> {
@@ -581,9 +770,14 @@ pub fn plan(desired: &[Manifest], state: &ClusterState, options: &ApplyOptions) 
                                 ),
                             }
                         }
-                        Ok(body) => {
-                            Action::Apply { body, before: state.live.get(&key).cloned(), awaits_crd: None }
-                        }
+                        Ok(body) => match (state.live.get(&key), state.applied.get(&key)) {
+                            (Some(live), Some(applied))
+                                if is_up_to_date(&body, live, applied, &manifest.api_version) =>
+                            {
+                                Action::UpToDate
+                            }
+                            (live, _) => Action::Apply { body, before: live.cloned(), awaits_crd: None },
+                        },
                     }
                 }
             }
@@ -666,7 +860,8 @@ fn api_for(client: &Client, served: &ServedKind, namespace: Option<&str>) -> Api
     }
 }
 
-/// A live object as JSON. Cannot fail: a `DynamicObject` is metadata plus a JSON value.
+/// A live object as JSON, `managedFields` kept. Cannot fail: a `DynamicObject` is metadata
+/// plus a JSON value.
 #[allow(clippy::expect_used, reason = "a DynamicObject is made of JSON and always serialises")]
 fn to_json(object: &DynamicObject, served: &ServedKind) -> Value {
     let mut value = serde_json::to_value(object).expect("a DynamicObject serialises to JSON");
@@ -674,22 +869,107 @@ fn to_json(object: &DynamicObject, served: &ServedKind) -> Value {
         map.insert("apiVersion".into(), Value::String(api_version(&served.group, &served.version)));
         map.insert("kind".into(), Value::String(served.kind.clone()));
     }
-    strip_managed_fields(&mut value);
     value
 }
 
-/// Reads what [`plan`] needs: discovery, the live desired objects, and (with prune) every
-/// object labelled as this platform's.
+/// One kind's LIST: every object by key, and whether it holds every object of the kind
+/// (cluster-scoped kinds are listed whole) or only this platform's labelled ones.
+struct Listing {
+    objects: BTreeMap<ObjectKey, Value>,
+    whole: bool,
+}
+
+/// Whether `object` carries both labels of this platform.
+fn is_labelled_ours(object: &Value, platform: &str) -> bool {
+    let labels = labels(object);
+    labels.get(MANAGED_BY.0) == Some(&MANAGED_BY.1) && labels.get(PLATFORM_LABEL) == Some(&platform)
+}
+
+/// Reads what [`plan`] needs: discovery, the live desired objects (with our managedFields
+/// entry), and (with prune) every object labelled as this platform's.
+///
+/// One LIST per kind, all kinds at once: a cluster-scoped kind whole, a namespaced kind across
+/// namespaces by this platform's labels. A desired object the lists do not hold is absent when
+/// its kind was listed whole or its namespace does not exist; otherwise (an object of ours
+/// that lost its labels, one somebody else made, a kind the caller may not list across
+/// namespaces) it is read with a GET. So a re-apply costs discovery and one LIST per kind.
 pub async fn read_state(
     client: &Client,
     desired: &[Manifest],
     options: &ApplyOptions,
 ) -> Result<ClusterState, ClusterError> {
     let served = discover(client, &groups_needed(desired)).await?;
-    let reads: Vec<(ObjectKey, ServedKind)> = desired
-        .iter()
-        .filter_map(|m| Some((ObjectKey::of_manifest(m), served.get(&m.api_version, &m.kind)?.clone())))
-        .collect();
+    let mut kinds: BTreeSet<(String, String)> =
+        desired.iter().map(|m| (m.api_version.clone(), m.kind.clone())).collect();
+    kinds.insert(("v1".into(), "Namespace".into()));
+    if options.prune {
+        kinds.extend(RENDERED_KINDS.iter().map(|(v, k)| (v.to_string(), k.to_string())));
+    }
+    let selector = platform_selector(&options.platform);
+    let listings: Vec<(ServedKind, Result<Vec<Value>, kube::Error>)> = futures::stream::iter(kinds)
+        .filter_map(|(version, kind)| {
+            let served = served.get(&version, &kind).cloned();
+            async move { served }
+        })
+        .map(|kind| {
+            let selector = selector.clone();
+            async move {
+                let selector = kind.namespaced.then_some(selector.as_str());
+                let listed = list_with_managed_fields(client, &kind.api_resource(), selector).await;
+                (kind, listed)
+            }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await;
+
+    let mut state = ClusterState { served, ..Default::default() };
+    let mut listed: BTreeMap<(String, String), Listing> = BTreeMap::new();
+    for (kind, answer) in listings {
+        let objects = match answer {
+            Ok(objects) => objects,
+            // Prune must see every labelled object, or it cannot tell what is no longer rendered.
+            Err(source) if options.prune => {
+                return Err(ClusterError::List {
+                    resource: resource_name(&kind.plural, &kind.group),
+                    source,
+                });
+            }
+            // Without prune a failed LIST costs only speed: its objects are read one by one.
+            Err(_) => continue,
+        };
+        if options.prune {
+            let ours = objects.iter().filter(|o| is_labelled_ours(o, &options.platform)).cloned();
+            state.labelled.extend(ours.map(|mut o| {
+                strip_managed_fields(&mut o);
+                o
+            }));
+        }
+        let objects = objects.into_iter().map(|o| (ObjectKey::of_value(&o), o)).collect();
+        let version = api_version(&kind.group, &kind.version);
+        listed.insert((version, kind.kind.clone()), Listing { objects, whole: !kind.namespaced });
+    }
+    let namespaces = listed.get(&("v1".to_string(), "Namespace".to_string())).filter(|l| l.whole);
+    let namespace_exists = |namespace: &str| {
+        namespaces
+            .is_none_or(|l| l.objects.keys().any(|key| key.name == namespace && key.namespace.is_none()))
+    };
+
+    let mut reads = Vec::new();
+    for m in desired {
+        let Some(kind) = state.served.get(&m.api_version, &m.kind) else { continue };
+        let key = ObjectKey::of_manifest(m);
+        let listing = listed.get(&(m.api_version.clone(), m.kind.clone()));
+        if let Some(object) = listing.and_then(|l| l.objects.get(&key)) {
+            state.record_live(key, object.clone());
+            continue;
+        }
+        let absent = listing.is_some_and(|l| l.whole)
+            || (kind.namespaced && m.namespace.as_deref().is_some_and(|ns| !namespace_exists(ns)));
+        if !absent {
+            reads.push((key, kind.clone()));
+        }
+    }
     let answers: Vec<(ObjectKey, Result<Option<Value>, String>)> = futures::stream::iter(reads)
         .map(|(key, kind)| async move {
             let api = api_for(client, &kind, key.namespace.as_deref());
@@ -703,12 +983,9 @@ pub async fn read_state(
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
         .await;
-    let mut state = ClusterState { served, ..Default::default() };
     for (key, answer) in answers {
         match answer {
-            Ok(Some(value)) => {
-                state.live.insert(key, value);
-            }
+            Ok(Some(value)) => state.record_live(key, value),
             Ok(None) => {}
             Err(message) => {
                 state.read_errors.insert(key, message);
@@ -716,27 +993,6 @@ pub async fn read_state(
         }
     }
     if options.prune {
-        let mut kinds: BTreeSet<(String, String)> =
-            RENDERED_KINDS.iter().map(|(v, k)| (v.to_string(), k.to_string())).collect();
-        kinds.extend(desired.iter().map(|m| (m.api_version.clone(), m.kind.clone())));
-        let selector = platform_selector(&options.platform);
-        let listed: Vec<Vec<Value>> = futures::stream::iter(kinds)
-            .filter_map(|(version, kind)| {
-                let served = state.served.get(&version, &kind).cloned();
-                async move { served }
-            })
-            .map(|kind| {
-                let selector = selector.clone();
-                async move {
-                    list_all(client, &kind.api_resource(), Some(&selector)).await.map_err(|source| {
-                        ClusterError::List { resource: resource_name(&kind.plural, &kind.group), source }
-                    })
-                }
-            })
-            .buffer_unordered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
-        state.labelled = listed.into_iter().flatten().collect();
         let storage_class_listed = state.labelled.iter().any(|o| is_storage_class(&ObjectKey::of_value(o)));
         if storage_class_listed && let Some(claims) = state.served.get("v1", "PersistentVolumeClaim").cloned()
         {
@@ -746,6 +1002,17 @@ pub async fn read_state(
         }
     }
     Ok(state)
+}
+
+impl ClusterState {
+    /// Keeps a live desired object: our managedFields entry apart, the object without them.
+    fn record_live(&mut self, key: ObjectKey, mut object: Value) {
+        if let Some(applied) = applied_fields(&object) {
+            self.applied.insert(key.clone(), applied);
+        }
+        strip_managed_fields(&mut object);
+        self.live.insert(key, object);
+    }
 }
 
 /// The server's message for a failed write, with what to do about it: an apply conflict
@@ -918,15 +1185,18 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
                 .map(|step| {
                     let served = &served;
                     async move {
-                        let Action::Apply { body, before, .. } = &step.action else {
-                            unreachable!("a plain apply")
-                        };
-                        #[allow(
-                            clippy::expect_used,
-                            reason = "plain_apply_batch takes only steps of served kinds"
-                        )]
-                        let kind = served.get(&step.api_version, &step.key.kind).expect("served: checked");
-                        send_apply(client, kind, step, body, before.as_ref(), options).await
+                        match &step.action {
+                            Action::Apply { body, before, .. } => {
+                                #[allow(
+                                    clippy::expect_used,
+                                    reason = "plain_apply_batch takes only steps of served kinds"
+                                )]
+                                let kind =
+                                    served.get(&step.api_version, &step.key.kind).expect("served: checked");
+                                send_apply(client, kind, step, body, before.as_ref(), options).await
+                            }
+                            _ => Outcome::Unchanged,
+                        }
                     }
                 })
                 .buffered(WRITE_CONCURRENCY)
@@ -954,6 +1224,7 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
                 (Outcome::Kept(storage_class_in_use_reason(claims)), None)
             }
             Action::Skip { reason } => (Outcome::Skipped(reason.clone()), None),
+            Action::UpToDate => (Outcome::Unchanged, None),
             Action::Fail { reason } => (Outcome::Failed(reason.clone()), None),
             Action::KeepNamespace => (
                 Outcome::Kept(
@@ -1016,12 +1287,13 @@ pub async fn execute<F: FnMut(&ObjectResult)>(
     Ok(report)
 }
 
-/// How many leading steps are plain applies (no CRD to wait for, kind served) of the same
-/// apply rank: the batch [`execute`] may send at once.
+/// How many leading steps are plain applies (no CRD to wait for, kind served) or objects up
+/// to date, of the same apply rank: the batch [`execute`] may send at once.
 fn plain_apply_batch(steps: &[Step], served: &ServedKinds) -> usize {
     let plain = |step: &Step| {
-        matches!(step.action, Action::Apply { awaits_crd: None, .. })
-            && served.get(&step.api_version, &step.key.kind).is_some()
+        matches!(step.action, Action::UpToDate)
+            || (matches!(step.action, Action::Apply { awaits_crd: None, .. })
+                && served.get(&step.api_version, &step.key.kind).is_some())
     };
     let Some(first) = steps.first().filter(|s| plain(s)) else { return 0 };
     let rank = apply_rank(&first.key.kind);
@@ -1042,7 +1314,11 @@ async fn send_apply(
     params.force = options.force;
     params.dry_run = options.dry_run;
     match api.patch(&step.key.name, &params, &Patch::Apply(body)).await {
-        Ok(after) => outcome_of_apply(before, &to_json(&after, kind)),
+        Ok(after) => {
+            let mut after = to_json(&after, kind);
+            strip_managed_fields(&mut after);
+            outcome_of_apply(before, &after)
+        }
         Err(error) => Outcome::Failed(write_failure(&error, &step.key)),
     }
 }
@@ -1604,6 +1880,185 @@ mod tests {
             "{}",
             report.results[1]
         );
+    }
+
+    /// A Service as the real server (v1.35) holds it after our apply, with our managedFields
+    /// entry as it wrote it, and the apply body that produced it.
+    fn applied_service() -> (Value, Value) {
+        let body = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web"}},
+            "spec": {"selector": {"app": "web"}, "type": "ClusterIP", "publishNotReadyAddresses": false,
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]}});
+        let live = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u", "resourceVersion": "7",
+                         "labels": {"app": "web", "added-by-someone": "x"},
+                         "managedFields": [
+                {"manager": "autolabs", "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}}},
+                              "f:spec": {"f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}, "f:protocol": {}, "f:targetPort": {}}},
+                                         "f:publishNotReadyAddresses": {}, "f:selector": {}, "f:type": {}}}},
+                {"manager": "kubectl-label", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:metadata": {"f:labels": {"f:added-by-someone": {}}}}}]},
+            "spec": {"selector": {"app": "web"}, "type": "ClusterIP", "clusterIP": "10.0.0.9",
+                     "sessionAffinity": "None",
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http"}]},
+            "status": {"loadBalancer": {}}});
+        (body, live)
+    }
+
+    #[test]
+    fn an_object_is_up_to_date_only_when_our_last_apply_still_holds_field_for_field() {
+        let (body, live) = applied_service();
+        let applied = applied_fields(&live).expect("our entry");
+        assert_eq!(applied.api_version, "v1");
+        assert!(
+            is_up_to_date(&body, &live, &applied, "v1"),
+            "the same body: up to date (defaults, status and another manager's label do not matter)"
+        );
+        // (why, body change, live change, apiVersion applied with)
+        type Edit = fn(&mut Value);
+        let rows: [(&str, Edit, Edit, &str); 10] = [
+            ("a value we set changed", |b| b["spec"]["type"] = json!("NodePort"), |_| {}, "v1"),
+            ("a field added to the body", |b| b["metadata"]["labels"]["tier"] = json!("web"), |_| {}, "v1"),
+            (
+                "a field dropped from the body (the apply would remove it)",
+                |b| b["metadata"]["labels"] = json!({}),
+                |_| {},
+                "v1",
+            ),
+            (
+                "an atomic value changed in part",
+                |b| b["spec"]["selector"] = json!({"app": "web", "tier": "x"}),
+                |_| {},
+                "v1",
+            ),
+            ("a list element's key changed", |b| b["spec"]["ports"][0]["port"] = json!(8080), |_| {}, "v1"),
+            (
+                "a list element added",
+                |b| {
+                    b["spec"]["ports"]
+                        .as_array_mut()
+                        .expect("ports")
+                        .push(json!({"port": 81, "protocol": "TCP"}))
+                },
+                |_| {},
+                "v1",
+            ),
+            (
+                "somebody changed our value on the server",
+                |_| {},
+                |l| l["spec"]["type"] = json!("NodePort"),
+                "v1",
+            ),
+            ("somebody removed our label", |_| {}, |l| l["metadata"]["labels"] = json!({}), "v1"),
+            (
+                "the object is being deleted",
+                |_| {},
+                |l| l["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z"),
+                "v1",
+            ),
+            ("applied with another apiVersion", |_| {}, |_| {}, "v2"),
+        ];
+        for (why, edit_body, edit_live, version) in rows {
+            let (mut body, mut live) = applied_service();
+            edit_body(&mut body);
+            edit_live(&mut live);
+            let applied = applied_fields(&live).expect("our entry");
+            assert!(!is_up_to_date(&body, &live, &applied, version), "{why}: must be sent");
+        }
+        // Our false is stored but omitted from JSON (Go's omitempty): still ours, still false.
+        let (body, mut live) = applied_service();
+        live["spec"].as_object_mut().expect("spec").remove("publishNotReadyAddresses");
+        assert!(is_up_to_date(&body, &live, &applied_fields(&live).expect("entry"), "v1"));
+        // No entry of ours (the object was made by someone else, or by a non-apply write).
+        let (_, mut live) = applied_service();
+        live["metadata"]["managedFields"][0]["manager"] = json!("kubectl");
+        assert_eq!(applied_fields(&live), None);
+    }
+
+    #[test]
+    fn a_secret_s_string_data_is_compared_with_the_data_the_server_keeps() {
+        let body = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns"},
+                          "type": "Opaque", "stringData": {"config.yaml": "a: 1\n"}});
+        let live = |data: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns",
+                "managedFields": [{"manager": "autolabs", "operation": "Apply", "apiVersion": "v1",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:stringData": {"f:config.yaml": {}}, "f:type": {}}}]},
+                "type": "Opaque", "data": {"config.yaml": data}})
+        };
+        let same = live("YTogMQo=");
+        assert!(is_up_to_date(&body, &same, &applied_fields(&same).expect("entry"), "v1"));
+        let changed = live("YTogMgo=");
+        assert!(!is_up_to_date(&body, &changed, &applied_fields(&changed).expect("entry"), "v1"));
+    }
+
+    #[test]
+    fn an_up_to_date_object_is_planned_as_such_and_never_sent() {
+        let (body, live) = applied_service();
+        let desired = vec![Manifest {
+            api_version: "v1".into(),
+            kind: "Service".into(),
+            namespace: Some("ns".into()),
+            name: "web".into(),
+            value: body,
+        }];
+        let mut cluster = state();
+        cluster.served.insert(served("v1", "Service", "services", true));
+        let key = ObjectKey::of_value(&live);
+        cluster.applied.insert(key.clone(), applied_fields(&live).expect("entry"));
+        let mut stripped = live.clone();
+        strip_managed_fields(&mut stripped);
+        cluster.live.insert(key.clone(), stripped);
+        let planned = plan(&desired, &cluster, &ApplyOptions::new(PLATFORM));
+        assert_eq!(planned.steps[0].action, Action::UpToDate);
+        cluster.applied.clear();
+        let planned = plan(&desired, &cluster, &ApplyOptions::new(PLATFORM));
+        assert!(matches!(planned.steps[0].action, Action::Apply { .. }), "without our entry it is sent");
+    }
+
+    #[test]
+    fn a_stateful_set_s_claim_templates_are_compared_as_the_server_defaults_them() {
+        let template = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+                              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}}});
+        let body = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "ns"},
+                          "spec": {"serviceName": "db", "volumeClaimTemplates": [template]}});
+        let live = |templates: Value| {
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "ns",
+                "managedFields": [{"manager": "autolabs", "operation": "Apply", "apiVersion": "apps/v1",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:serviceName": {}, "f:volumeClaimTemplates": {}}}}]},
+                "spec": {"serviceName": "db", "replicas": 1, "volumeClaimTemplates": templates}})
+        };
+        let mut defaulted = template.clone();
+        defaulted["spec"]["volumeMode"] = json!("Filesystem");
+        defaulted["status"] = json!({"phase": "Pending"});
+        let same = live(json!([defaulted]));
+        assert!(is_up_to_date(&body, &same, &applied_fields(&same).expect("entry"), "apps/v1"));
+        let mut bigger = defaulted.clone();
+        bigger["spec"]["resources"]["requests"]["storage"] = json!("16Gi");
+        let changed = live(json!([bigger]));
+        assert!(!is_up_to_date(&body, &changed, &applied_fields(&changed).expect("entry"), "apps/v1"));
+    }
+
+    #[tokio::test]
+    async fn up_to_date_objects_are_reported_unchanged_without_a_request() {
+        // An unreachable server: an up-to-date object must not talk to it.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().expect("uri"));
+        let client = Client::try_from(config).expect("client");
+        let step = |name: &str| Step {
+            key: key("ConfigMap", Some("platform"), name),
+            api_version: "v1".into(),
+            action: Action::UpToDate,
+        };
+        let plan = Plan { steps: vec![step("a"), step("b"), step("c")] };
+        let mut served = state().served;
+        served.insert(served_kind_config_map());
+        let report =
+            execute(&client, &plan, &served, &ApplyOptions::new(PLATFORM), |_| {}).await.expect("execute");
+        assert_eq!(report.count("unchanged"), 3, "{}", report.summary());
+    }
+
+    fn served_kind_config_map() -> ServedKind {
+        served("v1", "ConfigMap", "configmaps", true)
     }
 
     #[test]

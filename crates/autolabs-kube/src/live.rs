@@ -217,6 +217,18 @@ pub(crate) async fn list_all(
     resource: &ApiResource,
     label_selector: Option<&str>,
 ) -> Result<Vec<Value>, kube::Error> {
+    let mut objects = list_with_managed_fields(client, resource, label_selector).await?;
+    objects.iter_mut().for_each(strip_managed_fields);
+    Ok(objects)
+}
+
+/// [`list_all`], keeping `managedFields`: what `apply` reads to tell whether its own last
+/// apply still holds.
+pub(crate) async fn list_with_managed_fields(
+    client: &Client,
+    resource: &ApiResource,
+    label_selector: Option<&str>,
+) -> Result<Vec<Value>, kube::Error> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     let mut params = ListParams::default().limit(LIST_PAGE_SIZE);
     if let Some(selector) = label_selector {
@@ -227,7 +239,7 @@ pub(crate) async fn list_all(
         let page = api.list(&params).await?;
         for item in page.items {
             let mut value = serde_json::to_value(&item).map_err(kube::Error::SerdeError)?;
-            complete_item(&mut value, resource);
+            add_type(&mut value, resource);
             objects.push(value);
         }
         // k8s.io/apimachinery/pkg/apis/meta/v1/types.go ListMeta.Continue: empty on the last page
@@ -239,12 +251,19 @@ pub(crate) async fn list_all(
 }
 
 /// Gives a list item the `apiVersion`/`kind` list items lack and drops `managedFields`.
+#[cfg(test)]
 fn complete_item(value: &mut Value, resource: &ApiResource) {
+    add_type(value, resource);
+    strip_managed_fields(value);
+}
+
+/// Gives a list item the `apiVersion`/`kind` list items lack.
+// k8s.io/apimachinery/pkg/apis/meta/v1/types.go: list items carry no TypeMeta
+fn add_type(value: &mut Value, resource: &ApiResource) {
     if let Value::Object(map) = value {
         map.insert("apiVersion".into(), json!(resource.api_version));
         map.insert("kind".into(), json!(resource.kind));
     }
-    strip_managed_fields(value);
 }
 
 /// Removes `metadata.managedFields`: the server's bookkeeping of who set which field.
