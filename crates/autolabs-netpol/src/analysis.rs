@@ -30,7 +30,7 @@ use autolabs_k8s::Selector;
 use autolabs_k8s::selector::Requirement;
 use ipnet::IpNet;
 
-use crate::cluster::{Action, ClusterPeer, ClusterPolicy, ClusterRuleRef, Tier};
+use crate::cluster::{Action, ClusterPeer, ClusterPolicy, ClusterRule, ClusterRuleRef, Tier};
 use crate::connset::{ConnSet, Protocol};
 use crate::error::NetpolError;
 use crate::ipset::IpSet;
@@ -349,9 +349,15 @@ fn dir_index(direction: Direction) -> usize {
 
 /// The other end of a connection, as cluster-policy peers see it.
 #[derive(Debug, Clone, Copy)]
-enum PeerRef {
+enum PeerRef<'a> {
     Class(ClassId),
     Ip(IpNet),
+    /// A pod that need not exist, by its namespace labels and labels (a standard kube-dns
+    /// when the input has none).
+    Described {
+        ns_labels: &'a BTreeMap<String, String>,
+        labels: &'a BTreeMap<String, String>,
+    },
 }
 
 /// What one tier decides for one side: accepted, denied, and handed on (passed or
@@ -785,7 +791,7 @@ impl Analysis {
         &self,
         subject: ClassId,
         direction: Direction,
-        peer: PeerRef,
+        peer: PeerRef<'_>,
         named_ports: &[NamedPort],
     ) -> ConnSet {
         let selected = &self.cluster.selected[dir_index(direction)][subject.index()];
@@ -804,7 +810,7 @@ impl Analysis {
         &self,
         subject: ClassId,
         direction: Direction,
-        peer: PeerRef,
+        peer: PeerRef<'_>,
         named_ports: &[NamedPort],
         np_isolated: bool,
         network_policy: impl FnOnce() -> ConnSet,
@@ -835,7 +841,7 @@ impl Analysis {
         selected: &[usize],
         tier: Tier,
         direction: Direction,
-        peer: PeerRef,
+        peer: PeerRef<'_>,
         named_ports: &[NamedPort],
     ) -> TierOutcome {
         let mut remaining = ConnSet::all();
@@ -848,7 +854,7 @@ impl Analysis {
             }
             let matches = &self.cluster.matches[pi][dir_index(direction)];
             for (rule, m) in policy.rules(direction).iter().zip(matches) {
-                if !self.cluster_rule_matches(m, peer) {
+                if !self.cluster_rule_matches(rule, m, peer) {
                     continue;
                 }
                 let ports = rule.ports.resolve(named_ports).intersection(&remaining);
@@ -873,13 +879,20 @@ impl Analysis {
     /// Does a cluster-policy rule's peer list match this endpoint? Pods and namespaces
     /// peers never match hostNetwork pods ("host-networked pods are not included in this
     /// type of peer"); `networks` and `nodes` match the addresses they cover.
-    fn cluster_rule_matches(&self, m: &ClusterRuleMatch, peer: PeerRef) -> bool {
+    fn cluster_rule_matches(&self, rule: &ClusterRule, m: &ClusterRuleMatch, peer: PeerRef<'_>) -> bool {
         match peer {
             PeerRef::Class(d) => {
                 !self.classes[d.index()].host_network
                     && (m.all_pods || sorted_intersect(&m.sets, &self.class_sets[d.index()]))
             }
             PeerRef::Ip(net) => m.addresses.contains_net(&net),
+            PeerRef::Described { ns_labels, labels } => rule.peers.iter().any(|p| match p {
+                ClusterPeer::Pods(p) => {
+                    p.namespaces.matches(ns_labels) && p.pods.as_ref().is_none_or(|s| s.matches(labels))
+                }
+                ClusterPeer::Networks(addresses) => block_covers_pods(addresses, &self.pod_ranges),
+                ClusterPeer::Nodes(_) => false,
+            }),
         }
     }
 
@@ -1152,7 +1165,7 @@ impl Analysis {
         selected: &[usize],
         tier: Tier,
         direction: Direction,
-        peer: PeerRef,
+        peer: PeerRef<'_>,
         named_ports: &[NamedPort],
         protocol: Protocol,
         port: u16,
@@ -1165,7 +1178,7 @@ impl Analysis {
             let matches = &self.cluster.matches[pi][dir_index(direction)];
             for (index, (rule, m)) in policy.rules(direction).iter().zip(matches).enumerate() {
                 if rule.ports.resolve(named_ports).contains(protocol, port)
-                    && self.cluster_rule_matches(m, peer)
+                    && self.cluster_rule_matches(rule, m, peer)
                 {
                     let rule_ref = ClusterRuleRef {
                         kind: policy.kind(),
@@ -1336,24 +1349,49 @@ impl Analysis {
         self.egress[c.index()].isolated
     }
 
-    /// Egress of `c` towards any address of `targets` (union over rules whose ipBlock
-    /// overlaps it, plus peerless rules).
+    /// Can anything deny part of `c`'s egress: a NetworkPolicy isolates it, or a cluster
+    /// policy with egress rules selects it?
+    pub(crate) fn egress_restricted(&self, c: ClassId) -> bool {
+        self.egress[c.index()].isolated || !self.cluster.selected[1][c.index()].is_empty()
+    }
+
+    /// What `c` may open towards some address of `targets`, all tiers considered: the
+    /// union over the addresses of `targets` of [`Analysis::allowed`] to that address.
     pub(crate) fn egress_towards(&self, c: ClassId, targets: &IpSet) -> ConnSet {
         let side = &self.egress[c.index()];
-        if !side.isolated {
-            return ConnSet::all();
+        let selected = &self.cluster.selected[1][c.index()];
+        if selected.is_empty() {
+            // NetworkPolicy alone is a union of allows: every rule whose block overlaps
+            // the targets allows its ports towards some target.
+            if !side.isolated {
+                return ConnSet::all();
+            }
+            let mut out = side.any_peer.numeric.clone();
+            for (set, ports) in &side.ip_blocks {
+                if !set.intersection(targets).is_empty() {
+                    out.add(&ports.numeric);
+                }
+            }
+            return out;
         }
-        let mut out = side.any_peer.numeric.clone();
-        for (set, ports) in &side.ip_blocks {
-            if !set.intersection(targets).is_empty() {
-                out.add(&ports.numeric);
+        // Denies and passes do not add up that way: evaluate one address of each region on
+        // which every block and `networks`/`nodes` peer involved is constant.
+        let mut cuts: Vec<&IpSet> = side.ip_blocks.iter().map(|(set, _)| set).collect();
+        for &pi in selected {
+            cuts.extend(self.cluster.matches[pi][dir_index(Direction::Egress)].iter().map(|m| &m.addresses));
+        }
+        let mut out = ConnSet::empty();
+        for address in targets.representatives(&cuts) {
+            out.add(&self.egress_to_ip(c, &address));
+            if out.is_all() {
+                break;
             }
         }
         out
     }
 
     /// Egress of class `c` towards a pod described by its namespace and labels, which
-    /// need not exist in the cluster (direct rule evaluation).
+    /// need not exist in the cluster (direct rule evaluation), all tiers considered.
     pub(crate) fn egress_to_described(
         &self,
         c: ClassId,
@@ -1363,33 +1401,37 @@ impl Analysis {
         named_ports: &[NamedPort],
     ) -> ConnSet {
         let ci = c.index();
-        if !self.egress[ci].isolated {
-            return ConnSet::all();
-        }
-        let mut out = ConnSet::empty();
-        for &pi in &self.selected_egress[ci] {
-            let policy = &self.policies[pi];
-            for rule in policy.egress.as_deref().unwrap_or_default() {
-                let matches = match &rule.peers {
-                    None => true,
-                    Some(peers) => peers.iter().any(|p| match p {
-                        Peer::IpBlock { addresses, .. } => block_covers_pods(addresses, &self.pod_ranges),
-                        Peer::Pods { namespaces, pods } => pods_peer_matches(
-                            namespaces.as_ref(),
-                            pods.as_ref(),
-                            &policy.namespace,
-                            ns_name,
-                            ns_labels,
-                            labels,
-                        ),
-                    }),
-                };
-                if matches {
-                    out.add(&rule.ports.resolve(named_ports));
+        let peer = PeerRef::Described { ns_labels, labels };
+        let isolated = self.egress[ci].isolated;
+        self.tiered(c, Direction::Egress, peer, named_ports, isolated, || {
+            if !isolated {
+                return ConnSet::all();
+            }
+            let mut out = ConnSet::empty();
+            for &pi in &self.selected_egress[ci] {
+                let policy = &self.policies[pi];
+                for rule in policy.egress.as_deref().unwrap_or_default() {
+                    let matches = match &rule.peers {
+                        None => true,
+                        Some(peers) => peers.iter().any(|p| match p {
+                            Peer::IpBlock { addresses, .. } => block_covers_pods(addresses, &self.pod_ranges),
+                            Peer::Pods { namespaces, pods } => pods_peer_matches(
+                                namespaces.as_ref(),
+                                pods.as_ref(),
+                                &policy.namespace,
+                                ns_name,
+                                ns_labels,
+                                labels,
+                            ),
+                        }),
+                    };
+                    if matches {
+                        out.add(&rule.ports.resolve(named_ports));
+                    }
                 }
             }
-        }
-        out
+            out
+        })
     }
 }
 

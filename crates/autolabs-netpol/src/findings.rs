@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::analysis::{Analysis, ClassId, PodId, PolicyRef};
+use crate::cluster::{Action, ClusterPeer};
 use crate::connset::{ConnSet, Protocol};
 use crate::ipset::IpSet;
 use crate::model::{NAMESPACE_NAME_LABEL, NamedPort};
@@ -21,15 +22,20 @@ pub struct DefaultDenyGap {
 
 /// Namespaces lacking a default deny: a policy with an empty `podSelector` that has the
 /// direction among its effective policyTypes (it isolates every pod, present and future,
-/// whatever allow-rules it carries).
+/// whatever allow-rules it carries), or cluster-wide policies that deny it (see
+/// [`cluster_denies_by_default`]).
 pub fn namespaces_without_default_deny(analysis: &Analysis) -> Vec<DefaultDenyGap> {
     let mut out = Vec::new();
     for ns in analysis.namespace_names() {
         let policies = analysis.namespace_policies(ns);
+        let ns_labels = analysis.ns_labels(ns);
         let covers = |egress: bool| {
             policies.iter().any(|p| {
                 p.pod_selector.is_everything()
                     && if egress { p.egress.is_some() } else { p.ingress.is_some() }
+            }) || ns_labels.is_some_and(|labels| {
+                let direction = if egress { Direction::Egress } else { Direction::Ingress };
+                cluster_denies_by_default(analysis, labels, direction)
             })
         };
         let (ingress_missing, egress_missing) = (!covers(false), !covers(true));
@@ -38,6 +44,47 @@ pub fn namespaces_without_default_deny(analysis: &Analysis) -> Vec<DefaultDenyGa
         }
     }
     out
+}
+
+/// Do cluster-wide policies (either tier) whose subject is every pod of a namespace
+/// (`namespaces` matching it, no pod selector or an empty one) deny everything in
+/// `direction`: Deny rules on every port that, together, name every pod (`namespaces: {}`)
+/// and, for egress, every address (`networks` covering `0.0.0.0/0` and `::/0`)? Rules
+/// before them (Accept, Pass) are exceptions, as a default-deny NetworkPolicy's allow-rules
+/// are. The API cannot name addresses outside the cluster as ingress peers
+/// (`ClusterNetworkPolicyIngressPeer` in `apis/v1alpha2/clusternetworkpolicy_types.go`:
+/// namespaces and pods only), so for ingress every pod is as far as a default deny goes.
+fn cluster_denies_by_default(
+    analysis: &Analysis,
+    ns_labels: &BTreeMap<String, String>,
+    direction: Direction,
+) -> bool {
+    let mut every_pod = false;
+    let mut addresses = IpSet::empty();
+    for policy in analysis.cluster_policies() {
+        let subject = &policy.subject;
+        let whole_namespace =
+            subject.namespaces.matches(ns_labels) && subject.pods.as_ref().is_none_or(|s| s.is_everything());
+        if !whole_namespace {
+            continue;
+        }
+        for rule in policy.rules(direction) {
+            if rule.action != Action::Deny || !rule.ports.numeric.is_all() {
+                continue;
+            }
+            for peer in &rule.peers {
+                match peer {
+                    ClusterPeer::Pods(p) => {
+                        every_pod |=
+                            p.namespaces.is_everything() && p.pods.as_ref().is_none_or(|s| s.is_everything())
+                    }
+                    ClusterPeer::Networks(set) => addresses = addresses.union(set),
+                    ClusterPeer::Nodes(_) => {}
+                }
+            }
+        }
+    }
+    every_pod && (direction == Direction::Ingress || addresses.contains_set(&IpSet::every_address()))
 }
 
 /// Classes that some pod of every namespace (that has pods) can reach, both sides of the
@@ -57,7 +104,8 @@ pub fn exposed_to_every_namespace(analysis: &Analysis) -> Vec<ClassId> {
 }
 
 /// Classes that may open connections to the public internet ([`IpSet::internet`]), with
-/// the ports allowed towards some public address. hostNetwork classes are left out.
+/// the ports allowed towards some public address, through every tier (Admin →
+/// NetworkPolicy → Baseline, as [`Analysis::allowed`]). hostNetwork classes are left out.
 pub fn internet_egress(analysis: &Analysis) -> Vec<(ClassId, ConnSet)> {
     let internet = IpSet::internet();
     analysis
@@ -71,18 +119,22 @@ pub fn internet_egress(analysis: &Analysis) -> Vec<(ClassId, ConnSet)> {
         .collect()
 }
 
-/// An egress-isolated class whose egress does not allow DNS to kube-dns.
+/// A class whose egress does not allow DNS to kube-dns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsGap {
     pub class: ClassId,
     pub udp_blocked: bool,
     pub tcp_blocked: bool,
+    /// A NetworkPolicy isolates the class's egress (otherwise only cluster policies
+    /// restrict it).
+    pub egress_isolated: bool,
 }
 
-/// Egress-isolated classes that cannot reach kube-dns (`k8s-app: kube-dns` in
-/// `kube-system`) on UDP 53 and TCP 53. Only the source's egress is judged. When the
-/// cluster holds no kube-dns pod, a standard one is assumed (named ports `dns` UDP 53,
-/// `dns-tcp` TCP 53, `metrics` TCP 9153).
+/// Classes whose egress cannot reach kube-dns (`k8s-app: kube-dns` in `kube-system`) on
+/// UDP 53 and TCP 53, through every tier (an Admin-tier Deny, a NetworkPolicy that
+/// isolates without allowing DNS, a Baseline Deny where no NetworkPolicy isolates). Only
+/// the source's egress is judged. When the cluster holds no kube-dns pod, a standard one
+/// is assumed (named ports `dns` UDP 53, `dns-tcp` TCP 53, `metrics` TCP 9153).
 pub fn dns_blocked(analysis: &Analysis) -> Vec<DnsGap> {
     let dns_classes: Vec<ClassId> = analysis
         .classes()
@@ -102,7 +154,7 @@ pub fn dns_blocked(analysis: &Analysis) -> Vec<DnsGap> {
     ];
     let mut out = Vec::new();
     for c in analysis.classes() {
-        if c.host_network || !analysis.egress_isolated(c.id) {
+        if c.host_network || !analysis.egress_restricted(c.id) {
             continue;
         }
         let allowed = if dns_classes.is_empty() {
@@ -116,7 +168,8 @@ pub fn dns_blocked(analysis: &Analysis) -> Vec<DnsGap> {
         let udp_blocked = !allowed.contains(Protocol::Udp, 53);
         let tcp_blocked = !allowed.contains(Protocol::Tcp, 53);
         if udp_blocked || tcp_blocked {
-            out.push(DnsGap { class: c.id, udp_blocked, tcp_blocked });
+            let egress_isolated = analysis.egress_isolated(c.id);
+            out.push(DnsGap { class: c.id, udp_blocked, tcp_blocked, egress_isolated });
         }
     }
     out

@@ -75,15 +75,61 @@ impl IpSet {
         }
     }
 
+    /// Every IPv4 and IPv6 address (`0.0.0.0/0` and `::/0`).
+    pub fn every_address() -> IpSet {
+        IpSet { v4: vec![(0, u128::from(u32::MAX))], v6: vec![(0, u128::MAX)] }
+    }
+
     /// The public internet as our findings mean it: `0.0.0.0/0` minus the RFC 1918
     /// private ranges, and `::/0` minus unique-local `fc00::/7` and link-local `fe80::/10`.
     pub fn internet() -> IpSet {
-        let all = IpSet { v4: vec![(0, u128::from(u32::MAX))], v6: vec![(0, u128::MAX)] };
+        let all = IpSet::every_address();
         let private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10"]
             .iter()
             .filter_map(|s| s.parse::<IpNet>().ok())
             .fold(IpSet::empty(), |acc, n| acc.union(&IpSet::from_net(&n)));
         all.difference(&private)
+    }
+}
+
+impl IpSet {
+    /// One address of each region of `self` on which every set of `cuts` is constant
+    /// (wholly in or wholly out), as a host network (`/32`, `/128`): asking a question once
+    /// per representative answers it for every address of `self`, when the answer depends
+    /// on addresses only through membership in `cuts`.
+    pub(crate) fn representatives(&self, cuts: &[&IpSet]) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        for (v4, target) in [(true, &self.v4), (false, &self.v6)] {
+            if target.is_empty() {
+                continue;
+            }
+            let mut points: Vec<u128> = Vec::new();
+            for ranges in std::iter::once(target).chain(cuts.iter().map(|c| if v4 { &c.v4 } else { &c.v6 })) {
+                for &(lo, hi) in ranges {
+                    points.push(lo);
+                    if let Some(after) = hi.checked_add(1) {
+                        points.push(after);
+                    }
+                }
+            }
+            points.sort_unstable();
+            points.dedup();
+            // Every region starts at one of the points; keep the starts inside the target.
+            for start in points.into_iter().filter(|&p| intervals::contains(target, p)) {
+                out.push(host_net(v4, start));
+            }
+        }
+        out
+    }
+}
+
+/// The single-address network of `point` in its family.
+fn host_net(v4: bool, point: u128) -> IpNet {
+    if v4 {
+        let addr = Ipv4Addr::from(u32::try_from(point).unwrap_or(u32::MAX));
+        IpNet::V4(Ipv4Net::from(addr))
+    } else {
+        IpNet::V6(Ipv6Net::from(Ipv6Addr::from(point)))
     }
 }
 

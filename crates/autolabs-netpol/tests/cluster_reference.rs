@@ -515,6 +515,21 @@ proptest! {
                 prop_assert_eq!(got, expected, "p{} -> 8.8.8.8 {}/{}", a, protocol, port);
             }
         }
+        // internet-egress is the union of point queries at the internet's addresses: here
+        // every address set is 0.0.0.0/0 or the pod range, so one public IPv4 and one
+        // IPv6 address stand for all of them.
+        let v6: IpNet = "2001:db8::1/128".parse().unwrap();
+        let internet: BTreeMap<usize, autolabs_netpol::ConnSet> =
+            autolabs_netpol::findings::internet_egress(&analysis).into_iter().map(|(c, conn)| (c.index(), conn)).collect();
+        for (a, _) in model.pods.iter().enumerate() {
+            let from = Endpoint::Pod(id(a));
+            let want = analysis
+                .allowed(from, Endpoint::External(external))
+                .union(&analysis.allowed(from, Endpoint::External(v6)));
+            let class = analysis.class_of(id(a)).unwrap().index();
+            let got = internet.get(&class).cloned().unwrap_or_default();
+            prop_assert_eq!(got, want, "internet egress of p{}", a);
+        }
         // The enumerated connections and the namespace matrix agree with point queries.
         for (c, d, conn) in analysis.connections() {
             let (pc, pd) = (analysis.classes()[c.index()].members[0], analysis.classes()[d.index()].members[0]);

@@ -510,7 +510,17 @@ pub fn check_with(set: &ObjectSet, options: Options) -> Vec<Finding> {
                 "netpol",
                 "dns-blocked",
                 Severity::Warning,
-                format!("{} is egress-isolated and cannot reach kube-dns on {which} 53", describe(gap.class)),
+                if gap.egress_isolated {
+                    format!(
+                        "{} is egress-isolated and cannot reach kube-dns on {which} 53",
+                        describe(gap.class)
+                    )
+                } else {
+                    format!(
+                        "{} cannot reach kube-dns on {which} 53: cluster network policies deny it",
+                        describe(gap.class)
+                    )
+                },
             ),
             gap.class,
         ));
