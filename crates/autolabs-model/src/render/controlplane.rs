@@ -115,14 +115,9 @@ fn to_yaml<T: serde::Serialize>(v: &T) -> String {
     serde_saphyr::to_string(v).expect("control-plane configs serialise to YAML")
 }
 
-/// `v1.30.0` from `1.30`, `v1.30.4` from `1.30.4`.
+/// kubeadm's `kubernetesVersion` for the platform (`versions::kubeadm_version`).
 fn kubernetes_version(spec: &PlatformSpec) -> String {
-    let v = spec.kubernetes_version();
-    let v = v.strip_prefix('v').unwrap_or(v);
-    match v.split('.').count() {
-        2 => format!("v{v}.0"),
-        _ => format!("v{v}"),
-    }
+    crate::versions::kubeadm_version(spec.kubernetes_version())
 }
 
 /// kubeadm's config API for this Kubernetes version.
