@@ -54,7 +54,11 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
     }
     for pin in crate::versions::IMAGES {
         if s.image_for(pin).trim().is_empty() {
-            bad(pin.field, "is empty".into(), "give an image reference such as registry.example/name:1.0@sha256:…");
+            bad(
+                pin.field,
+                "is empty".into(),
+                "give an image reference such as registry.example/name:1.0@sha256:…",
+            );
         }
     }
     if let Some(d) = &s.domain {

@@ -51,7 +51,8 @@ pub const POSTGRES_IMAGE: ImagePin = ImagePin {
     field: "spec.images.postgres",
     default: "postgres:16.4",
 };
-pub const REDIS_IMAGE: ImagePin = ImagePin { component: "Redis", field: "spec.images.redis", default: "redis:7.4.1" };
+pub const REDIS_IMAGE: ImagePin =
+    ImagePin { component: "Redis", field: "spec.images.redis", default: "redis:7.4.1" };
 pub const RABBITMQ_IMAGE: ImagePin =
     ImagePin { component: "RabbitMQ", field: "spec.images.rabbitmq", default: "rabbitmq:3.13.7-management" };
 pub const ETCD_IMAGE: ImagePin = ImagePin {
@@ -66,8 +67,15 @@ pub const AWS_CLI_IMAGE: ImagePin = ImagePin {
 };
 
 /// Every image default, in the order `autolabs versions` prints them.
-pub const IMAGES: &[ImagePin] =
-    &[PROVISIONER_IMAGE, BACKEND_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE, RABBITMQ_IMAGE, ETCD_IMAGE, AWS_CLI_IMAGE];
+pub const IMAGES: &[ImagePin] = &[
+    PROVISIONER_IMAGE,
+    BACKEND_IMAGE,
+    POSTGRES_IMAGE,
+    REDIS_IMAGE,
+    RABBITMQ_IMAGE,
+    ETCD_IMAGE,
+    AWS_CLI_IMAGE,
+];
 
 /// An upstream Helm chart an add-on is installed from (`render`'s `addons/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,7 +166,8 @@ pub fn kubeadm_version(version: &str) -> String {
 pub fn digest(image: &str) -> Option<&str> {
     let (_, digest) = image.rsplit_once('@')?;
     let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then_some(digest)
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then_some(digest)
 }
 
 /// How serious a change of [`upgrade_changes`] is.
@@ -341,6 +350,8 @@ mod tests {
         assert_eq!(level_of(33), ChangeLevel::Warning);
         assert_eq!(level_of(29), ChangeLevel::Error);
         assert_eq!(level_of(NEWEST_SUPPORTED_MINOR + 1), ChangeLevel::Error);
-        assert!(upgrade_changes(&p.spec, 30).iter().all(|c| c.subject != "pod-security.kubernetes.io/*-version"));
+        assert!(
+            upgrade_changes(&p.spec, 30).iter().all(|c| c.subject != "pod-security.kubernetes.io/*-version")
+        );
     }
 }

@@ -208,7 +208,10 @@ fn the_provisioner_image_has_one_field_and_an_older_alias() {
     };
     let pinned = "registry.example/autolabs:0.2.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     assert_eq!(rendered_image(&format!("{HEAD}  provisioner:\n    image: {pinned}\n")), pinned);
-    assert_eq!(rendered_image(&format!("{HEAD}  images:\n    provisioner: old.example/autolabs:1\n")), "old.example/autolabs:1");
+    assert_eq!(
+        rendered_image(&format!("{HEAD}  images:\n    provisioner: old.example/autolabs:1\n")),
+        "old.example/autolabs:1"
+    );
     assert_eq!(rendered_image(HEAD), autolabs_model::versions::PROVISIONER_IMAGE.default);
 
     let e = errors(&format!("{HEAD}  provisioner:\n    image: a:1\n  images:\n    provisioner: b:2\n"));

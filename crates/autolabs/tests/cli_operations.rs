@@ -258,7 +258,10 @@ fn versions_prints_every_pin_as_table_and_json() {
     let text = stdout(&out);
     assert!(text.contains("Kubernetes:            1.30 (supported 1.28 … 1.37)"), "{text}");
     assert!(text.contains("Pod Security labels:   v1.30"), "{text}");
-    assert!(text.contains("spec.provisioner.image") && text.contains("ghcr.io/autolabs/autolabs:0.1.0"), "{text}");
+    assert!(
+        text.contains("spec.provisioner.image") && text.contains("ghcr.io/autolabs/autolabs:0.1.0"),
+        "{text}"
+    );
 
     let sha = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     std::fs::write(

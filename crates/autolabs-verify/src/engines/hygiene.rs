@@ -302,13 +302,20 @@ mod tests {
             (object.kind.as_str(), object.namespace.as_deref(), object.name.as_str()),
             ("Deployment", Some("platform"), "autolabs-provisioner")
         );
-        assert!(provisioner.message.starts_with("spec.template.spec.containers[0].image: "), "{}", provisioner.message);
+        assert!(
+            provisioner.message.starts_with("spec.template.spec.containers[0].image: "),
+            "{}",
+            provisioner.message
+        );
         assert!(defaults.iter().any(|f| f.message.contains("postgres:16.4")), "{defaults:#?}");
 
         p.spec.provisioner.image = Some(format!("registry.example/autolabs:0.2.0@{SHA}"));
         p.spec.images.postgres = format!("postgres:16.4@{SHA}");
         let pinned = unpinned(&p);
-        assert!(pinned.iter().all(|f| !f.message.contains("autolabs") && !f.message.contains("postgres")), "{pinned:#?}");
+        assert!(
+            pinned.iter().all(|f| !f.message.contains("registry.example/autolabs") && !f.message.contains("postgres:")),
+            "{pinned:#?}"
+        );
         assert!(pinned.len() < defaults.len());
 
         let mut set = ObjectSet::default();

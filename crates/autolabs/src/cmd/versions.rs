@@ -37,8 +37,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// The human form: one section per kind of pin, columns aligned.
 fn table(v: &Versions) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Kubernetes:            {} (supported {})\n", v.kubernetes, v.kubernetes_supported));
-    out.push_str(&format!("Pod Security labels:   {} (pod-security.kubernetes.io/*-version)\n", v.pod_security_version));
+    out.push_str(&format!(
+        "Kubernetes:            {} (supported {})\n",
+        v.kubernetes, v.kubernetes_supported
+    ));
+    out.push_str(&format!(
+        "Pod Security labels:   {} (pod-security.kubernetes.io/*-version)\n",
+        v.pod_security_version
+    ));
     out.push_str(&format!("kubeadm:               {}\n", v.kubeadm_version));
     out.push_str("\nImages:\n");
     let rows: Vec<[String; 4]> = v
@@ -61,7 +67,9 @@ fn table(v: &Versions) -> String {
         let rows: Vec<[String; 4]> = v
             .charts
             .iter()
-            .map(|c| [c.name.to_string(), c.version.to_string(), c.app_version.to_string(), c.repo.to_string()])
+            .map(|c| {
+                [c.name.to_string(), c.version.to_string(), c.app_version.to_string(), c.repo.to_string()]
+            })
             .collect();
         out.push_str(&columns(&["CHART", "VERSION", "APP VERSION", "REPOSITORY"], &rows));
     }
@@ -98,8 +106,12 @@ mod tests {
         assert!(t.contains("Kubernetes:            1.30 (supported 1.28 … 1.37)"), "{t}");
         assert!(t.contains("Pod Security labels:   v1.30"), "{t}");
         for pin in autolabs_model::versions::IMAGES {
-            let row = t.lines().find(|l| l.trim_start().starts_with(pin.field)).unwrap_or_else(|| panic!("{t}"));
-            assert!(row.contains(pin.default) && row.contains("tag only") && row.ends_with("default"), "{row}");
+            let row =
+                t.lines().find(|l| l.trim_start().starts_with(pin.field)).unwrap_or_else(|| panic!("{t}"));
+            assert!(
+                row.contains(pin.default) && row.contains("tag only") && row.ends_with("default"),
+                "{row}"
+            );
         }
         assert!(t.contains("(none pinned yet)"), "{t}");
     }
