@@ -20,7 +20,7 @@ pub const NEWEST_SUPPORTED_MINOR: u32 = 37;
 
 /// The `pod-security.kubernetes.io/<mode>-version` value `render` writes for a cluster at
 /// 1.`minor`: pinned to that version, so an upgrade never changes the policy silently.
-// staging/src/k8s.io/pod-security-admission/api/helpers.go (ParseVersion): "v1.N" or "latest".
+// k8s.io/pod-security-admission/api/helpers.go ParseVersion: "v1.N" or "latest".
 pub fn pod_security_label_version(minor: u32) -> String {
     format!("v1.{minor}")
 }
