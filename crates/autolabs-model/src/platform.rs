@@ -197,6 +197,7 @@ impl PlatformSpec {
         use crate::versions as v;
         let images = &self.images;
         match pin.field {
+            None => pin.default,
             f if f == v::PROVISIONER_IMAGE.field => self.provisioner_image(),
             f if f == v::BACKEND_IMAGE.field => &images.backend,
             f if f == v::POSTGRES_IMAGE.field => &images.postgres,

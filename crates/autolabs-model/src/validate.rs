@@ -53,9 +53,11 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
         );
     }
     for pin in crate::versions::IMAGES {
-        if s.image_for(pin).trim().is_empty() {
+        if let Some(field) = pin.field
+            && s.image_for(pin).trim().is_empty()
+        {
             bad(
-                pin.field,
+                field,
                 "is empty".into(),
                 "give an image reference such as registry.example/name:1.0@sha256:…",
             );

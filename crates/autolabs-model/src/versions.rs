@@ -30,41 +30,60 @@ pub fn pod_security_label_version(minor: u32) -> String {
 pub struct ImagePin {
     /// What runs it.
     pub component: &'static str,
-    /// The `platform.yaml` field that overrides the default.
-    pub field: &'static str,
+    /// The `platform.yaml` field that overrides the default; `None` for images fixed here
+    /// (the component says how else to change it, if at all).
+    pub field: Option<&'static str>,
     pub default: &'static str,
 }
 
 /// The provisioner's own image: this binary (`Containerfile`, `image/build`).
 pub const PROVISIONER_IMAGE: ImagePin = ImagePin {
     component: "lab provisioner (autolabs serve)",
-    field: "spec.provisioner.image",
+    field: Some("spec.provisioner.image"),
     default: "ghcr.io/autolabs/autolabs:0.1.0",
 };
 pub const BACKEND_IMAGE: ImagePin = ImagePin {
     component: "backend platform (placeholder)",
-    field: "spec.images.backend",
+    field: Some("spec.images.backend"),
     default: "ghcr.io/autolabs/backend-platform:placeholder",
 };
 pub const POSTGRES_IMAGE: ImagePin = ImagePin {
     component: "PostgreSQL (platform, auth) and pg_dump backups",
-    field: "spec.images.postgres",
+    field: Some("spec.images.postgres"),
     default: "postgres:16.4",
 };
 pub const REDIS_IMAGE: ImagePin =
-    ImagePin { component: "Redis", field: "spec.images.redis", default: "redis:7.4.1" };
-pub const RABBITMQ_IMAGE: ImagePin =
-    ImagePin { component: "RabbitMQ", field: "spec.images.rabbitmq", default: "rabbitmq:3.13.7-management" };
+    ImagePin { component: "Redis", field: Some("spec.images.redis"), default: "redis:7.4.1" };
+pub const RABBITMQ_IMAGE: ImagePin = ImagePin {
+    component: "RabbitMQ",
+    field: Some("spec.images.rabbitmq"),
+    default: "rabbitmq:3.13.7-management",
+};
 pub const ETCD_IMAGE: ImagePin = ImagePin {
     component: "etcd snapshot backups (etcdctl)",
-    field: "spec.images.etcd",
+    field: Some("spec.images.etcd"),
     default: "registry.k8s.io/etcd:3.5.15-0",
 };
 pub const AWS_CLI_IMAGE: ImagePin = ImagePin {
     component: "backup uploads to S3/MinIO",
-    field: "spec.images.awsCli",
+    field: Some("spec.images.awsCli"),
     default: "amazon/aws-cli:2.17.0",
 };
+
+/// The production control plane's static load-balancer pods (the kubeadm HA guide's choice).
+pub const HAPROXY_IMAGE: ImagePin = ImagePin {
+    component: "HAProxy (production control plane, static pod)",
+    field: None,
+    default: "haproxy:2.8.10",
+};
+pub const KEEPALIVED_IMAGE: ImagePin = ImagePin {
+    component: "keepalived (production control plane, static pod)",
+    field: None,
+    default: "osixia/keepalived:2.0.20",
+};
+/// `autolabs probe`'s pods (`--image` changes it per run).
+pub const PROBE_IMAGE: ImagePin =
+    ImagePin { component: "autolabs probe pods (--image)", field: None, default: "busybox:1.36" };
 
 /// Every image default, in the order `autolabs versions` prints them.
 pub const IMAGES: &[ImagePin] = &[
@@ -75,6 +94,9 @@ pub const IMAGES: &[ImagePin] = &[
     RABBITMQ_IMAGE,
     ETCD_IMAGE,
     AWS_CLI_IMAGE,
+    HAPROXY_IMAGE,
+    KEEPALIVED_IMAGE,
+    PROBE_IMAGE,
 ];
 
 /// An upstream Helm chart an add-on is installed from (`render`'s `addons/`).
@@ -100,7 +122,8 @@ pub const CHARTS: &[ChartPin] = &[];
 #[serde(rename_all = "camelCase")]
 pub struct ImageRow {
     pub component: &'static str,
-    pub field: &'static str,
+    /// The platform.yaml field that overrides it; `null` when fixed.
+    pub field: Option<&'static str>,
     pub image: String,
     /// `true` when platform.yaml overrides the default.
     pub overridden: bool,
@@ -247,12 +270,14 @@ pub fn upgrade_changes(spec: &PlatformSpec, target_minor: u32) -> Vec<VersionCha
             ),
         );
     }
+    // Only what platform.yaml can pin: a warning about a fixed image would have no remedy.
     for pin in IMAGES {
+        let Some(field) = pin.field else { continue };
         let image = spec.image_for(pin);
         if digest(image).is_none() {
             change(
                 ChangeLevel::Warning,
-                pin.field,
+                field,
                 format!(
                     "{image} ({}) is pinned by tag, not digest: the rollouts of an upgrade may pull other bytes under the same tag; pin it as {image}@sha256:…",
                     pin.component
@@ -293,8 +318,8 @@ mod tests {
 
     #[test]
     fn every_default_image_is_listed_once_with_its_field() {
-        let fields: std::collections::BTreeSet<_> = IMAGES.iter().map(|p| p.field).collect();
-        assert_eq!(fields.len(), IMAGES.len());
+        let fields: std::collections::BTreeSet<_> = IMAGES.iter().filter_map(|p| p.field).collect();
+        assert_eq!(fields.len(), IMAGES.iter().filter(|p| p.field.is_some()).count());
         let p = Platform::default();
         let v = Versions::of(&p.spec);
         assert_eq!(v.kubernetes, DEFAULT_KUBERNETES_VERSION);
@@ -310,7 +335,7 @@ mod tests {
         p.spec.provisioner.image = Some(format!("registry.example/autolabs@{SHA}"));
         p.spec.images.postgres = format!("postgres:17.0@{SHA}");
         let v = Versions::of(&p.spec);
-        let row = |field: &str| v.images.iter().find(|i| i.field == field).unwrap().clone();
+        let row = |field: &str| v.images.iter().find(|i| i.field == Some(field)).unwrap().clone();
         assert!(row("spec.provisioner.image").overridden);
         assert_eq!(row("spec.provisioner.image").digest.as_deref(), Some(SHA));
         assert_eq!(row("spec.images.postgres").digest.as_deref(), Some(SHA));
@@ -330,8 +355,8 @@ mod tests {
         assert!(changes.iter().all(|c| c.level != ChangeLevel::Error), "{changes:?}");
         assert_eq!(
             changes.iter().filter(|c| c.level == ChangeLevel::Warning).count(),
-            IMAGES.len(),
-            "one warning per image pinned by tag: {changes:?}"
+            IMAGES.iter().filter(|p| p.field.is_some()).count(),
+            "one warning per image of platform.yaml pinned by tag: {changes:?}"
         );
     }
 

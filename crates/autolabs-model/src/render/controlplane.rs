@@ -44,8 +44,8 @@ const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 const CHECK_SCRIPT: &str = "/etc/keepalived/check_apiserver.sh";
 const CRI_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";
 /// Images of the static load-balancer pods (the kubeadm HA guide's choice of keepalived image).
-const HAPROXY_IMAGE: &str = "haproxy:2.8.10";
-const KEEPALIVED_IMAGE: &str = "osixia/keepalived:2.0.20";
+const HAPROXY_IMAGE: &str = crate::versions::HAPROXY_IMAGE.default;
+const KEEPALIVED_IMAGE: &str = crate::versions::KEEPALIVED_IMAGE.default;
 /// Username prefix the API server puts before every OIDC user, so they never collide with
 /// `system:` users or ServiceAccounts.
 pub(crate) const OIDC_USERNAME_PREFIX: &str = "oidc:";

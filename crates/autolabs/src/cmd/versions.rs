@@ -47,19 +47,20 @@ fn table(v: &Versions) -> String {
     ));
     out.push_str(&format!("kubeadm:               {}\n", v.kubeadm_version));
     out.push_str("\nImages:\n");
-    let rows: Vec<[String; 4]> = v
+    let rows: Vec<[String; 5]> = v
         .images
         .iter()
         .map(|i| {
             [
-                i.field.to_string(),
+                i.field.unwrap_or("(fixed)").to_string(),
                 i.image.clone(),
                 if i.digest.is_some() { "digest".into() } else { "tag only".into() },
                 if i.overridden { "platform.yaml".into() } else { "default".into() },
+                i.component.to_string(),
             ]
         })
         .collect();
-    out.push_str(&columns(&["FIELD", "IMAGE", "PINNED BY", "FROM"], &rows));
+    out.push_str(&columns(&["FIELD", "IMAGE", "PINNED BY", "FROM", "COMPONENT"], &rows));
     out.push_str("\nCharts:\n");
     if v.charts.is_empty() {
         out.push_str("  (none pinned yet)\n");
