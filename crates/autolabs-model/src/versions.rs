@@ -224,7 +224,7 @@ pub fn upgrade_changes(spec: &PlatformSpec, target_minor: u32) -> Vec<VersionCha
     let mut change = |level, subject: &str, message: String| {
         out.push(VersionChange { level, subject: subject.to_string(), message });
     };
-    if target_minor > NEWEST_SUPPORTED_MINOR || target_minor < OLDEST_SUPPORTED_MINOR {
+    if !(OLDEST_SUPPORTED_MINOR..=NEWEST_SUPPORTED_MINOR).contains(&target_minor) {
         change(
             ChangeLevel::Error,
             "kubernetesVersion",
