@@ -15,6 +15,11 @@ use std::time::Duration;
 
 const DEFAULT_IMAGE: &str = "localhost/autolabs:dev";
 
+/// Limits for `podman run`: podman's rootful default raises the open-files and process limits
+/// to 1048576, which needs CAP_SYS_RESOURCE (sandboxed roots lack it); the provisioner needs
+/// far fewer.
+const ULIMITS: [&str; 4] = ["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"];
+
 /// podman, with the storage driver `image/build` used.
 fn podman() -> Command {
     let mut c = Command::new("podman");
@@ -100,7 +105,12 @@ fn the_image_prints_its_version_and_serves_health_against_the_simulator() {
         return;
     };
 
-    let version = podman().args(["run", "--rm", &image, "--version"]).output().expect("podman run");
+    let version = podman()
+        .args(["run", "--rm"])
+        .args(ULIMITS)
+        .args([&image, "--version"])
+        .output()
+        .expect("podman run");
     assert!(version.status.success(), "{}", text(&version));
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
@@ -108,8 +118,12 @@ fn the_image_prints_its_version_and_serves_health_against_the_simulator() {
     );
 
     // The image has no shell: nothing but the binary can run in it.
-    let shell =
-        podman().args(["run", "--rm", "--entrypoint", "/bin/sh", &image, "-c", "true"]).output().unwrap();
+    let shell = podman()
+        .args(["run", "--rm"])
+        .args(ULIMITS)
+        .args(["--entrypoint", "/bin/sh", &image, "-c", "true"])
+        .output()
+        .unwrap();
     assert!(!shell.status.success(), "a shell ran in the image: {}", text(&shell));
 
     let user = podman().args(["image", "inspect", "--format", "{{.Config.User}}", &image]).output().unwrap();
@@ -146,6 +160,7 @@ fn the_image_prints_its_version_and_serves_health_against_the_simulator() {
     let mount = |file: &Path, at: &str| format!("{}:{at}:ro", file.display());
     let run = podman()
         .args(["run", "--detach", "--name", &name, "--network", "host", "--read-only"])
+        .args(ULIMITS)
         .args(["--cap-drop", "ALL", "--security-opt", "no-new-privileges"])
         .args(["--volume", &mount(&kubeconfig, "/etc/autolabs/kubeconfig")])
         .args(["--volume", &mount(&token, "/etc/autolabs/token")])
