@@ -76,6 +76,9 @@ spec:
     adminGroup: autolabs-admins
     developerGroup: autolabs-developers
     supportGroup: autolabs-support
+  # provisioner:              # the lab provisioner (autolabs serve); build its image with image/build
+  #   image: registry.example.com/autolabs:0.1.0@sha256:…   # pin by digest: verify warns on tags
+  # images: {{postgres: "postgres:16.4@sha256:…"}}           # the other images: autolabs versions
 {control_plane}"#,
         profile = profile.as_str(),
         provider = provider.as_str(),

@@ -12,6 +12,8 @@
 //!   hold, and what it takes to hold N;
 //! - [`lab`]: lab templates, requests, the objects of one lab and the pure decisions about
 //!   live labs (expiry, reaping);
+//! - [`versions`]: everything pinned (Kubernetes line, Pod Security label version, images,
+//!   add-on charts), printed by `autolabs versions`;
 //! - [`topology`]: the platform's fixed names, labels and annotations, written once;
 //! - [`qty`]: quantities as config fields; [`schema`]: the JSON Schema of `platform.yaml`;
 //!   [`init`]: a commented starting `platform.yaml`;
@@ -39,6 +41,7 @@ pub mod render;
 pub mod schema;
 pub mod topology;
 mod validate;
+pub mod versions;
 
 pub use error::{ConfigError, ConfigErrors, ModelError};
 pub use load::{load_platform, load_platform_for_planning};

@@ -165,6 +165,9 @@ pub struct PlatformSpec {
     pub oidc: OidcSpec,
     #[serde(default)]
     pub control_plane: ControlPlaneSpec,
+    /// The lab provisioner (`autolabs serve`) as rendered in `platform`.
+    #[serde(default)]
+    pub provisioner: ProvisionerSpec,
     #[serde(default)]
     pub images: Images,
     /// `autolabs probe`'s opt-in RBAC.
@@ -191,7 +194,7 @@ impl ProbeSpec {
     }
 }
 
-pub const DEFAULT_KUBERNETES_VERSION: &str = "1.30";
+pub use crate::versions::DEFAULT_KUBERNETES_VERSION;
 
 impl PlatformSpec {
     pub fn kubernetes_version(&self) -> &str {
@@ -202,6 +205,33 @@ impl PlatformSpec {
     /// rejects those before anything renders).
     pub fn kubernetes_minor(&self) -> u32 {
         parse_minor(self.kubernetes_version()).unwrap_or(30)
+    }
+
+    /// The provisioner's image: `spec.provisioner.image`, else the older
+    /// `spec.images.provisioner`, else the pinned default (validation refuses both at once).
+    pub fn provisioner_image(&self) -> &str {
+        self.provisioner
+            .image
+            .as_deref()
+            .or(self.images.provisioner.as_deref())
+            .unwrap_or(crate::versions::PROVISIONER_IMAGE.default)
+    }
+
+    /// The image this platform uses for one of [`crate::versions::IMAGES`].
+    pub fn image_for(&self, pin: &crate::versions::ImagePin) -> &str {
+        use crate::versions as v;
+        let images = &self.images;
+        match pin.field {
+            None => pin.default,
+            f if f == v::PROVISIONER_IMAGE.field => self.provisioner_image(),
+            f if f == v::BACKEND_IMAGE.field => &images.backend,
+            f if f == v::POSTGRES_IMAGE.field => &images.postgres,
+            f if f == v::REDIS_IMAGE.field => &images.redis,
+            f if f == v::RABBITMQ_IMAGE.field => &images.rabbitmq,
+            f if f == v::ETCD_IMAGE.field => &images.etcd,
+            f if f == v::AWS_CLI_IMAGE.field => &images.aws_cli,
+            _ => pin.default,
+        }
     }
 
     pub fn domain(&self) -> &str {
@@ -1025,12 +1055,26 @@ fn default_cp_nodes() -> Vec<ControlPlaneNode> {
     (1..=3).map(|i| ControlPlaneNode { name: format!("cp-{i}"), address: format!("10.0.0.1{i}") }).collect()
 }
 
-/// Container images, pinned. Override for a private registry.
+/// The lab provisioner's Deployment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProvisionerSpec {
+    /// The provisioner's image (this binary, built by the repository's `Containerfile` or
+    /// `image/build`). Pin it by digest: `registry.example/autolabs:0.1.0@sha256:…`;
+    /// `verify` warns on a tag without one. Default: `autolabs versions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// Container images, pinned (defaults: `autolabs versions`, from `versions.rs`). Override
+/// for a private registry; pin by digest (`name:tag@sha256:…`): `verify` warns on tags
+/// without one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Images {
-    #[serde(default = "img_provisioner")]
-    pub provisioner: String,
+    /// The older name of `spec.provisioner.image`, still read; setting both is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioner: Option<String>,
     #[serde(default = "img_backend")]
     pub backend: String,
     #[serde(default = "img_postgres")]
@@ -1049,7 +1093,7 @@ pub struct Images {
 impl Default for Images {
     fn default() -> Self {
         Images {
-            provisioner: img_provisioner(),
+            provisioner: None,
             backend: img_backend(),
             postgres: img_postgres(),
             redis: img_redis(),
@@ -1060,24 +1104,21 @@ impl Default for Images {
     }
 }
 
-fn img_provisioner() -> String {
-    "ghcr.io/autolabs/autolabs:0.1.0".into()
-}
 fn img_backend() -> String {
-    "ghcr.io/autolabs/backend-platform:placeholder".into()
+    crate::versions::BACKEND_IMAGE.default.into()
 }
 fn img_postgres() -> String {
-    "postgres:16.4".into()
+    crate::versions::POSTGRES_IMAGE.default.into()
 }
 fn img_redis() -> String {
-    "redis:7.4.1".into()
+    crate::versions::REDIS_IMAGE.default.into()
 }
 fn img_rabbitmq() -> String {
-    "rabbitmq:3.13.7-management".into()
+    crate::versions::RABBITMQ_IMAGE.default.into()
 }
 fn img_etcd() -> String {
-    "registry.k8s.io/etcd:3.5.15-0".into()
+    crate::versions::ETCD_IMAGE.default.into()
 }
 fn img_aws_cli() -> String {
-    "amazon/aws-cli:2.17.0".into()
+    crate::versions::AWS_CLI_IMAGE.default.into()
 }

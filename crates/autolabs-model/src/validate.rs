@@ -10,6 +10,7 @@ use ipnet::Ipv4Net;
 use crate::capacity;
 use crate::platform::{Endpoint, Platform, Profile};
 use crate::topology;
+use crate::versions::{NEWEST_SUPPORTED_MINOR, OLDEST_SUPPORTED_MINOR};
 
 type Problem = (String, String, Option<String>);
 
@@ -28,10 +29,12 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
     }
 
     match crate::platform::parse_minor(s.kubernetes_version()) {
-        Some(minor) if (28..=37).contains(&minor) => {}
+        Some(minor) if (OLDEST_SUPPORTED_MINOR..=NEWEST_SUPPORTED_MINOR).contains(&minor) => {}
         Some(minor) => bad(
             "spec.kubernetesVersion",
-            format!("1.{minor} is outside the supported range 1.28 … 1.37"),
+            format!(
+                "1.{minor} is outside the supported range 1.{OLDEST_SUPPORTED_MINOR} … 1.{NEWEST_SUPPORTED_MINOR}"
+            ),
             "the design document targets 1.28+; give a version such as \"1.30\"",
         ),
         None => bad(
@@ -39,6 +42,26 @@ pub fn check(p: &Platform, complete: bool) -> Vec<Problem> {
             format!("{:?} is not a Kubernetes version", s.kubernetes_version()),
             "write it as \"1.30\" (quoted, so YAML keeps it a string)",
         ),
+    }
+    // One image, two names: the older `spec.images.provisioner` is read, but never beside
+    // the new field (which one would win is not for a reader to guess).
+    if let (Some(new), Some(old)) = (&s.provisioner.image, &s.images.provisioner) {
+        bad(
+            "spec.images.provisioner",
+            format!("set beside spec.provisioner.image ({old:?} and {new:?})"),
+            "keep only spec.provisioner.image (spec.images.provisioner is its older name)",
+        );
+    }
+    for pin in crate::versions::IMAGES {
+        if let Some(field) = pin.field
+            && s.image_for(pin).trim().is_empty()
+        {
+            bad(
+                field,
+                "is empty".into(),
+                "give an image reference such as registry.example/name:1.0@sha256:…",
+            );
+        }
     }
     if let Some(d) = &s.domain {
         for e in names::dns1123_subdomain(d) {

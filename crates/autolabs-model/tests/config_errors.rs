@@ -191,3 +191,36 @@ fn alerting_receivers_are_checked_where_written() {
     ));
     assert_eq!(clear[0].1, "spec.monitoring.alerting.telegram.botToken", "{clear:?}");
 }
+
+/// `spec.provisioner.image` is the field; `spec.images.provisioner`, its older name, is still
+/// read alone, and refused beside it with the line of the old one.
+#[test]
+fn the_provisioner_image_has_one_field_and_an_older_alias() {
+    let rendered_image = |text: &str| {
+        let p = load_platform(text, "platform.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let rendered = autolabs_model::render(&p);
+        let deployment = rendered
+            .manifests
+            .iter()
+            .find(|m| m.kind == "Deployment" && m.name == "autolabs-provisioner")
+            .expect("the provisioner Deployment is rendered");
+        deployment.value["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap().to_string()
+    };
+    let pinned = "registry.example/autolabs:0.2.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    assert_eq!(rendered_image(&format!("{HEAD}  provisioner:\n    image: {pinned}\n")), pinned);
+    assert_eq!(
+        rendered_image(&format!("{HEAD}  images:\n    provisioner: old.example/autolabs:1\n")),
+        "old.example/autolabs:1"
+    );
+    assert_eq!(rendered_image(HEAD), autolabs_model::versions::PROVISIONER_IMAGE.default);
+
+    let e = errors(&format!("{HEAD}  provisioner:\n    image: a:1\n  images:\n    provisioner: b:2\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!((e[0].0, e[0].1.as_str()), (7, "spec.images.provisioner"), "{e:?}");
+    assert!(e[0].2.contains("spec.provisioner.image"), "{}", e[0].2);
+
+    let e = errors(&format!("{HEAD}  provisioner:\n    image: \"\"\n"));
+    assert_eq!((e[0].0, e[0].1.as_str()), (5, "spec.provisioner.image"), "{e:?}");
+    let e = errors(&format!("{HEAD}  provisioner:\n    imag: a:1\n"));
+    assert_eq!(e[0].1, "spec.provisioner.imag", "{e:?}");
+}

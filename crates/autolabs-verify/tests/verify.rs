@@ -235,3 +235,44 @@ fn the_design_documents_policies_break_and_open_flows_with_the_rule_at_fault() {
         "{dump}"
     );
 }
+
+/// The provisioner's Deployment, in every profile and provider: Pod Security `restricted` at
+/// the newest policy version (not only at the namespace's pin), read-only root, the image's
+/// numeric non-root user, the bearer token from a Secret, and the image from platform.yaml.
+#[test]
+fn the_provisioner_runs_restricted_read_only_non_root_with_its_token_from_a_secret() {
+    use autolabs_k8s::k8s::Deployment;
+    for profile in autolabs_model::Profile::ALL {
+        for provider in autolabs_model::Provider::ALL {
+            let mut p = Platform::for_profile(profile, provider);
+            p.spec.provisioner.image = Some("registry.example/autolabs:0.2.0".into());
+            let set = rendered(&p);
+            let o = set
+                .objects
+                .iter()
+                .find(|o| o.kind == "Deployment" && o.name == "autolabs-provisioner")
+                .expect("the provisioner is rendered");
+            let d: Deployment = o.typed().unwrap();
+            let template = d.spec.unwrap().template;
+            let restricted = autolabs_pss::LevelVersion::new(
+                autolabs_pss::Level::Restricted,
+                autolabs_pss::Version::Latest,
+            );
+            let violations = autolabs_pss::evaluate_template(&template, restricted);
+            assert!(violations.is_empty(), "{profile:?}/{provider:?}: {violations:?}");
+            let spec = template.spec.unwrap();
+            let pod = spec.security_context.unwrap();
+            assert_eq!(pod.run_as_user, Some(65532), "the Containerfile's numeric user");
+            assert_eq!(pod.run_as_non_root, Some(true));
+            let c = &spec.containers[0];
+            assert_eq!(c.image.as_deref(), Some("registry.example/autolabs:0.2.0"));
+            let sc = c.security_context.as_ref().unwrap();
+            assert_eq!(sc.read_only_root_filesystem, Some(true));
+            assert_eq!(sc.allow_privilege_escalation, Some(false));
+            let token = c.env.iter().flatten().find(|e| e.name == "AUTOLABS_API_TOKEN").unwrap();
+            let secret = token.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).unwrap();
+            assert_eq!((secret.name.as_str(), secret.key.as_str()), ("autolabs-provisioner", "api-token"));
+            assert!(token.value.is_none(), "never the token itself in the manifest");
+        }
+    }
+}

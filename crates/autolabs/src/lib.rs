@@ -78,6 +78,8 @@ enum Command {
     Lab(cmd::lab::Args),
     /// Check on the wire that the cluster enforces the isolation matrix (exit 0 as predicted, 1 not, 2 errors).
     Probe(cmd::probe::Args),
+    /// Everything autolabs pins: Kubernetes and Pod Security versions, images, add-on charts.
+    Versions(cmd::versions::Args),
 }
 
 /// Exit codes: 0 success, 1 findings or failure of the operation, 2 usage or input errors.
@@ -104,6 +106,7 @@ pub fn run() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Lab(a) => cmd::lab::run(a),
         Command::Probe(a) => cmd::probe::run(a),
+        Command::Versions(a) => cmd::versions::run(a),
     };
     match result {
         Ok(code) => code,

@@ -248,3 +248,64 @@ fn a_reader_that_closes_stdout_early_ends_the_command_quietly() {
     assert!(!stderr.contains("error:"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
+
+/// `autolabs versions` prints every pin as platform.yaml resolves it, as a table and as JSON.
+#[test]
+fn versions_prints_every_pin_as_table_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = autolabs(&["versions"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains("Kubernetes:            1.30 (supported 1.28 … 1.37)"), "{text}");
+    assert!(text.contains("Pod Security labels:   v1.30"), "{text}");
+    assert!(
+        text.contains("spec.provisioner.image") && text.contains("ghcr.io/autolabs/autolabs:0.1.0"),
+        "{text}"
+    );
+
+    let sha = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    std::fs::write(
+        dir.path().join("pinned.yaml"),
+        format!(
+            "apiVersion: autolabs.io/v1alpha1\nkind: Platform\nspec:\n  kubernetesVersion: \"1.32\"\n  provisioner:\n    image: registry.example/autolabs:0.2.0@{sha}\n"
+        ),
+    )
+    .unwrap();
+    let out = autolabs(&["versions", "-f", "pinned.yaml", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["kubernetes"], "1.32");
+    assert_eq!(json["podSecurityVersion"], "v1.32");
+    assert_eq!(json["kubeadmVersion"], "v1.32.0");
+    let provisioner = &json["images"][0];
+    assert_eq!(provisioner["field"], "spec.provisioner.image");
+    assert_eq!(provisioner["overridden"], true);
+    assert_eq!(provisioner["digest"], sha);
+    assert_eq!(json["images"][1]["digest"], serde_json::Value::Null);
+    assert!(json["charts"].is_array());
+
+    let out = autolabs(&["versions", "-f", "missing.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `upgrade plan` on the rendered baseline says what moves among the pins, and refuses
+/// targets it cannot serve (older, or newer than supported) with exit 1.
+#[test]
+fn upgrade_plan_checks_the_pins() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = autolabs(&["upgrade", "plan", "--target-version", "1.31"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Pinned versions (autolabs versions):"), "{text}");
+    assert!(text.contains("pod-security.kubernetes.io/*-version: every platform namespace's Pod Security labels move from v1.30 to v1.31"), "{text}");
+    assert!(text.contains("WARNING  spec.images.postgres: postgres:16.4 (PostgreSQL"), "{text}");
+
+    let out = autolabs(&["upgrade", "plan", "--target-version", "1.33"], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("skips 2 minor version(s)"), "{}", stdout(&out));
+    for target in ["1.29", "1.38"] {
+        let out = autolabs(&["upgrade", "plan", "--target-version", target], dir.path());
+        assert_eq!(out.status.code(), Some(1), "{target}: {}", stdout(&out));
+        assert!(stdout(&out).contains("ERROR    kubernetesVersion: "), "{}", stdout(&out));
+    }
+}

@@ -74,7 +74,7 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
-            image: "busybox:1.36".into(),
+            image: autolabs_model::versions::PROBE_IMAGE.default.into(),
             image_pull_policy: "IfNotPresent".into(),
             namespace_prefix: None,
             connect_timeout: Duration::from_secs(2),

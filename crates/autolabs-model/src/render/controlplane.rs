@@ -44,8 +44,8 @@ const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 const CHECK_SCRIPT: &str = "/etc/keepalived/check_apiserver.sh";
 const CRI_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";
 /// Images of the static load-balancer pods (the kubeadm HA guide's choice of keepalived image).
-const HAPROXY_IMAGE: &str = "haproxy:2.8.10";
-const KEEPALIVED_IMAGE: &str = "osixia/keepalived:2.0.20";
+const HAPROXY_IMAGE: &str = crate::versions::HAPROXY_IMAGE.default;
+const KEEPALIVED_IMAGE: &str = crate::versions::KEEPALIVED_IMAGE.default;
 /// Username prefix the API server puts before every OIDC user, so they never collide with
 /// `system:` users or ServiceAccounts.
 pub(crate) const OIDC_USERNAME_PREFIX: &str = "oidc:";
@@ -115,14 +115,9 @@ fn to_yaml<T: serde::Serialize>(v: &T) -> String {
     serde_saphyr::to_string(v).expect("control-plane configs serialise to YAML")
 }
 
-/// `v1.30.0` from `1.30`, `v1.30.4` from `1.30.4`.
+/// kubeadm's `kubernetesVersion` for the platform (`versions::kubeadm_version`).
 fn kubernetes_version(spec: &PlatformSpec) -> String {
-    let v = spec.kubernetes_version();
-    let v = v.strip_prefix('v').unwrap_or(v);
-    match v.split('.').count() {
-        2 => format!("v{v}.0"),
-        _ => format!("v{v}"),
-    }
+    crate::versions::kubeadm_version(spec.kubernetes_version())
 }
 
 /// kubeadm's config API for this Kubernetes version.

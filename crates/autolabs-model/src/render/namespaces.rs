@@ -19,7 +19,7 @@ use autolabs_k8s::Quantity;
 
 pub(crate) fn render(ctx: &Ctx, out: &mut Rendered) {
     let spec = ctx.spec();
-    let version = format!("v1.{}", spec.kubernetes_minor());
+    let version = crate::versions::pod_security_label_version(spec.kubernetes_minor());
     for ns in topology::NAMESPACES {
         let mut meta = ctx.meta(ns.name, None, &[]);
         let labels = meta.labels.get_or_insert_with(BTreeMap::new);

@@ -787,7 +787,7 @@ fn provisioner(ctx: &Ctx, out: &mut Rendered, c: &Component) {
     )));
     let container = Container {
         name: "provisioner".into(),
-        image: Some(ctx.spec().images.provisioner.clone()),
+        image: Some(ctx.spec().provisioner_image().to_string()),
         image_pull_policy: Some("IfNotPresent".into()),
         args: Some(vec!["serve".into()]),
         ports: Some(vec![tcp_port("http", port::PROVISIONER)]),

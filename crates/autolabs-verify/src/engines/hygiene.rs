@@ -1,7 +1,7 @@
 //! Hygiene that kube-score and Polaris users expect, only where it matters here: containers
 //! without requests or limits (when no LimitRange fills them in), long-running workloads
-//! without probes, PVCs naming a StorageClass that does not exist, images by `latest`, and
-//! `$(VAR)`/`$VAR` in a command or its arguments that nothing sets ([`super::variables`]).
+//! without probes, PVCs naming a StorageClass that does not exist, images by `latest`,
+//! images of the platform's own components by tag without a digest, and `$(VAR)`/`$VAR` in a command or its arguments that nothing sets ([`super::variables`]).
 
 use std::collections::BTreeSet;
 
@@ -65,6 +65,9 @@ pub fn check(set: &ObjectSet) -> Vec<Finding> {
             "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
         );
         let static_pod = is_static_pod(o);
+        if is_platform_component(o) {
+            out.extend(unpinned_images(o, &t));
+        }
         for (i, c) in t.spec.containers.iter().enumerate() {
             let path = format!("{}.containers[{i}]", t.spec_path);
             for (what, present) in [("requests", has(c, true)), ("limits", has(c, false))] {
@@ -200,6 +203,44 @@ fn has(c: &Container, requests: bool) -> bool {
     list.is_some_and(|l| l.contains_key("cpu") && l.contains_key("memory"))
 }
 
+/// An object `render` wrote for the platform (it carries `autolabs.io/platform`), and not a
+/// Pod or ReplicaSet a controller made from one: its owner is checked instead. Lab Pods do not
+/// carry the label: their images come from the lab templates.
+fn is_platform_component(o: &Object) -> bool {
+    let controlled = o.value["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["controller"] == true));
+    !controlled && o.labels().contains_key(autolabs_model::topology::PLATFORM_LABEL)
+}
+
+/// Containers of a platform component whose image is a tag without a digest: a tag can be
+/// pushed again, so the same manifest may run other bytes on the next pull.
+fn unpinned_images(o: &Object, t: &crate::objects::PodTemplate) -> Vec<Finding> {
+    let init = t.spec.init_containers.iter().flatten().enumerate().map(|(i, c)| ("initContainers", i, c));
+    init.chain(t.spec.containers.iter().enumerate().map(|(i, c)| ("containers", i, c)))
+        .filter_map(|(list, i, c)| {
+            let image = c.image.as_deref()?;
+            if autolabs_model::versions::digest(image).is_some() || uses_latest(image) {
+                // `latest` has its own finding.
+                return None;
+            }
+            let field = format!("{}.{list}[{i}].image", t.spec_path);
+            Some(
+                Finding::new(
+                    "hygiene",
+                    "image-not-digest",
+                    Severity::Warning,
+                    format!(
+                        "{field}: container {:?} of a platform component runs {image:?} by tag: pin it by digest ({image}@sha256:…) in platform.yaml",
+                        c.name
+                    ),
+                )
+                .at(o, &field),
+            )
+        })
+        .collect()
+}
+
 /// `ubuntu`, `ubuntu:latest`, `registry:5000/app` (no tag) — but not digests.
 pub fn uses_latest(image: &str) -> bool {
     if image.contains('@') {
@@ -239,5 +280,49 @@ mod tests {
         {
             assert!(rules.contains(r), "{r} not reported: {rules:?}");
         }
+    }
+
+    /// Platform components by tag are warned with the object and the image's field; a digest
+    /// silences it; foreign workloads and controller-made copies are not platform components.
+    #[test]
+    fn platform_images_by_tag_are_warned_with_object_and_field() {
+        const SHA: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let unpinned = |p: &autolabs_model::Platform| -> Vec<Finding> {
+            check(&crate::run::rendered_set(p)).into_iter().filter(|f| f.rule == "image-not-digest").collect()
+        };
+        let mut p = autolabs_model::Platform::default();
+        let defaults = unpinned(&p);
+        let provisioner = defaults
+            .iter()
+            .find(|f| f.message.contains(autolabs_model::versions::PROVISIONER_IMAGE.default))
+            .unwrap_or_else(|| panic!("{defaults:#?}"));
+        assert_eq!(provisioner.severity, Severity::Warning);
+        let object = provisioner.object.as_ref().unwrap();
+        assert_eq!(
+            (object.kind.as_str(), object.namespace.as_deref(), object.name.as_str()),
+            ("Deployment", Some("platform"), "autolabs-provisioner")
+        );
+        assert!(
+            provisioner.message.starts_with("spec.template.spec.containers[0].image: "),
+            "{}",
+            provisioner.message
+        );
+        assert!(defaults.iter().any(|f| f.message.contains("postgres:16.4")), "{defaults:#?}");
+
+        p.spec.provisioner.image = Some(format!("registry.example/autolabs:0.2.0@{SHA}"));
+        p.spec.images.postgres = format!("postgres:16.4@{SHA}");
+        let pinned = unpinned(&p);
+        assert!(
+            pinned.iter().all(|f| !f.message.contains("registry.example/autolabs") && !f.message.contains("postgres:")),
+            "{pinned:#?}"
+        );
+        assert!(pinned.len() < defaults.len());
+
+        let mut set = ObjectSet::default();
+        set.add_text(
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web-1, namespace: a, labels: {autolabs.io/platform: x}, ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u, controller: true}]}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: web, image: nginx:1.27}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: other, namespace: a}\nspec:\n  selector: {matchLabels: {app: o}}\n  template:\n    metadata: {labels: {app: o}}\n    spec:\n      containers:\n      - {name: o, image: nginx:1.27}\n",
+            "t.yaml",
+        );
+        assert!(check(&set).iter().all(|f| f.rule != "image-not-digest"));
     }
 }

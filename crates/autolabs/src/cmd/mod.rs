@@ -28,3 +28,4 @@ pub mod serve;
 pub mod up;
 pub mod upgrade;
 pub mod verify;
+pub mod versions;

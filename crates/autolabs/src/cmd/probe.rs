@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long)]
     intent: Option<PathBuf>,
     /// The probe image: it needs `sh`, `sleep`, `nc` (TCP), `nslookup` and `timeout` (UDP), as busybox has.
-    #[arg(long, default_value = "busybox:1.36")]
+    #[arg(long, default_value = autolabs_model::versions::PROBE_IMAGE.default)]
     image: String,
     /// `Never` for an image imported on the nodes (no registry).
     #[arg(long, default_value = "IfNotPresent")]

@@ -1,13 +1,19 @@
 //! `autolabs upgrade plan [--target-version 1.3x]`: upgrade readiness of the rendered
 //! baseline (or manifests) and the node rollout order.
 //!
-//! Exit codes: 0 ready, 1 an object uses an API the target no longer serves, 2 input errors
+//! Besides the objects, on the rendered baseline it checks the pins (`autolabs versions`): the Pod Security label
+//! version and kubeadm's version that move with the target, targets this autolabs cannot
+//! render or that skip minors, and images pinned by tag instead of digest.
+//!
+//! Exit codes: 0 ready, 1 an object uses an API the target no longer serves (or the target is
+//! one autolabs does not support, or a downgrade), 2 input errors
 //! (read as `verify` reads: `--as-admitted`, `--strict-inputs`; no plan is printed then).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
+use autolabs_model::versions::{self, ChangeLevel};
 use autolabs_verify::engines::deprecations;
 use autolabs_verify::finding::Summary;
 use autolabs_verify::{Severity, report};
@@ -63,13 +69,28 @@ fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         platform.spec.profile.as_str()
     )?;
     out!("{}", report::table(&findings, &summary))?;
+    // The pins are the rendered baseline's: foreign manifests name their own images.
+    let changes =
+        if args.paths.is_empty() { versions::upgrade_changes(&platform.spec, target) } else { Vec::new() };
+    if !changes.is_empty() {
+        outln!("\nPinned versions (autolabs versions):")?;
+    }
+    for c in &changes {
+        let level = match c.level {
+            ChangeLevel::Error => "ERROR",
+            ChangeLevel::Warning => "WARNING",
+            ChangeLevel::Info => "INFO",
+        };
+        outln!("  {level:<7}  {}: {}", c.subject, c.message)?;
+    }
     // Budgets are read from the same objects: the rendered ones, or the given manifests.
     let pdbs = deprecations::blocking_pdbs(&set);
     outln!("\nRollout order:")?;
     for (i, step) in deprecations::rollout_order(&platform.spec, target, &pdbs).iter().enumerate() {
         outln!("{}. {step}", i + 1)?;
     }
-    Ok(if findings.iter().any(|f| f.severity == Severity::Error) {
+    let version_error = changes.iter().any(|c| c.level == ChangeLevel::Error);
+    Ok(if version_error || findings.iter().any(|f| f.severity == Severity::Error) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
