@@ -99,10 +99,13 @@ pub const IMAGES: &[ImagePin] = &[
     PROBE_IMAGE,
 ];
 
-/// An upstream Helm chart an add-on is installed from (`render`'s `addons/`).
+/// An upstream Helm chart an add-on is installed from (`render`'s `addons/`), as printed:
+/// the pins themselves, with their facts, live in [`crate::addons::charts::CHARTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChartPin {
+    /// What the platform calls the component (`cni`, `ingress`…).
+    pub component: &'static str,
     /// The chart's name in its repository (`tigera-operator`, `ingress-nginx`…).
     pub name: &'static str,
     /// The Helm repository URL (or `oci://…`).
@@ -113,9 +116,18 @@ pub struct ChartPin {
     pub app_version: &'static str,
 }
 
-/// The add-on charts: the `addons/` renderer's slot. Empty until the add-ons land; every
-/// chart `render` writes into `addons/` must be a row here.
-pub const CHARTS: &[ChartPin] = &[];
+/// The add-on charts `spec`'s platform installs, in install order.
+pub fn charts_of(spec: &PlatformSpec) -> Vec<ChartPin> {
+    crate::addons::charts::charts_for(spec)
+        .map(|c| ChartPin {
+            component: c.component,
+            name: c.chart,
+            repo: c.repo_url,
+            version: c.version,
+            app_version: c.app_version,
+        })
+        .collect()
+}
 
 /// One image as a platform uses it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -168,7 +180,7 @@ impl Versions {
             pod_security_version: pod_security_label_version(minor),
             kubeadm_version: kubeadm_version(spec.kubernetes_version()),
             images,
-            charts: CHARTS.to_vec(),
+            charts: charts_of(spec),
         }
     }
 }
@@ -285,7 +297,7 @@ pub fn upgrade_changes(spec: &PlatformSpec, target_minor: u32) -> Vec<VersionCha
             );
         }
     }
-    for chart in CHARTS {
+    for chart in charts_of(spec) {
         change(
             ChangeLevel::Info,
             chart.name,
