@@ -708,7 +708,7 @@ mod tests {
     #[test]
     fn non_string_names_are_errors_not_silently_default() {
         let mut set = ObjectSet::default();
-        set.add_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: 0755\n", "n.yaml");
+        set.add_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: 0755\nspec: {containers: [{name: c, image: i}]}\n", "n.yaml");
         assert!(set.objects.is_empty());
         assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
         assert_eq!(set.errors[0].line, 5);
@@ -720,7 +720,7 @@ mod tests {
     fn workload_templates_are_found() {
         let mut set = ObjectSet::default();
         set.add_text(
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b, namespace: ns1}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        metadata: {labels: {app: x}}\n        spec:\n          containers: [{name: c, image: i}]\n",
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b, namespace: ns1}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        metadata: {labels: {app: x}}\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: i}]\n",
             "c.yaml",
         );
         let t = set.objects[0].pod_template().unwrap();
