@@ -26,6 +26,7 @@ use autolabs_k8s::yaml::{self, Locations};
 use crate::strict;
 use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// One Kubernetes object and where it came from.
@@ -93,7 +94,8 @@ impl Object {
 
     /// Deserializes into a typed k8s-openapi value.
     pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_value(self.value.clone())
+        // From the borrowed tree: no copy of the object first.
+        T::deserialize(&self.value)
     }
 
     pub fn labels(&self) -> BTreeMap<String, String> {
@@ -113,8 +115,8 @@ impl Object {
         let meta_value =
             if meta_path.is_empty() { &self.value["metadata"] } else { pointer(&self.value, meta_path) };
         let spec_value = pointer(&self.value, spec_path);
-        let spec: PodSpec = serde_json::from_value(spec_value.clone()).ok()?;
-        let mut meta: ObjectMeta = serde_json::from_value(meta_value.clone()).unwrap_or_default();
+        let spec = PodSpec::deserialize(spec_value).ok()?;
+        let mut meta = ObjectMeta::deserialize(meta_value).unwrap_or_default();
         if meta.namespace.is_none() {
             meta.namespace = self.namespace.clone();
         }
