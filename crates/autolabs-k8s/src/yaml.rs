@@ -560,7 +560,9 @@ mod tests {
         fn walk(value: &Value, path: String, out: &mut Vec<String>) {
             match value {
                 Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, join_key(&path, k), out)),
-                Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| walk(v, join_index(&path, i), out)),
+                Value::Array(items) => {
+                    items.iter().enumerate().for_each(|(i, v)| walk(v, join_index(&path, i), out))
+                }
                 _ => {}
             }
             out.push(path);

@@ -18,7 +18,13 @@ use crate::strict::Problem;
 
 /// Appends the problems the API server's validation finds in the pod-carrying `kind`
 /// (`spec_path`: where its PodSpec is, [`crate::objects::pod_spec_path`]).
-pub(crate) fn check(api_version: &str, kind: &str, value: &Value, spec_path: &str, problems: &mut Vec<Problem>) {
+pub(crate) fn check(
+    api_version: &str,
+    kind: &str,
+    value: &Value,
+    spec_path: &str,
+    problems: &mut Vec<Problem>,
+) {
     let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
     if group.is_empty() && kind == "ReplicationController" {
         return replication_controller(value, problems);
@@ -111,7 +117,10 @@ fn job_restart_policy(value: &Value, spec_path: &str, problems: &mut Vec<Problem
         Reached::Found(_) => return,
     };
     if !allowed {
-        problems.push(Problem::Rule { path, message: "Required value: valid values: \"OnFailure\", \"Never\"".into() });
+        problems.push(Problem::Rule {
+            path,
+            message: "Required value: valid values: \"OnFailure\", \"Never\"".into(),
+        });
     }
 }
 
@@ -165,7 +174,12 @@ fn apps_selector(kind: &str, value: &Value, problems: &mut Vec<Problem>) {
 
 /// `selector: None` is a missing selector, which matches nothing (`LabelSelectorAsSelector(nil)`
 /// is `labels.Nothing()`).
-fn template_labels_match(value: &Value, labels_path: &str, selector: Option<&Selector>, problems: &mut Vec<Problem>) {
+fn template_labels_match(
+    value: &Value,
+    labels_path: &str,
+    selector: Option<&Selector>,
+    problems: &mut Vec<Problem>,
+) {
     let (labels, shown) = match reach(value, labels_path) {
         Reached::WrongType => return,
         Reached::Absent => (BTreeMap::new(), "null".to_string()),

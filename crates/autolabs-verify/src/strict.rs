@@ -264,7 +264,8 @@ fn decode<T: DeserializeOwned>(value: &Value, base: &str, problems: &mut Vec<Pro
             let path = yaml::join_key(&path, field);
             // The validation rules may have named it, or a field inside it, already.
             let named = problems.iter().any(|p| {
-                p.path() == path || p.path().strip_prefix(path.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))
+                p.path() == path
+                    || p.path().strip_prefix(path.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))
             });
             if !removed.contains(&missing) && !named {
                 wrong.push(Problem::Missing { path });
@@ -383,9 +384,18 @@ mod tests {
     #[test]
     fn objects_without_a_pod_spec_are_refused_as_the_api_server_refuses_them() {
         let cases = [
-            (json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}), vec!["spec.containers: Required value"]),
-            (json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": null}), vec!["spec.containers: Required value"]),
-            (json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": null}}), vec!["spec.containers: Required value"]),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}),
+                vec!["spec.containers: Required value"],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": null}),
+                vec!["spec.containers: Required value"],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": null}}),
+                vec!["spec.containers: Required value"],
+            ),
             (
                 json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                     "spec": {"containers": [{"name": "", "image": ""}], "initContainers": [{"name": "i"}]}}),
@@ -395,7 +405,10 @@ mod tests {
                     "spec.initContainers[0].image: Required value",
                 ],
             ),
-            (json!({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}}), vec!["template.spec.containers: Required value"]),
+            (
+                json!({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}}),
+                vec!["template.spec.containers: Required value"],
+            ),
             (
                 json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
                 vec![
@@ -420,7 +433,9 @@ mod tests {
             (
                 json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
                     "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "c"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
-                vec!["spec.template.metadata.labels: Invalid value: {\"a\":\"c\"}: `selector` does not match template `labels`"],
+                vec![
+                    "spec.template.metadata.labels: Invalid value: {\"a\":\"c\"}: `selector` does not match template `labels`",
+                ],
             ),
             (
                 json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"},
@@ -444,7 +459,9 @@ mod tests {
             (
                 json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
                     "spec": {"template": {"spec": {"restartPolicy": "Always", "containers": [{"name": "c", "image": "i"}]}}}}),
-                vec!["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""],
+                vec![
+                    "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",
+                ],
             ),
             (
                 json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}}),
@@ -468,7 +485,9 @@ mod tests {
             (
                 json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r"},
                     "spec": {"selector": {"a": "c"}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
-                vec!["spec.template.metadata.labels: Invalid value: {\"a\":\"b\"}: `selector` does not match template `labels`"],
+                vec![
+                    "spec.template.metadata.labels: Invalid value: {\"a\":\"b\"}: `selector` does not match template `labels`",
+                ],
             ),
             (
                 json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r"},
@@ -477,7 +496,8 @@ mod tests {
             ),
         ];
         for (object, expected) in cases {
-            let problems = check(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap(), &object);
+            let problems =
+                check(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap(), &object);
             let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
             assert_eq!(shown, expected, "{object}");
         }

@@ -313,7 +313,12 @@ const CASES: &[Case] = &[
                 stderr: &[],
             },
             Run { args: &["connlist", "nospec.yaml"], code: 2, stdout: &[], stderr: &NO_SPEC_ERRORS },
-            Run { args: &["diff", "nospec.yaml", "nospec.yaml"], code: 2, stdout: &[], stderr: &NO_SPEC_ERRORS },
+            Run {
+                args: &["diff", "nospec.yaml", "nospec.yaml"],
+                code: 2,
+                stdout: &[],
+                stderr: &NO_SPEC_ERRORS,
+            },
             Run {
                 args: &["explain", "shop/db", "shop/nospec", "nospec.yaml", "--port", "80"],
                 code: 2,

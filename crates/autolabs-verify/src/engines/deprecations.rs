@@ -555,7 +555,9 @@ mod tests {
     fn object(api_version: &str, kind: &str) -> String {
         let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
         let restart = if group == "batch" { "restartPolicy: Never, " } else { "" };
-        let pod = format!("{{metadata: {{labels: {{a: b}}}}, spec: {{{restart}containers: [{{name: c, image: i}}]}}}}");
+        let pod = format!(
+            "{{metadata: {{labels: {{a: b}}}}, spec: {{{restart}containers: [{{name: c, image: i}}]}}}}"
+        );
         let spec = match crate::objects::pod_spec_path(kind, group).map(|(_, spec)| spec) {
             None => String::new(),
             Some("spec") => "spec: {containers: [{name: c, image: i}]}\n".into(),
