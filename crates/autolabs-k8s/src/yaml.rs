@@ -8,7 +8,6 @@
 //! a [`Locations`] map. A stream is split into documents first, so one malformed document
 //! does not hide the others.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -30,9 +29,15 @@ impl fmt::Display for Pos {
 
 /// Field path → position, for one document. Paths are dotted with `[i]` for indices:
 /// `spec.isolation.flows[2].ports[0]`; map keys that contain dots are quoted: `labels["a.b"]`.
+///
+/// Every node of every document read has a position, and only the few that end up in a
+/// message are ever looked up: so a path is kept as the hash of its text (computed from its
+/// parent's while parsing, no string built), in one sorted vector a document. Two paths of
+/// one document with the same 64-bit hash would misplace a line in a message, nothing more.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Locations {
-    map: BTreeMap<String, Pos>,
+    /// (hash of the path, position), sorted by hash.
+    entries: Vec<(u64, Pos)>,
 }
 
 impl Locations {
@@ -40,29 +45,88 @@ impl Locations {
     pub fn find(&self, path: &str) -> Option<Pos> {
         let mut p = path;
         loop {
-            if let Some(pos) = self.map.get(p) {
-                return Some(*pos);
+            if let Some(pos) = self.get(p) {
+                return Some(pos);
             }
             let cut = p.rfind(['.', '['])?;
             p = &p[..cut];
             if p.is_empty() {
-                return self.map.get("").copied();
+                return self.get("");
             }
         }
     }
 
     /// How many fields have a position.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 
     /// The exact entry for `path`.
     pub fn get(&self, path: &str) -> Option<Pos> {
-        self.map.get(path).copied()
+        let hash = PathHash::ROOT.text(path).0;
+        self.entries.binary_search_by_key(&hash, |(h, _)| *h).ok().map(|i| self.entries[i].1)
+    }
+
+    fn insert(&mut self, path: PathHash, pos: Pos) {
+        self.entries.push((path.0, pos));
+    }
+
+    /// Sorts the entries for [`Locations::get`] once a document is read.
+    fn seal(&mut self) {
+        self.entries.sort_unstable_by_key(|(h, _)| *h);
+        self.entries.dedup_by_key(|(h, _)| *h);
+        self.entries.shrink_to_fit();
+    }
+}
+
+/// FNV-1a (64 bit) of a path's text, fed segment by segment as [`join_key`] and
+/// [`join_index`] would write it, so a child's hash comes from its parent's without the text.
+#[derive(Debug, Clone, Copy)]
+struct PathHash(u64);
+
+impl PathHash {
+    const ROOT: PathHash = PathHash(0xcbf2_9ce4_8422_2325);
+
+    fn text(self, text: &str) -> PathHash {
+        self.bytes(text.as_bytes())
+    }
+
+    fn bytes(self, bytes: &[u8]) -> PathHash {
+        let mut h = self.0;
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        PathHash(h)
+    }
+
+    /// The hash of `join_key(path, key)`; `at_root`: `path` is empty.
+    fn key(self, at_root: bool, key: &str) -> PathHash {
+        if is_simple_key(key) {
+            if at_root { self.text(key) } else { self.text(".").text(key) }
+        } else {
+            self.text(&format!("[{key:?}]"))
+        }
+    }
+
+    /// The hash of `join_index(path, index)`.
+    fn index(self, index: usize) -> PathHash {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = index;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.text("[").bytes(&digits[at..]).text("]")
     }
 }
 
@@ -85,12 +149,16 @@ pub struct YamlError {
 
 /// Appends a key to a path, quoting keys that would be ambiguous.
 pub fn join_key(path: &str, key: &str) -> String {
-    let simple = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    match (path.is_empty(), simple) {
+    match (path.is_empty(), is_simple_key(key)) {
         (true, true) => key.to_string(),
         (false, true) => format!("{path}.{key}"),
         (_, false) => format!("{path}[{key:?}]"),
     }
+}
+
+/// A key written as is in a path; others are quoted (`["a.b"]`).
+fn is_simple_key(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Appends an index to a path.
@@ -232,7 +300,8 @@ fn parse_chunk(chunk: &str, start_line: u32) -> Result<Document, YamlError> {
         })?;
     let mut locations = Locations::default();
     let line = spanned.referenced.line() as u32 + offset;
-    let value = flatten(spanned, String::new(), offset, &mut locations);
+    let value = flatten(spanned, PathHash::ROOT, true, offset, &mut locations);
+    locations.seal();
     Ok(Document { value, locations, line: line.max(start_line) })
 }
 
@@ -285,9 +354,9 @@ fn first_line(msg: &str) -> String {
     msg.lines().next().unwrap_or(msg).trim().to_string()
 }
 
-/// The node as a [`Value`], each field's position recorded under its path (the path moves
-/// into the map: one allocation a node).
-fn flatten(node: Spanned<Raw>, path: String, offset: u32, locs: &mut Locations) -> Value {
+/// The node as a [`Value`], each field's position recorded under its path's hash
+/// (`at_root`: the path is empty).
+fn flatten(node: Spanned<Raw>, path: PathHash, at_root: bool, offset: u32, locs: &mut Locations) -> Value {
     let pos = Pos { line: node.referenced.line() as u32 + offset, column: node.referenced.column() as u32 };
     let value = match node.value {
         Raw::Null => Value::Null,
@@ -300,20 +369,20 @@ fn flatten(node: Spanned<Raw>, path: String, offset: u32, locs: &mut Locations) 
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| flatten(item, join_index(&path, i), offset, locs))
+                .map(|(i, item)| flatten(item, path.index(i), false, offset, locs))
                 .collect(),
         ),
         Raw::Map(entries) => {
             let mut map = serde_json::Map::with_capacity(entries.len());
             for (key, item) in entries {
-                let v = flatten(item, join_key(&path, &key), offset, locs);
+                let v = flatten(item, path.key(at_root, &key), false, offset, locs);
                 map.insert(key, v);
             }
             Value::Object(map)
         }
     };
     if pos.line > offset {
-        locs.map.insert(path, pos);
+        locs.insert(path, pos);
     }
     value
 }
@@ -482,6 +551,35 @@ mod tests {
         assert!(err.pos.line >= 3, "{err}");
         let third = docs[2].as_ref().unwrap();
         assert_eq!(third.locations.get("c.d").unwrap().line, 8);
+    }
+
+    /// Every path `join_key`/`join_index` write for a node is found, by its hash, at the
+    /// node's position; paths that are not there are not.
+    #[test]
+    fn every_joined_path_is_found_at_its_node() {
+        fn walk(value: &Value, path: String, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, join_key(&path, k), out)),
+                Value::Array(items) => {
+                    items.iter().enumerate().for_each(|(i, v)| walk(v, join_index(&path, i), out))
+                }
+                _ => {}
+            }
+            out.push(path);
+        }
+        let items: String = (0..12).map(|i| format!("  - {{k: {i}}}\n")).collect();
+        let text = format!("a:\n  b.c: 1\n  \"x y\": [1, 2]\n  '': e\n  10: ten\nlist:\n{items}");
+        let doc = parse_one(&text).unwrap();
+        let mut paths = Vec::new();
+        walk(&doc.value, String::new(), &mut paths);
+        assert_eq!(paths.len(), doc.locations.len());
+        for path in &paths {
+            assert!(doc.locations.get(path).is_some(), "{path}");
+        }
+        assert_eq!(doc.locations.get("list[11].k").map(|p| p.line), Some(18));
+        assert_eq!(doc.locations.get("a[\"b.c\"]").map(|p| p.line), Some(2));
+        assert_eq!(doc.locations.get("a.b"), None);
+        assert_eq!(doc.locations.find("list[11].k.deeper[3]").map(|p| p.line), Some(18));
     }
 
     #[test]

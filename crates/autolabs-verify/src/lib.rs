@@ -4,7 +4,8 @@
 //!   a directory, standard input, a `kubectl get -o yaml` list, `render`, or a live cluster.
 //!   Each [`Object`] keeps where it came from, so each finding can name a file and line.
 //! - [`strict`]: strict decoding, so an object the engines cannot read is an error, never
-//!   dropped without a word.
+//!   dropped without a word; with the API server's own required values for the objects that
+//!   carry a pod (`pod_validation`), so a Pod without a `spec` is refused as the server refuses it.
 //! - [`run`]: `verify` as a library call: [`run()`] runs the chosen [`Engine`]s (each declares
 //!   the kinds it reads) over an [`ObjectSet`] into a [`Report`]; also the rendered baseline
 //!   as an object set ([`run::rendered_set`]) and the platform's nodes ([`run::nodes_of`]).
@@ -29,6 +30,7 @@ pub mod finding;
 pub mod intent;
 pub mod intent_file;
 pub mod objects;
+mod pod_validation;
 pub mod report;
 pub mod run;
 pub mod strict;

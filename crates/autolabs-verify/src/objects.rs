@@ -26,6 +26,7 @@ use autolabs_k8s::yaml::{self, Locations};
 use crate::strict;
 use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// One Kubernetes object and where it came from.
@@ -93,7 +94,8 @@ impl Object {
 
     /// Deserializes into a typed k8s-openapi value.
     pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_value(self.value.clone())
+        // From the borrowed tree: no copy of the object first.
+        T::deserialize(&self.value)
     }
 
     pub fn labels(&self) -> BTreeMap<String, String> {
@@ -113,8 +115,8 @@ impl Object {
         let meta_value =
             if meta_path.is_empty() { &self.value["metadata"] } else { pointer(&self.value, meta_path) };
         let spec_value = pointer(&self.value, spec_path);
-        let spec: PodSpec = serde_json::from_value(spec_value.clone()).ok()?;
-        let mut meta: ObjectMeta = serde_json::from_value(meta_value.clone()).unwrap_or_default();
+        let spec = PodSpec::deserialize(spec_value).ok()?;
+        let mut meta = ObjectMeta::deserialize(meta_value).unwrap_or_default();
         if meta.namespace.is_none() {
             meta.namespace = self.namespace.clone();
         }
@@ -708,7 +710,7 @@ mod tests {
     #[test]
     fn non_string_names_are_errors_not_silently_default() {
         let mut set = ObjectSet::default();
-        set.add_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: 0755\n", "n.yaml");
+        set.add_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: 0755\nspec: {containers: [{name: c, image: i}]}\n", "n.yaml");
         assert!(set.objects.is_empty());
         assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
         assert_eq!(set.errors[0].line, 5);
@@ -720,7 +722,7 @@ mod tests {
     fn workload_templates_are_found() {
         let mut set = ObjectSet::default();
         set.add_text(
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b, namespace: ns1}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        metadata: {labels: {app: x}}\n        spec:\n          containers: [{name: c, image: i}]\n",
+            "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b, namespace: ns1}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n        metadata: {labels: {app: x}}\n        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: i}]\n",
             "c.yaml",
         );
         let t = set.objects[0].pod_template().unwrap();

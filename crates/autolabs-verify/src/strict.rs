@@ -31,6 +31,9 @@ pub enum Problem {
     Missing { path: String },
     /// A value the API server's validation refuses (`metadata.name: Invalid value: …`).
     Invalid { path: String, value: String, message: String },
+    /// Another rule of the API server's validation, in its words ("Required value: valid
+    /// values: …", "Invalid value: {…}: `selector` does not match template `labels`").
+    Rule { path: String, message: String },
 }
 
 impl Problem {
@@ -40,7 +43,8 @@ impl Problem {
             Problem::WrongType { path, .. }
             | Problem::UnknownField { path }
             | Problem::Missing { path }
-            | Problem::Invalid { path, .. } => path,
+            | Problem::Invalid { path, .. }
+            | Problem::Rule { path, .. } => path,
         }
     }
 
@@ -53,7 +57,9 @@ impl Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Problem::WrongType { path, message } => write!(f, "{path}: {message}"),
+            Problem::WrongType { path, message } | Problem::Rule { path, message } => {
+                write!(f, "{path}: {message}")
+            }
             Problem::UnknownField { path } => write!(f, "strict decoding error: unknown field {path:?}"),
             Problem::Missing { path } => write!(f, "{path}: Required value"),
             Problem::Invalid { path, value, message } => {
@@ -85,7 +91,7 @@ pub fn check(api_version: &str, kind: &str, value: &Value) -> Vec<Problem> {
     }
     let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
     if let Some((_, spec)) = crate::objects::pod_spec_path(kind, group) {
-        require_containers(value, spec, &mut problems);
+        crate::pod_validation::check(api_version, kind, value, spec, &mut problems);
     }
     whole!(
         core::v1::Pod,
@@ -198,30 +204,6 @@ fn dns1035_label(name: &str) -> Vec<String> {
     errors
 }
 
-/// A pod (or pod template) needs at least one container: k8s-openapi decodes `containers: []`
-/// and a spec without `containers`, but the API server refuses both
-/// (`spec.containers: Required value`).
-/// Mirrors: k8s.io/kubernetes/pkg/apis/core/validation/validation.go validateContainers
-/// (`len(containers) == 0` → field.Required).
-fn require_containers(value: &Value, spec_path: &str, problems: &mut Vec<Problem>) {
-    let mut spec = value;
-    for seg in spec_path.split('.') {
-        match spec.get(seg) {
-            Some(v) => spec = v,
-            None => return,
-        }
-    }
-    let none = match spec.get("containers") {
-        None | Some(Value::Null) => spec.is_object(),
-        Some(Value::Array(containers)) => containers.is_empty(),
-        Some(_) => false, // a wrong type: the decoder names it
-    };
-    let path = format!("{spec_path}.containers");
-    if none && !problems.iter().any(|p| p.path() == path) {
-        problems.push(Problem::Missing { path });
-    }
-}
-
 /// Decodes the value at a dotted path, when there is one.
 fn decode_at<T: DeserializeOwned>(value: &Value, dotted: &str, problems: &mut Vec<Problem>) {
     let mut cur = value;
@@ -279,8 +261,14 @@ fn decode<T: DeserializeOwned>(value: &Value, base: &str, problems: &mut Vec<Pro
         if let Some(field) = missing_field(&message) {
             let mut missing = keys.clone();
             missing.push(field.to_string());
-            if !removed.contains(&missing) {
-                wrong.push(Problem::Missing { path: yaml::join_key(&path, field) });
+            let path = yaml::join_key(&path, field);
+            // The validation rules may have named it, or a field inside it, already.
+            let named = problems.iter().any(|p| {
+                p.path() == path
+                    || p.path().strip_prefix(path.as_str()).is_some_and(|rest| rest.starts_with(['.', '[']))
+            });
+            if !removed.contains(&missing) && !named {
+                wrong.push(Problem::Missing { path });
             }
             break;
         }
@@ -383,12 +371,141 @@ mod tests {
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].path(), "spec.template.spec.containers");
         let old_cronjob = json!({"apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": "c"},
-            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [], "restartPolicy": "Never"}}}}}});
         let problems = check("batch/v1beta1", "CronJob", &old_cronjob);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].path(), "spec.jobTemplate.spec.template.spec.containers");
         let missing = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}});
         assert_eq!(check("v1", "Pod", &missing).len(), 1, "one Required, not two");
+    }
+
+    /// What the real API server answered (`kubectl create --dry-run=server`) for each input,
+    /// in its order.
+    #[test]
+    fn objects_without_a_pod_spec_are_refused_as_the_api_server_refuses_them() {
+        let cases = [
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}),
+                vec!["spec.containers: Required value"],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": null}),
+                vec!["spec.containers: Required value"],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": null}}),
+                vec!["spec.containers: Required value"],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                    "spec": {"containers": [{"name": "", "image": ""}], "initContainers": [{"name": "i"}]}}),
+                vec![
+                    "spec.containers[0].name: Required value",
+                    "spec.containers[0].image: Required value",
+                    "spec.initContainers[0].image: Required value",
+                ],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "t"}}),
+                vec!["template.spec.containers: Required value"],
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
+                vec![
+                    "spec.selector: Required value",
+                    "spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`",
+                    "spec.template.spec.containers: Required value",
+                ],
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {}}),
+                vec![
+                    "spec.selector: Required value",
+                    "spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`",
+                    "spec.template.spec.containers: Required value",
+                ],
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                    "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": null}}}),
+                vec!["spec.template.spec.containers: Required value"],
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                    "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "c"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+                vec![
+                    "spec.template.metadata.labels: Invalid value: {\"a\":\"c\"}: `selector` does not match template `labels`",
+                ],
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"},
+                    "spec": {"selector": {}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+                vec!["spec.selector: Invalid value: {}: empty selector is invalid for statefulset"],
+            ),
+            (
+                json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "s"}}),
+                vec![
+                    "spec.template.metadata.labels: Invalid value: null: `selector` does not match template `labels`",
+                    "spec.template.spec.containers: Required value",
+                ],
+            ),
+            (
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}}),
+                vec![
+                    "spec.template.spec.containers: Required value",
+                    "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",
+                ],
+            ),
+            (
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+                    "spec": {"template": {"spec": {"restartPolicy": "Always", "containers": [{"name": "c", "image": "i"}]}}}}),
+                vec![
+                    "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",
+                ],
+            ),
+            (
+                json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}}),
+                vec![
+                    "spec.schedule: Required value",
+                    "spec.jobTemplate.spec.template.spec.containers: Required value",
+                    "spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",
+                ],
+            ),
+            (
+                json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}, "spec": {"schedule": "* * * * *", "jobTemplate": null}}),
+                vec![
+                    "spec.jobTemplate.spec.template.spec.containers: Required value",
+                    "spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"",
+                ],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r"}}),
+                vec!["spec.selector: Required value", "spec.template: Required value"],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r"},
+                    "spec": {"selector": {"a": "c"}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+                vec![
+                    "spec.template.metadata.labels: Invalid value: {\"a\":\"b\"}: `selector` does not match template `labels`",
+                ],
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "r"},
+                    "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+                vec![],
+            ),
+        ];
+        for (object, expected) in cases {
+            let problems =
+                check(object["apiVersion"].as_str().unwrap(), object["kind"].as_str().unwrap(), &object);
+            let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            assert_eq!(shown, expected, "{object}");
+        }
+        // A wrong type on the way is the decoder's to name, once.
+        let wrong = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": "x"});
+        let problems = check("v1", "Pod", &wrong);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(matches!(&problems[0], Problem::WrongType { path, .. } if path == "spec"), "{problems:?}");
     }
 
     #[test]
@@ -437,7 +554,7 @@ mod tests {
     #[test]
     fn other_versions_and_custom_resources_have_metadata_and_pod_templates_checked() {
         let cron = json!({"apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": "c", "labels": {"a": true}},
-            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i", "imagePullPolcy": "Always"}]}}}}}});
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "i", "imagePullPolcy": "Always"}]}}}}}});
         let paths: Vec<String> =
             check("batch/v1beta1", "CronJob", &cron).iter().map(|p| p.path().to_string()).collect();
         assert_eq!(

@@ -182,7 +182,7 @@ fn restore_plan_and_upgrade_plan_print_ordered_steps() {
 
     std::fs::write(
         dir.path().join("old.yaml"),
-        "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c, namespace: x}\n",
+        "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c, namespace: x}\nspec:\n  schedule: '0 * * * *'\n  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: i}]}}}}\n",
     )
     .unwrap();
     let out = autolabs(&["upgrade", "plan", "old.yaml", "--target-version", "1.25"], dir.path());

@@ -147,6 +147,47 @@ const SHOP_CONNECTIONS: [&str; 5] = [
     "shop/web-1[Pod] => shop/db-1[Pod] : TCP 5432",
 ];
 
+const PODS_WITHOUT_A_SPEC: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: nospec, namespace: shop, labels: {app: web}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nullspec, namespace: shop, labels: {app: web}}
+spec: null
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: shop}
+spec:
+  template:
+    spec:
+      containers: [{name: m, image: migrate}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+spec:
+  containers: [{name: c, image: pg}]
+"#;
+
+/// What each command says about PODS_WITHOUT_A_SPEC: the API server refuses the first four
+/// objects (`kubectl create --dry-run=server`), so they are input errors, never left out.
+const NO_SPEC_ERRORS: [&str; 4] = [
+    "error: nospec.yaml:1:1: Pod shop/nospec: spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
+    "error: nospec.yaml:8:7: Pod shop/nullspec: spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
+    "error: nospec.yaml:16:5: Deployment shop/web: spec.template.spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
+    "error: nospec.yaml:24:7: Job shop/migrate: spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\" (the API server would refuse this object: it would not exist in the cluster)",
+];
+
 const CASES: &[Case] = &[
     Case {
         name: "a field of the wrong type and a misspelled field",
@@ -252,6 +293,56 @@ const CASES: &[Case] = &[
             ],
             stderr: &[],
         }],
+    },
+    Case {
+        name: "pods and pod templates without a spec, and a Job that would restart in place",
+        files: &[("nospec.yaml", PODS_WITHOUT_A_SPEC)],
+        links: &[],
+        runs: &[
+            Run {
+                args: &["verify", "nospec.yaml"],
+                code: 2,
+                stdout: &[
+                    "[load/refused] Pod shop/nospec: spec.containers: Required value (the API server would refuse this object: it would not exist in the cluster)",
+                    "nospec.yaml:1:1",
+                    "nospec.yaml:8:7",
+                    "nospec.yaml:16:5",
+                    "nospec.yaml:24:7",
+                    "4 error(s), 5 warning(s), 2 info; 1 object(s) from 1 file(s)",
+                ],
+                stderr: &[],
+            },
+            Run { args: &["connlist", "nospec.yaml"], code: 2, stdout: &[], stderr: &NO_SPEC_ERRORS },
+            Run {
+                args: &["diff", "nospec.yaml", "nospec.yaml"],
+                code: 2,
+                stdout: &[],
+                stderr: &NO_SPEC_ERRORS,
+            },
+            Run {
+                args: &["explain", "shop/db", "shop/nospec", "nospec.yaml", "--port", "80"],
+                code: 2,
+                stdout: &[],
+                stderr: &NO_SPEC_ERRORS,
+            },
+            Run {
+                args: &["backup", "check", "nospec.yaml"],
+                code: 2,
+                stdout: &["4 error(s), 0 warning(s), 0 info; 1 object(s) from 1 file(s)"],
+                stderr: &[],
+            },
+            Run {
+                args: &["connlist", "nospec.yaml", "--as-admitted"],
+                code: 0,
+                stdout: &[
+                    "0.0.0.0-255.255.255.255[External] => shop/db[Pod] : All Connections",
+                    "shop/db[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections",
+                ],
+                stderr: &[
+                    "warning: nospec.yaml:1:1: Pod shop/nospec: spec.containers: Required value (left out (--as-admitted): the API server would refuse it)",
+                ],
+            },
+        ],
     },
     Case {
         name: "invalid names and selectors",

@@ -1291,7 +1291,7 @@ spec:
 
     #[test]
     fn etcd_and_snapshot_class_flags() {
-        let etcd = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: etcd-snapshot, namespace: kube-system}\nspec:\n  schedule: '0 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - name: s\n            image: etcd\n            command: [etcdctl, snapshot, save, /backup/s.db]\n            env: [{name: RETENTION_DAYS, value: '7'}]\n            volumeMounts: [{name: b, mountPath: /backup}]\n          volumes: [{name: b, persistentVolumeClaim: {claimName: etcd-backups}}]\n";
+        let etcd = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: etcd-snapshot, namespace: kube-system}\nspec:\n  schedule: '0 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - name: s\n            image: etcd\n            command: [etcdctl, snapshot, save, /backup/s.db]\n            env: [{name: RETENTION_DAYS, value: '7'}]\n            volumeMounts: [{name: b, mountPath: /backup}]\n          volumes: [{name: b, persistentVolumeClaim: {claimName: etcd-backups}}]\n";
         let expect_all = Options { control_plane_backup_expected: true, snapshots_supported: true };
         let empty = set_of("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n");
         let got: Vec<String> = check(&empty, expect_all).into_iter().map(|f| f.rule).collect();
@@ -1311,7 +1311,7 @@ spec:
 
     #[test]
     fn restore_plan_orders_the_steps() {
-        let etcd = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: etcd-snapshot, namespace: kube-system}\nspec:\n  schedule: '0 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: [{name: s, image: etcd, command: [etcdctl, snapshot, save, /backup/s.db], volumeMounts: [{name: b, mountPath: /backup}]}]\n          volumes: [{name: b, hostPath: {path: /var/backups/etcd}}]\n";
+        let etcd = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: etcd-snapshot, namespace: kube-system}\nspec:\n  schedule: '0 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers: [{name: s, image: etcd, command: [etcdctl, snapshot, save, /backup/s.db], volumeMounts: [{name: b, mountPath: /backup}]}]\n          volumes: [{name: b, hostPath: {path: /var/backups/etcd}}]\n";
         let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: app}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: i}]}\n";
         let set = set_of(&format!(
             "{web}---\n{etcd}---\n{DB}---\n{}---\n{RESTORE}",

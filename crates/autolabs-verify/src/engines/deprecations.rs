@@ -551,8 +551,23 @@ mod tests {
         set
     }
 
+    /// A minimal object the API server would admit: kinds that carry a pod get one.
     fn object(api_version: &str, kind: &str) -> String {
-        format!("apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: x\n  namespace: ns\n")
+        let group = api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
+        let restart = if group == "batch" { "restartPolicy: Never, " } else { "" };
+        let pod = format!(
+            "{{metadata: {{labels: {{a: b}}}}, spec: {{{restart}containers: [{{name: c, image: i}}]}}}}"
+        );
+        let spec = match crate::objects::pod_spec_path(kind, group).map(|(_, spec)| spec) {
+            None => String::new(),
+            Some("spec") => "spec: {containers: [{name: c, image: i}]}\n".into(),
+            Some("template.spec") => format!("template: {pod}\n"),
+            Some("spec.jobTemplate.spec.template.spec") => {
+                format!("spec:\n  schedule: '* * * * *'\n  jobTemplate: {{spec: {{template: {pod}}}}}\n")
+            }
+            Some(_) => format!("spec:\n  selector: {{matchLabels: {{a: b}}}}\n  template: {pod}\n"),
+        };
+        format!("apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: x\n  namespace: ns\n{spec}")
     }
 
     /// One row per removed API: served the release before, an error from its removal on.
