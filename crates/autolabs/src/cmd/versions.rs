@@ -114,7 +114,12 @@ mod tests {
                 "{row}"
             );
         }
-        assert!(t.contains("(none pinned yet)"), "{t}");
+        // The add-on charts of the default platform, from the table addons/ is rendered from.
+        for chart in autolabs_model::versions::charts_of(&autolabs_model::Platform::default().spec) {
+            let row = t.lines().find(|l| l.contains(chart.name) && l.contains(chart.version));
+            assert!(row.is_some_and(|r| r.contains(chart.app_version)), "{} missing: {t}", chart.name);
+        }
+        assert!(!t.contains("(none pinned yet)"), "{t}");
     }
 
     #[test]
