@@ -17,14 +17,11 @@ pub const POD_SECURITY_REASON: &str = "autolabs.io/pod-security-reason";
 
 pub(crate) fn render(ctx: &Ctx, out: &mut Rendered) {
     let spec = ctx.spec();
-    let version = format!("v1.{}", spec.kubernetes_minor());
+    let version = crate::versions::pod_security_label_version(spec.kubernetes_minor());
     for (name, level, reason) in addons::namespaces(spec) {
         let mut meta = ctx.meta(name, None, &[]);
         let labels = meta.labels.get_or_insert_with(BTreeMap::new);
-        for mode in ["enforce", "audit", "warn"] {
-            labels.insert(format!("pod-security.kubernetes.io/{mode}"), level.to_string());
-            labels.insert(format!("pod-security.kubernetes.io/{mode}-version"), version.clone());
-        }
+        super::namespaces::pod_security_labels(labels, level, level, &version);
         meta.annotations = Some(BTreeMap::from([
             ("autolabs.io/purpose".to_string(), format!("add-on namespace ({})", chart_names(ctx, name))),
             (POD_SECURITY_REASON.to_string(), reason),

@@ -17,17 +17,29 @@ use crate::qty::constant as q;
 use crate::topology::{self, LABS};
 use autolabs_k8s::Quantity;
 
+/// The Pod Security labels of a namespace we render: `enforce` at one level, `audit` and
+/// `warn` at another, each pinned to `version`
+/// ([`crate::versions::pod_security_label_version`]), so that a cluster upgrade never
+/// silently tightens or loosens the policy.
+pub(crate) fn pod_security_labels(
+    labels: &mut BTreeMap<String, String>,
+    enforce: &str,
+    audit_warn: &str,
+    version: &str,
+) {
+    for (mode, level) in [("enforce", enforce), ("audit", audit_warn), ("warn", audit_warn)] {
+        labels.insert(format!("pod-security.kubernetes.io/{mode}"), level.to_string());
+        labels.insert(format!("pod-security.kubernetes.io/{mode}-version"), version.to_string());
+    }
+}
+
 pub(crate) fn render(ctx: &Ctx, out: &mut Rendered) {
     let spec = ctx.spec();
     let version = crate::versions::pod_security_label_version(spec.kubernetes_minor());
     for ns in topology::NAMESPACES {
         let mut meta = ctx.meta(ns.name, None, &[]);
         let labels = meta.labels.get_or_insert_with(BTreeMap::new);
-        for (mode, level) in [("enforce", ns.enforce), ("audit", ns.audit_warn), ("warn", ns.audit_warn)] {
-            labels.insert(format!("pod-security.kubernetes.io/{mode}"), level.to_string());
-            // Pinned: a cluster upgrade must not silently tighten or loosen the policy.
-            labels.insert(format!("pod-security.kubernetes.io/{mode}-version"), version.clone());
-        }
+        pod_security_labels(labels, ns.enforce, ns.audit_warn, &version);
         meta.annotations =
             Some(BTreeMap::from([("autolabs.io/purpose".to_string(), ns.purpose.to_string())]));
         out.manifests.push(typed(Namespace { metadata: meta, ..Default::default() }));
