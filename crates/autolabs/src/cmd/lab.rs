@@ -13,6 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
+use super::table;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Base URL of the lab API.
@@ -205,32 +207,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Columns as kubectl prints them: upper-case headers, left-aligned, three spaces apart.
-fn columns(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<width$}   ", width = widths[i]));
-            }
-        }
-        out.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
-}
-
 /// A duration as kubectl's `HumanDuration` writes ages (k8s.io/apimachinery/pkg/util/duration).
 fn human_duration(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -289,7 +265,7 @@ fn labs_table(labs: &[Value], now: k8s_openapi::jiff::Timestamp) -> String {
             ]
         })
         .collect();
-    columns(&["ID", "TEMPLATE", "PHASE", "AGE", "EXPIRES", "URL", "DETAIL"], &rows)
+    table::columns(table::KUBECTL, &["ID", "TEMPLATE", "PHASE", "AGE", "EXPIRES", "URL", "DETAIL"], &rows)
 }
 
 fn capacity_table(body: &Value) -> String {
@@ -310,9 +286,9 @@ fn capacity_table(body: &Value) -> String {
             vec![text(&t["template"]), fits, t["binding"].as_str().unwrap_or("").to_string()]
         })
         .collect();
-    let mut out = columns(&["QUOTA", "RESOURCE", "USED", "HARD"], &quotas);
+    let mut out = table::columns(table::KUBECTL, &["QUOTA", "RESOURCE", "USED", "HARD"], &quotas);
     out.push('\n');
-    out.push_str(&columns(&["TEMPLATE", "MORE LABS FIT", "BOUND BY"], &templates));
+    out.push_str(&table::columns(table::KUBECTL, &["TEMPLATE", "MORE LABS FIT", "BOUND BY"], &templates));
     for stale in list("stale") {
         out.push_str(&format!(
             "\nnote: quota {} says {} used for {}, but the labs that exist account for {}: the quota controller has not caught up yet\n",

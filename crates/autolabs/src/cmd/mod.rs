@@ -24,6 +24,7 @@ pub mod rbac;
 pub mod render;
 pub mod schema;
 pub mod serve;
+pub mod table;
 #[cfg(feature = "simulate")]
 pub mod up;
 pub mod upgrade;

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use autolabs_model::versions::Versions;
 use clap::ValueEnum;
 
+use super::table;
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
     Table,
@@ -60,7 +62,11 @@ fn table(v: &Versions) -> String {
             ]
         })
         .collect();
-    out.push_str(&columns(&["FIELD", "IMAGE", "PINNED BY", "FROM", "COMPONENT"], &rows));
+    out.push_str(&table::columns(
+        table::NESTED,
+        &["FIELD", "IMAGE", "PINNED BY", "FROM", "COMPONENT"],
+        &rows,
+    ));
     out.push_str("\nCharts:\n");
     if v.charts.is_empty() {
         out.push_str("  (none pinned yet)\n");
@@ -72,26 +78,11 @@ fn table(v: &Versions) -> String {
                 [c.name.to_string(), c.version.to_string(), c.app_version.to_string(), c.repo.to_string()]
             })
             .collect();
-        out.push_str(&columns(&["CHART", "VERSION", "APP VERSION", "REPOSITORY"], &rows));
-    }
-    out
-}
-
-/// Rows under a header, each column as wide as its widest cell, indented by two.
-fn columns<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        format!("  {}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push_str(&table::columns(
+            table::NESTED,
+            &["CHART", "VERSION", "APP VERSION", "REPOSITORY"],
+            &rows,
+        ));
     }
     out
 }
@@ -120,11 +111,5 @@ mod tests {
             assert!(row.is_some_and(|r| r.contains(chart.app_version)), "{} missing: {t}", chart.name);
         }
         assert!(!t.contains("(none pinned yet)"), "{t}");
-    }
-
-    #[test]
-    fn columns_line_up() {
-        let t = columns(&["A", "B"], &[["long cell".into(), "x".into()], ["s".into(), "y".into()]]);
-        assert_eq!(t, "  A          B\n  long cell  x\n  s          y\n");
     }
 }
